@@ -1,0 +1,221 @@
+//! The ptrace platform: application code runs in stub processes that the
+//! Sentry traces with PTRACE_SYSEMU, so every application syscall stops the stub
+//! and comes to the Sentry instead of the host kernel.
+//!
+//! A stub starts as a fork of the Sentry that unmaps everything but one page of
+//! code (`int3; syscall; int3`), and installs a seccomp filter that lets through
+//! only a few memory calls, and only from that page's `syscall` instruction. The
+//! Sentry changes the stub's mappings by injecting those calls: it points the
+//! stub's registers at the `syscall` instruction and lets it run to the `int3`.
+//! Application memory is the Sentry's memory file, mapped into the stub.
+//!
+//! Each task thread traces its own stub, and the two are pinned to one CPU:
+//! a SYSEMU round trip between two CPUs costs several times more.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod stub;
+
+use std::any::Any;
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use abi::consts::{Prot, TASK_SIZE};
+use sentry::platform::{
+    AddressSpace, ArgFilter, Backing, Context, Exit, Interrupter, Platform, PlatformError, PlatformSeccomp, Registers,
+    Result,
+};
+
+use stub::{Stub, StubPage};
+
+pub struct PtracePlatform {
+    page: StubPage,
+    memfd: i32,
+    cpus: Vec<usize>,
+    next_cpu: AtomicUsize,
+}
+
+impl PtracePlatform {
+    /// `memfd` is the memory file, which stubs map application memory from.
+    pub fn new(memfd: i32) -> Result<PtracePlatform> {
+        let page = StubPage::new()?;
+        let cpus = allowed_cpus()?;
+        Ok(PtracePlatform { page, memfd, cpus, next_cpu: AtomicUsize::new(0) })
+    }
+}
+
+/// The CPUs this process may run on.
+fn allowed_cpus() -> Result<Vec<usize>> {
+    // SAFETY: cpu_set_t is plain data; sched_getaffinity fills it.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: the size passed is that of `set`.
+    if unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) } < 0 {
+        return Err(PlatformError::host("sched_getaffinity"));
+    }
+    // SAFETY: CPU_ISSET only reads the set.
+    let cpus: Vec<usize> = (0..libc::CPU_SETSIZE as usize).filter(|&c| unsafe { libc::CPU_ISSET(c, &set) }).collect();
+    if cpus.is_empty() {
+        return Err(PlatformError::Unsupported("no CPU is allowed"));
+    }
+    Ok(cpus)
+}
+
+fn gettid() -> i32 {
+    thread_local! {
+        // SAFETY: gettid cannot fail.
+        static TID: i32 = unsafe { libc::gettid() };
+    }
+    TID.with(|t| *t)
+}
+
+impl Platform for PtracePlatform {
+    fn new_address_space(&self) -> Result<Arc<dyn AddressSpace>> {
+        let stub = Stub::spawn(&self.page, self.memfd)?;
+        Ok(Arc::new(PtraceAddressSpace { stub, tracer: gettid() }))
+    }
+
+    fn new_context(&self) -> Result<Box<dyn Context>> {
+        // Pin this task thread; the stub it forks inherits the same CPU.
+        let cpu = self.cpus[self.next_cpu.fetch_add(1, Ordering::Relaxed) % self.cpus.len()];
+        // SAFETY: cpu_set_t is plain data.
+        let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `cpu` < CPU_SETSIZE, and the size passed is that of `set`.
+        let r = unsafe {
+            libc::CPU_SET(cpu, &mut set);
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set)
+        };
+        if r < 0 {
+            return Err(PlatformError::host("sched_setaffinity"));
+        }
+        Ok(Box::new(PtraceContext { tid: gettid(), stub_pid: Arc::new(AtomicI32::new(0)) }))
+    }
+
+    fn max_user_address(&self) -> u64 {
+        self.page.addr()
+    }
+
+    fn seccomp_rules(&self) -> PlatformSeccomp {
+        use libc::*;
+        let one_of = |nr: c_long, arg: u8, values: &[u64]| (nr, ArgFilter::OneOf { arg, values: values.to_vec() });
+        let ptrace_requests = [
+            PTRACE_TRACEME,
+            PTRACE_CONT,
+            PTRACE_GETREGS,
+            PTRACE_SETREGS,
+            PTRACE_SETOPTIONS,
+            PTRACE_GETSIGINFO,
+            PTRACE_SYSEMU,
+        ];
+        PlatformSeccomp {
+            rules: vec![
+                // Stub creation: a plain fork, then the child's own setup.
+                one_of(SYS_clone, 0, &[SIGCHLD as u64]),
+                one_of(SYS_prctl, 0, &[PR_SET_PDEATHSIG as u64, PR_SET_NO_NEW_PRIVS as u64]),
+                (SYS_setsid, ArgFilter::Any),
+                one_of(SYS_rseq, 2, &[1]),
+                (SYS_close_range, ArgFilter::Any),
+                one_of(SYS_seccomp, 0, &[SECCOMP_SET_MODE_FILTER as u64]),
+                one_of(SYS_ptrace, 0, &ptrace_requests.map(|r| r as u64)),
+                (SYS_wait4, ArgFilter::Any),
+                (SYS_sched_setaffinity, ArgFilter::Any),
+                one_of(SYS_kill, 1, &[SIGKILL as u64]),
+                one_of(SYS_tgkill, 2, &[SIGSTOP as u64]),
+            ],
+        }
+    }
+}
+
+/// An address space: one stub process, traced by the task thread that made it.
+pub struct PtraceAddressSpace {
+    stub: Stub,
+    tracer: i32,
+}
+
+impl PtraceAddressSpace {
+    fn stub(&self) -> Result<&Stub> {
+        // ptrace only obeys the thread that traces the stub. Address spaces
+        // shared between threads (CLONE_VM) arrive with the threads issue.
+        if gettid() != self.tracer {
+            return Err(PlatformError::Unsupported("address space used from a thread that does not trace its stub"));
+        }
+        Ok(&self.stub)
+    }
+}
+
+impl AddressSpace for PtraceAddressSpace {
+    fn map(&self, addr: u64, len: u64, prot: Prot, backing: Backing) -> Result<()> {
+        let Backing::MemoryFile { offset } = backing;
+        let stub = self.stub()?;
+        let flags = (libc::MAP_SHARED | libc::MAP_FIXED) as u64;
+        let r = stub.syscall(libc::SYS_mmap, [addr, len, prot.bits() & 7, flags, stub.memfd() as u64, offset])?;
+        if r != addr as i64 {
+            return Err(PlatformError::Host {
+                call: "mmap in stub",
+                err: std::io::Error::from_raw_os_error((-r) as i32),
+            });
+        }
+        Ok(())
+    }
+
+    fn unmap(&self, addr: u64, len: u64) -> Result<()> {
+        let r = self.stub()?.syscall(libc::SYS_munmap, [addr, len, 0, 0, 0, 0])?;
+        if r != 0 {
+            return Err(PlatformError::Host {
+                call: "munmap in stub",
+                err: std::io::Error::from_raw_os_error((-r) as i32),
+            });
+        }
+        Ok(())
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+struct PtraceContext {
+    tid: i32,
+    /// The stub this context last ran, for the interrupter.
+    stub_pid: Arc<AtomicI32>,
+}
+
+impl Context for PtraceContext {
+    fn switch(&mut self, aspace: &dyn AddressSpace, regs: &mut Registers) -> Result<Exit> {
+        let aspace = aspace
+            .as_any()
+            .downcast_ref::<PtraceAddressSpace>()
+            .ok_or(PlatformError::Unsupported("not a ptrace address space"))?;
+        if aspace.tracer != self.tid {
+            return Err(PlatformError::Unsupported("address space traced by another thread"));
+        }
+        self.stub_pid.store(aspace.stub.pid(), Ordering::Relaxed);
+        aspace.stub.run(regs)
+    }
+
+    fn interrupter(&self) -> Interrupter {
+        let pid = self.stub_pid.clone();
+        Arc::new(move || {
+            let p = pid.load(Ordering::Relaxed);
+            if p > 0 {
+                // SAFETY: signals our own stub; a stale pid at worst hits nothing.
+                unsafe { libc::syscall(libc::SYS_tgkill, p, p, libc::SIGSTOP) };
+            }
+        })
+    }
+
+    fn app_cpu_time(&self) -> Duration {
+        let pid = self.stub_pid.load(Ordering::Relaxed);
+        // The host's CPU-time clock of the stub process: CPUCLOCK_SCHED of its pid.
+        let clock = ((!pid) << 3) | 2;
+        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: clock_gettime writes one timespec.
+        if pid <= 0 || unsafe { libc::clock_gettime(clock, &mut ts) } < 0 {
+            return Duration::ZERO;
+        }
+        Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+    }
+}
+
+/// The application may use addresses up to the stub page; TASK_SIZE bounds it.
+const _: () = assert!(TASK_SIZE == 0x7fff_ffff_f000);

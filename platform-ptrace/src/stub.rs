@@ -1,0 +1,311 @@
+//! Stub processes: creation, syscall injection and the SYSEMU round trip.
+
+use std::mem::size_of;
+
+use abi::consts::{PAGE_SIZE, TASK_SIZE};
+use sentry::mm::{SEGV_ACCERR, SEGV_MAPERR};
+use sentry::platform::{Exit, PlatformError, Registers, Result};
+
+/// `int3; syscall; int3`: the stub stops at the first int3 when it starts;
+/// injected syscalls run from the `syscall` and stop at the second int3.
+const STUB_CODE: [u8; 4] = [0xcc, 0x0f, 0x05, 0xcc];
+const SYSCALL_OFFSET: u64 = 1;
+
+const _: () = assert!(size_of::<Registers>() == size_of::<libc::user_regs_struct>());
+
+/// The page of stub code, mapped in the Sentry so that forks inherit it.
+pub struct StubPage {
+    addr: u64,
+}
+
+impl StubPage {
+    pub fn new() -> Result<StubPage> {
+        // SAFETY: a fresh anonymous mapping at an address the kernel picks. The
+        // kernel maps top-down, so the page lands high, and the application gets
+        // everything below it.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                PAGE_SIZE as usize,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(PlatformError::host("mmap of the stub page"));
+        }
+        // SAFETY: the page is ours and writable; then it becomes read+exec.
+        unsafe {
+            std::ptr::copy_nonoverlapping(STUB_CODE.as_ptr(), p.cast::<u8>(), STUB_CODE.len());
+            if libc::mprotect(p, PAGE_SIZE as usize, libc::PROT_READ | libc::PROT_EXEC) < 0 {
+                return Err(PlatformError::host("mprotect of the stub page"));
+            }
+        }
+        Ok(StubPage { addr: p as u64 })
+    }
+
+    pub fn addr(&self) -> u64 {
+        self.addr
+    }
+}
+
+/// The stub's own seccomp filter: syscalls only from the stub's `syscall`
+/// instruction, and only the memory calls the Sentry injects. Anything else
+/// the stub's code could execute traps (SIGSYS) instead of running.
+fn stub_filter(syscall_ip: u64) -> Vec<libc::sock_filter> {
+    const LD_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
+    const JEQ: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
+    const RET: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
+    const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+    let ins = |code: u16, jt: u8, jf: u8, k: u32| libc::sock_filter { code, jt, jf, k };
+    let allowed = [libc::SYS_mmap, libc::SYS_munmap, libc::SYS_mprotect];
+    let n = allowed.len() as u8;
+    // Offsets in struct seccomp_data: nr 0, arch 4, instruction_pointer 8.
+    let mut f = vec![
+        ins(LD_ABS, 0, 0, 4),
+        ins(JEQ, 0, 8 + n, AUDIT_ARCH_X86_64), // -> the last kill
+        ins(LD_ABS, 0, 0, 8),
+        ins(JEQ, 0, 4 + n, syscall_ip as u32), // -> trap
+        ins(LD_ABS, 0, 0, 12),
+        ins(JEQ, 0, 2 + n, (syscall_ip >> 32) as u32), // -> trap
+        ins(LD_ABS, 0, 0, 0),
+    ];
+    for (i, nr) in allowed.iter().enumerate() {
+        // Match -> allow, which sits after the remaining compares and two rets.
+        f.push(ins(JEQ, (n - i as u8 - 1) + 2, 0, *nr as u32));
+    }
+    f.push(ins(RET, 0, 0, libc::SECCOMP_RET_KILL_PROCESS));
+    f.push(ins(RET, 0, 0, libc::SECCOMP_RET_TRAP));
+    f.push(ins(RET, 0, 0, libc::SECCOMP_RET_ALLOW));
+    f.push(ins(RET, 0, 0, libc::SECCOMP_RET_KILL_PROCESS));
+    f
+}
+
+/// One stub process (a single thread), traced by the thread that spawned it.
+pub struct Stub {
+    pid: i32,
+    page: u64,
+    memfd: i32,
+    /// Registers of the stopped stub, the base for injected syscalls.
+    template: Registers,
+}
+
+fn ptrace(req: libc::c_uint, pid: i32, addr: u64, data: u64) -> Result<i64> {
+    // SAFETY: every caller passes a request whose `data` is either a plain value
+    // or a pointer to a buffer of the size that request writes or reads.
+    let r = unsafe { libc::ptrace(req, pid, addr as *mut libc::c_void, data as *mut libc::c_void) };
+    if r < 0 {
+        return Err(PlatformError::host("ptrace"));
+    }
+    Ok(r)
+}
+
+/// What a stopped or dead stub reported to waitpid.
+enum Stop {
+    Stopped(i32),
+    Gone(String),
+}
+
+fn wait(pid: i32) -> Result<Stop> {
+    let mut status = 0;
+    loop {
+        // SAFETY: waitpid writes one int.
+        let r = unsafe { libc::waitpid(pid, &mut status, libc::__WALL) };
+        if r == pid {
+            break;
+        }
+        if r < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+            continue;
+        }
+        return Err(PlatformError::host("waitpid"));
+    }
+    if libc::WIFSTOPPED(status) {
+        Ok(Stop::Stopped(libc::WSTOPSIG(status)))
+    } else if libc::WIFSIGNALED(status) {
+        Ok(Stop::Gone(format!("killed by signal {}", libc::WTERMSIG(status))))
+    } else {
+        Ok(Stop::Gone(format!("exited with status {}", libc::WEXITSTATUS(status))))
+    }
+}
+
+impl Stub {
+    /// Forks a stub. Must run on the thread that will trace it.
+    pub fn spawn(page: &StubPage, memfd: i32) -> Result<Stub> {
+        let filter = stub_filter(page.addr + SYSCALL_OFFSET + 2);
+        let prog = libc::sock_fprog { len: filter.len() as u16, filter: filter.as_ptr() as *mut _ };
+        // SAFETY: a plain fork (no shared memory). The child runs only raw
+        // syscalls and then jumps to the stub page, never returning into Rust.
+        let pid = unsafe { libc::syscall(libc::SYS_clone, libc::SIGCHLD, 0, 0, 0, 0) };
+        if pid < 0 {
+            return Err(PlatformError::host("clone of a stub"));
+        }
+        if pid == 0 {
+            // SAFETY: we are the freshly forked child.
+            unsafe { stub_child(page.addr, memfd, &prog) }
+        }
+        let pid = pid as i32;
+        let mut stub = Stub { pid, page: page.addr, memfd, template: Registers::default() };
+        match wait(pid)? {
+            Stop::Stopped(libc::SIGTRAP) => {}
+            Stop::Stopped(s) => return Err(PlatformError::StubDied(format!("stopped by signal {s} while starting"))),
+            Stop::Gone(why) => return Err(PlatformError::StubDied(format!("{why} while starting"))),
+        }
+        let opts = libc::PTRACE_O_TRACESYSGOOD | libc::PTRACE_O_EXITKILL;
+        ptrace(libc::PTRACE_SETOPTIONS, pid, 0, opts as u64)?;
+        ptrace(libc::PTRACE_GETREGS, pid, 0, &mut stub.template as *mut Registers as u64)?;
+        // Leave the stub only its own page: everything it inherited from the
+        // Sentry goes, below and above.
+        let end = stub.page + PAGE_SIZE;
+        for (addr, len) in [(0, stub.page), (end, TASK_SIZE - end)] {
+            let r = stub.syscall(libc::SYS_munmap, [addr, len, 0, 0, 0, 0])?;
+            if r != 0 {
+                return Err(PlatformError::StubDied(format!("munmap in a new stub failed: {r}")));
+            }
+        }
+        Ok(stub)
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    pub fn memfd(&self) -> i32 {
+        self.memfd
+    }
+
+    /// Runs one syscall in the stub; returns its raw result (-errno on error).
+    pub fn syscall(&self, nr: libc::c_long, args: [u64; 6]) -> Result<i64> {
+        let mut r = self.template;
+        r.rip = self.page + SYSCALL_OFFSET;
+        r.rax = nr as u64;
+        r.orig_rax = u64::MAX;
+        [r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9] = args;
+        ptrace(libc::PTRACE_SETREGS, self.pid, 0, &r as *const Registers as u64)?;
+        ptrace(libc::PTRACE_CONT, self.pid, 0, 0)?;
+        loop {
+            match wait(self.pid)? {
+                Stop::Stopped(libc::SIGTRAP) => break,
+                // Anything else (an interrupt's SIGSTOP) is dropped; the stub
+                // goes on to its int3.
+                Stop::Stopped(_) => {
+                    ptrace(libc::PTRACE_CONT, self.pid, 0, 0)?;
+                }
+                Stop::Gone(why) => return Err(PlatformError::StubDied(why)),
+            }
+        }
+        ptrace(libc::PTRACE_GETREGS, self.pid, 0, &mut r as *mut Registers as u64)?;
+        Ok(r.rax as i64)
+    }
+
+    /// Runs application code until it makes a syscall, faults or gets a signal.
+    pub fn run(&self, regs: &mut Registers) -> Result<Exit> {
+        ptrace(libc::PTRACE_SETREGS, self.pid, 0, regs as *const Registers as u64)?;
+        ptrace(libc::PTRACE_SYSEMU, self.pid, 0, 0)?;
+        let sig = match wait(self.pid)? {
+            Stop::Stopped(s) => s,
+            Stop::Gone(why) => return Err(PlatformError::StubDied(why)),
+        };
+        ptrace(libc::PTRACE_GETREGS, self.pid, 0, regs as *mut Registers as u64)?;
+        if sig == libc::SIGTRAP | 0x80 {
+            return Ok(Exit::Syscall);
+        }
+        if sig == libc::SIGSTOP {
+            return Ok(Exit::Interrupted);
+        }
+        // SAFETY: siginfo_t is plain data, filled by PTRACE_GETSIGINFO.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        ptrace(libc::PTRACE_GETSIGINFO, self.pid, 0, &mut info as *mut libc::siginfo_t as u64)?;
+        // SAFETY: si_addr is valid to read for fault signals, and harmless else.
+        let addr = unsafe { info.si_addr() } as u64;
+        let code = info.si_code;
+        if sig == libc::SIGSEGV && (code == SEGV_MAPERR || code == SEGV_ACCERR) {
+            return Ok(Exit::Fault { addr, code });
+        }
+        Ok(Exit::Signal { signo: sig, code, addr })
+    }
+}
+
+impl Drop for Stub {
+    fn drop(&mut self) {
+        // SAFETY: kills and reaps our own child.
+        unsafe {
+            libc::kill(self.pid, libc::SIGKILL);
+            let mut status = 0;
+            libc::waitpid(self.pid, &mut status, libc::__WALL);
+        }
+    }
+}
+
+extern "C" {
+    /// glibc's rseq registration: offset of the area from the thread pointer,
+    /// and its advertised size (0 if rseq is not in use).
+    static __rseq_offset: isize;
+    static __rseq_size: u32;
+}
+const RSEQ_FLAG_UNREGISTER: u64 = 1;
+/// glibc's RSEQ_SIG on x86.
+const RSEQ_SIG: u64 = 0x5305_3053;
+
+/// The child side of `Stub::spawn`. Only raw syscalls: this is a fork of a
+/// multi-threaded process.
+///
+/// # Safety
+/// Must be called only in the child of a fork, with `prog` valid.
+unsafe fn stub_child(page: u64, memfd: i32, prog: &libc::sock_fprog) -> ! {
+    use libc::*;
+    let fail = |step: i64| -> ! {
+        // SAFETY: exit_group ends the child.
+        unsafe { syscall(SYS_exit_group, 100 + step) };
+        unreachable!()
+    };
+    // SAFETY: each call below changes only the child's own state.
+    unsafe {
+        // Die with the tracer thread; leave the terminal's session so terminal
+        // signals reach the Sentry, not the stub.
+        if syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL) < 0 {
+            fail(1);
+        }
+        syscall(SYS_setsid);
+        // Default dispositions, nothing blocked: every signal stops the stub
+        // for the tracer instead of running inherited Sentry handlers.
+        let dfl = [0u64; 4];
+        for sig in 1..=64 {
+            if sig != SIGKILL && sig != SIGSTOP {
+                syscall(SYS_rt_sigaction, sig, dfl.as_ptr(), 0, 8);
+            }
+        }
+        let empty = 0u64;
+        syscall(SYS_rt_sigprocmask, SIG_SETMASK, &empty as *const u64, 0, 8);
+        // Keep only the memory file.
+        if memfd > 0 {
+            syscall(SYS_close_range, 0, memfd - 1, 0);
+        }
+        syscall(SYS_close_range, memfd + 1, u32::MAX, 0);
+        // The C library registered an rseq area for the forking thread, and the
+        // fork inherited it. That area is about to be unmapped, and the kernel
+        // would fault writing to it, so unregister it. glibc registers
+        // 32 bytes (its __rseq_size may say less).
+        if __rseq_size > 0 {
+            let tp: u64;
+            std::arch::asm!("mov {}, fs:0", out(reg) tp, options(nostack, readonly));
+            let area = tp.wrapping_add(__rseq_offset as u64);
+            for len in [32, __rseq_size] {
+                if syscall(SYS_rseq, area, len, RSEQ_FLAG_UNREGISTER, RSEQ_SIG) == 0 {
+                    break;
+                }
+            }
+        }
+        if syscall(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0) < 0 {
+            fail(2);
+        }
+        if syscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 {
+            fail(3);
+        }
+        if syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, prog as *const sock_fprog) < 0 {
+            fail(4);
+        }
+        std::arch::asm!("jmp {0}", in(reg) page, options(noreturn));
+    }
+}

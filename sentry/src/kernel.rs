@@ -1,0 +1,178 @@
+//! The Kernel: global state of one sandbox, and the start of its first process.
+
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+
+use abi::consts::*;
+use abi::Errno;
+use vfs::host::HostFile;
+use vfs::FileDescription;
+
+use crate::fdtable::{FdEntry, FdTable};
+use crate::limits::Limits;
+use crate::loader::{self, AuxInfo, ExecError, ExecSource, Placement};
+use crate::memfile::MemoryFile;
+use crate::mm::{Layout, MemoryManager, MMAP_MIN_ADDR};
+use crate::platform::{Platform, Registers};
+use crate::signal::SignalHandlers;
+use crate::task::{Credentials, ExitStatus, Task};
+
+/// Serves a task's system call; implemented by the syscalls crate.
+pub trait SyscallTable: Send + Sync {
+    /// Runs the syscall in `task.regs` and stores its result there.
+    fn dispatch(&self, task: &mut Task);
+}
+
+/// Host facts the Sentry reads once at boot, before its seccomp filter is in force.
+#[derive(Clone, Debug)]
+pub struct HostInfo {
+    /// The CPUs the sandbox may use, as a sched_getaffinity mask.
+    pub cpu_mask: Vec<u8>,
+    /// The kernel's nr_cpu_ids (sched_getaffinity needs a mask at least this wide).
+    pub nr_cpu_ids: usize,
+    pub hwcap: u64,
+    pub hwcap2: u64,
+    pub minsigstksz: u64,
+}
+
+impl HostInfo {
+    pub fn read() -> HostInfo {
+        let mut mask = vec![0u8; 1024];
+        // SAFETY: the host writes at most `mask.len()` bytes into `mask`.
+        let n = unsafe { libc::syscall(libc::SYS_sched_getaffinity, 0, mask.len(), mask.as_mut_ptr()) };
+        mask.truncate(n.max(8) as usize);
+        // SAFETY: sysconf and getauxval only read process state.
+        let (nr_cpu_ids, hwcap, hwcap2, minsig) = unsafe {
+            (
+                libc::sysconf(libc::_SC_NPROCESSORS_CONF).max(1) as usize,
+                libc::getauxval(libc::AT_HWCAP),
+                libc::getauxval(libc::AT_HWCAP2),
+                libc::getauxval(AT_MINSIGSTKSZ),
+            )
+        };
+        HostInfo { cpu_mask: mask, nr_cpu_ids, hwcap, hwcap2, minsigstksz: minsig }
+    }
+}
+
+pub struct Kernel {
+    pub platform: Arc<dyn Platform>,
+    pub memfile: Arc<MemoryFile>,
+    pub syscalls: Arc<dyn SyscallTable>,
+    pub hostname: String,
+    pub host: HostInfo,
+}
+
+/// What the sandbox's first process runs.
+pub struct InitProcess {
+    pub exe: Box<dyn ExecSource + Send>,
+    /// The path as exec'd (AT_EXECFN).
+    pub execfn: Vec<u8>,
+    pub argv: Vec<Vec<u8>>,
+    pub envp: Vec<Vec<u8>>,
+    /// Host fds that become the process's fds 0, 1, 2 (None: closed).
+    pub stdio: Vec<Option<OwnedFd>>,
+    pub creds: Credentials,
+    pub limits: Limits,
+}
+
+/// The pid, in the sandbox's pid namespace, of its first process.
+pub const INIT_PID: i32 = 1;
+
+/// A random page-aligned offset below `max`.
+fn random_pages(max: u64) -> u64 {
+    let mut b = [0u8; 8];
+    getrandom(&mut b);
+    (u64::from_le_bytes(b) % max) & !(PAGE_SIZE - 1)
+}
+
+/// Fills `buf` from the host's CSPRNG.
+pub fn getrandom(buf: &mut [u8]) {
+    let mut done = 0;
+    while done < buf.len() {
+        // SAFETY: writes at most the remaining length into `buf`.
+        let r = unsafe { libc::getrandom(buf[done..].as_mut_ptr().cast(), buf.len() - done, 0) };
+        if r > 0 {
+            done += r as usize;
+        }
+    }
+}
+
+impl Kernel {
+    /// Creates the first process on the calling thread, which becomes its task
+    /// thread, and runs it to the end.
+    pub fn run_init(self: &Arc<Self>, init: InitProcess) -> Result<ExitStatus, ExecError> {
+        let boot =
+            |what: &str, e: &dyn std::fmt::Display| ExecError { errno: Errno::ENOMEM, msg: format!("{what}: {e}") };
+        let context = self.platform.new_context().map_err(|e| boot("cannot create a task context", &e))?;
+        let aspace = self.platform.new_address_space().map_err(|e| boot("cannot create an address space", &e))?;
+
+        let stack_limit = init.limits.get(RLIMIT_STACK).rlim_cur;
+        let max_addr = self.platform.max_user_address() & !(PAGE_SIZE - 1);
+        let stack_top = max_addr - PAGE_SIZE - random_pages(1 << 30);
+        let gap = stack_limit.clamp(128 << 20, max_addr / 6 * 5) + crate::mm::STACK_GUARD_GAP;
+        let mmap_base = stack_top - gap - random_pages(1 << 36);
+        let layout = Layout { min_addr: MMAP_MIN_ADDR, max_addr, mmap_base };
+        let mm = Arc::new(MemoryManager::new(aspace, self.memfile.clone(), layout, stack_limit));
+
+        let place = Placement {
+            pie_base: 0x5555_5555_4000 + random_pages(1 << 36),
+            stack_top,
+            brk_offset: random_pages(32 << 20),
+            stack_limit,
+        };
+        let mut aux = AuxInfo {
+            uid: init.creds.uid,
+            euid: init.creds.euid,
+            gid: init.creds.gid,
+            egid: init.creds.egid,
+            hwcap: self.host.hwcap,
+            hwcap2: self.host.hwcap2,
+            minsigstksz: self.host.minsigstksz,
+            random: [0; 16],
+        };
+        getrandom(&mut aux.random);
+        let loaded = loader::load(&mm, &*init.exe, &init.execfn, &init.argv, &init.envp, &aux, place)?;
+
+        let mut fds = FdTable::default();
+        for (n, fd) in init.stdio.into_iter().enumerate() {
+            let Some(fd) = fd else { continue };
+            let flags = host_fd_flags(&fd);
+            let file = FileDescription::new(flags, Box::new(HostFile::new(fd, INIT_PID)));
+            fds.install_at(n as i32, FdEntry { file: Arc::new(file), cloexec: false });
+        }
+
+        let mut task = Task {
+            kernel: self.clone(),
+            tid: INIT_PID,
+            tgid: INIT_PID,
+            ppid: 0,
+            pgid: INIT_PID,
+            regs: Registers::for_exec(loaded.entry, loaded.sp),
+            mm,
+            fds,
+            creds: init.creds,
+            signal_mask: Default::default(),
+            pending: Default::default(),
+            handlers: SignalHandlers::default(),
+            clear_child_tid: 0,
+            robust_list: 0,
+            limits: init.limits,
+            exit_status: None,
+            context,
+        };
+        Ok(task.run())
+    }
+}
+
+/// The access mode and status flags of a host fd, as the sandbox's description
+/// starts with them (O_NONBLOCK is kept on the sandbox side only).
+fn host_fd_flags(fd: &OwnedFd) -> u32 {
+    use std::os::fd::AsRawFd;
+    // SAFETY: F_GETFL only reads the fd's flags.
+    let fl = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
+    if fl < 0 {
+        O_RDWR
+    } else {
+        (fl as u32) & (O_ACCMODE | O_APPEND) | O_LARGEFILE
+    }
+}

@@ -1,0 +1,20 @@
+//! The Sentry: rVisor's kernel. It owns the sandbox's processes and threads,
+//! memory, signals and files, serves every system call the application makes,
+//! and reaches the host only through its platform, the memory file, the fds it
+//! was given at start and (later) the Gofer.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod fdtable;
+pub mod kernel;
+pub mod limits;
+pub mod loader;
+pub mod memfile;
+pub mod mm;
+pub mod platform;
+pub mod seccomp;
+pub mod signal;
+pub mod task;
+
+pub use kernel::{InitProcess, Kernel, SyscallTable};
+pub use task::{ExitStatus, SyscallResult, Task};

@@ -1,0 +1,170 @@
+//! The memory file: one memfd that holds all application memory. The Sentry
+//! maps all of it once and reaches application pages through that mapping;
+//! platforms map ranges of it into the application's address space.
+
+use std::collections::BTreeMap;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::ptr::NonNull;
+use std::sync::Mutex;
+
+use abi::consts::PAGE_SIZE;
+use abi::Errno;
+use vfs::Block;
+
+/// Virtual size of the memory file: the most application memory a sandbox may
+/// have allocated at once. Host pages are only used when touched.
+pub const MEMORY_FILE_SIZE: u64 = 1 << 40;
+
+pub struct MemoryFile {
+    fd: OwnedFd,
+    base: NonNull<u8>,
+    size: u64,
+    alloc: Mutex<Allocator>,
+}
+
+// SAFETY: `base` is a shared mapping that lives as long as the MemoryFile; all
+// access to it goes through raw copies (vfs::Block), never through references.
+unsafe impl Send for MemoryFile {}
+// SAFETY: as above; the allocator is behind a Mutex.
+unsafe impl Sync for MemoryFile {}
+
+#[derive(Default)]
+struct Allocator {
+    /// Everything at or above `next` has never been handed out.
+    next: u64,
+    /// Free ranges below `next`, offset -> length, coalesced.
+    free: BTreeMap<u64, u64>,
+}
+
+fn host_err(call: &str) -> std::io::Error {
+    let e = std::io::Error::last_os_error();
+    std::io::Error::new(e.kind(), format!("{call}: {e}"))
+}
+
+impl MemoryFile {
+    pub fn new() -> std::io::Result<MemoryFile> {
+        // SAFETY: memfd_create with a static NUL-terminated name.
+        let raw = unsafe { libc::memfd_create(c"rvisor-memory".as_ptr(), libc::MFD_CLOEXEC) };
+        if raw < 0 {
+            return Err(host_err("memfd_create"));
+        }
+        // SAFETY: `raw` is a fresh fd that we own.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let size = MEMORY_FILE_SIZE;
+        // SAFETY: ftruncate on our own memfd.
+        if unsafe { libc::ftruncate(fd.as_raw_fd(), size as i64) } < 0 {
+            return Err(host_err("ftruncate"));
+        }
+        // SAFETY: a new shared mapping of the whole file at an address the kernel
+        // picks; nothing else is affected.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                size as usize,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_NORESERVE,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(host_err("mmap"));
+        }
+        let base = NonNull::new(p.cast::<u8>()).expect("mmap returned NULL");
+        Ok(MemoryFile { fd, base, size, alloc: Mutex::new(Allocator::default()) })
+    }
+
+    pub fn fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// Allocates `len` (page-aligned) zeroed bytes; returns their offset.
+    pub fn allocate(&self, len: u64) -> Result<u64, Errno> {
+        debug_assert!(len > 0 && len.is_multiple_of(PAGE_SIZE));
+        let mut a = self.alloc.lock().unwrap();
+        let fit = a.free.iter().find(|(_, &l)| l >= len).map(|(&o, &l)| (o, l));
+        if let Some((off, l)) = fit {
+            a.free.remove(&off);
+            if l > len {
+                a.free.insert(off + len, l - len);
+            }
+            return Ok(off);
+        }
+        if a.next + len > self.size {
+            return Err(Errno::ENOMEM);
+        }
+        let off = a.next;
+        a.next += len;
+        Ok(off)
+    }
+
+    /// Returns a range to the allocator. Its pages are released to the host now,
+    /// so a later allocation of the range reads zeroes.
+    pub fn free(&self, off: u64, len: u64) {
+        // SAFETY: punching a hole in our own memfd only discards its contents.
+        let r = unsafe {
+            libc::fallocate(
+                self.fd.as_raw_fd(),
+                libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+                off as i64,
+                len as i64,
+            )
+        };
+        assert!(r == 0, "{}", host_err("fallocate(PUNCH_HOLE) on the memory file"));
+        let mut a = self.alloc.lock().unwrap();
+        let (mut start, mut l) = (off, len);
+        if let Some((&po, &pl)) = a.free.range(..off).next_back() {
+            if po + pl == off {
+                a.free.remove(&po);
+                start = po;
+                l += pl;
+            }
+        }
+        if let Some(&nl) = a.free.get(&(off + len)) {
+            a.free.remove(&(off + len));
+            l += nl;
+        }
+        if start + l == a.next {
+            a.next = start;
+        } else {
+            a.free.insert(start, l);
+        }
+    }
+
+    /// The Sentry's view of `len` bytes at `off`.
+    pub fn block(&self, off: u64, len: u64) -> Block {
+        assert!(off.checked_add(len).is_some_and(|e| e <= self.size));
+        // SAFETY: the range lies inside the mapping made in `new`, which lives as
+        // long as `self`; MemoryFile is kept alive (Arc) by every user of blocks.
+        unsafe { Block::new(NonNull::new_unchecked(self.base.as_ptr().add(off as usize)), len as usize) }
+    }
+}
+
+impl Drop for MemoryFile {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping made in `new`.
+        unsafe { libc::munmap(self.base.as_ptr().cast(), self.size as usize) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allocate_free_reuse_and_zero() {
+        let mf = MemoryFile::new().unwrap();
+        let a = mf.allocate(2 * PAGE_SIZE).unwrap();
+        let b = mf.allocate(PAGE_SIZE).unwrap();
+        assert_ne!(a, b);
+        let blk = vfs::BlockSeq::new(vec![mf.block(a, 8)]);
+        blk.copy_from(b"dirtydat");
+        mf.free(a, 2 * PAGE_SIZE);
+        let c = mf.allocate(PAGE_SIZE).unwrap();
+        assert_eq!(c, a, "freed range is reused");
+        let mut out = [1u8; 8];
+        vfs::BlockSeq::new(vec![mf.block(c, 8)]).copy_to(&mut out);
+        assert_eq!(out, [0; 8], "reused memory reads zero");
+        assert_eq!(mf.allocate(MEMORY_FILE_SIZE), Err(Errno::ENOMEM));
+    }
+}

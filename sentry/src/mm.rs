@@ -1,0 +1,756 @@
+//! The memory manager of one address space.
+//!
+//! Two maps describe it, as in gVisor:
+//! - VMAs: what the application asked for (mmap, brk, the stack), with their
+//!   protection and kind;
+//! - PMAs: which memory-file range backs each populated virtual range.
+//!
+//! The host address space (the platform's) is a cache of the PMAs: a fault maps
+//! a whole aligned chunk of the faulting VMA at once, and every change that moves
+//! or frees backing first removes the host mapping. The Sentry itself reads and
+//! writes application memory through the memory file's own mapping, so it never
+//! needs the host mapping to exist.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use abi::consts::*;
+use abi::signal::SIGSEGV;
+use abi::Errno;
+use vfs::{BlockSeq, UserIo};
+use zerocopy::{FromBytes, IntoBytes};
+
+use crate::memfile::MemoryFile;
+use crate::platform::{AddressSpace, Backing, PlatformError};
+
+/// Faults map this much (aligned, clipped to the VMA) at once.
+pub const FAULT_CHUNK: u64 = 2 << 20;
+/// Linux's stack_guard_gap: a growsdown VMA keeps this distance from the one below.
+pub const STACK_GUARD_GAP: u64 = 256 * PAGE_SIZE;
+/// Lowest address the application may map (Linux's default mmap_min_addr).
+pub const MMAP_MIN_ADDR: u64 = 0x10000;
+
+pub const SEGV_MAPERR: i32 = 1;
+pub const SEGV_ACCERR: i32 = 2;
+
+pub fn page_down(a: u64) -> u64 {
+    a & !(PAGE_SIZE - 1)
+}
+
+/// Rounds up to a page; None if that overflows.
+pub fn page_up(a: u64) -> Option<u64> {
+    a.checked_add(PAGE_SIZE - 1).map(page_down)
+}
+
+/// A virtual memory area: `[start, end)`, start being its key in the map.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Vma {
+    pub end: u64,
+    pub prot: Prot,
+    /// MAP_SHARED (only anonymous memory exists today).
+    pub shared: bool,
+    pub growsdown: bool,
+}
+
+/// A populated range `[start, end)` backed by the memory file from `off`.
+#[derive(Clone, Copy, Debug)]
+struct Pma {
+    end: u64,
+    off: u64,
+}
+
+/// A signal the application gets for a fault the memory manager cannot serve.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FaultSignal {
+    pub signo: i32,
+    pub code: i32,
+}
+
+/// How the application will access memory, for permission checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+    /// The Sentry itself writes, ignoring protection (the ELF loader).
+    Force,
+}
+
+impl Access {
+    fn allowed(self, prot: Prot) -> bool {
+        match self {
+            // On x86 any of read, write or execute permission allows reads.
+            Access::Read => !prot.is_empty(),
+            Access::Write => prot.contains(Prot::WRITE),
+            Access::Force => true,
+        }
+    }
+}
+
+/// Where new mappings go and how far the brk may reach.
+#[derive(Clone, Copy, Debug)]
+pub struct Layout {
+    pub min_addr: u64,
+    /// One past the highest usable address.
+    pub max_addr: u64,
+    /// Top-down searches for free space start below this.
+    pub mmap_base: u64,
+}
+
+struct State {
+    vmas: BTreeMap<u64, Vma>,
+    pmas: BTreeMap<u64, Pma>,
+    layout: Layout,
+    brk_start: u64,
+    brk: u64,
+    /// RLIMIT_STACK, the most a growsdown VMA may grow to.
+    stack_limit: u64,
+}
+
+pub struct MemoryManager {
+    state: Mutex<State>,
+    aspace: Arc<dyn AddressSpace>,
+    mf: Arc<MemoryFile>,
+}
+
+/// What mmap was asked for, after the syscall layer has checked its flags.
+#[derive(Clone, Copy, Debug)]
+pub struct MmapRequest {
+    pub addr: u64,
+    pub len: u64,
+    pub prot: Prot,
+    pub shared: bool,
+    pub fixed: bool,
+    pub noreplace: bool,
+    pub growsdown: bool,
+    pub populate: bool,
+}
+
+fn platform_fault(e: PlatformError) -> Errno {
+    // The host refused to change the stub's mappings: the address space is no
+    // longer trustworthy, so the caller's view is that memory is exhausted.
+    eprintln!("rvisor: platform error while changing mappings: {e}");
+    Errno::ENOMEM
+}
+
+impl MemoryManager {
+    pub fn new(aspace: Arc<dyn AddressSpace>, mf: Arc<MemoryFile>, layout: Layout, stack_limit: u64) -> MemoryManager {
+        MemoryManager {
+            state: Mutex::new(State {
+                vmas: BTreeMap::new(),
+                pmas: BTreeMap::new(),
+                layout,
+                brk_start: 0,
+                brk: 0,
+                stack_limit,
+            }),
+            aspace,
+            mf,
+        }
+    }
+
+    pub fn address_space(&self) -> &dyn AddressSpace {
+        &*self.aspace
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap()
+    }
+
+    pub fn layout(&self) -> Layout {
+        self.lock().layout
+    }
+
+    /// Sets where the brk area starts (by the ELF loader).
+    pub fn set_brk_start(&self, addr: u64) {
+        let mut s = self.lock();
+        s.brk_start = addr;
+        s.brk = addr;
+    }
+
+    /// A copy of the VMA map, for inspection.
+    pub fn vmas(&self) -> Vec<(u64, Vma)> {
+        self.lock().vmas.iter().map(|(&s, &v)| (s, v)).collect()
+    }
+
+    // ---- mmap, munmap, mprotect, mremap, madvise, brk ----
+
+    /// Creates an anonymous mapping; returns its address.
+    pub fn mmap(&self, req: MmapRequest) -> Result<u64, Errno> {
+        let mut s = self.lock();
+        let len = req.len;
+        let lay = s.layout;
+        let addr = if req.fixed || req.noreplace {
+            let end = req.addr.checked_add(len).ok_or(Errno::ENOMEM)?;
+            if end > lay.max_addr {
+                return Err(Errno::ENOMEM);
+            }
+            if req.addr < lay.min_addr {
+                return Err(Errno::EPERM);
+            }
+            if req.noreplace && !req.fixed && s.overlaps(req.addr, end) {
+                return Err(Errno::EEXIST);
+            }
+            self.remove_range(&mut s, req.addr, end)?;
+            req.addr
+        } else {
+            s.find_free(page_down(req.addr), len).ok_or(Errno::ENOMEM)?
+        };
+        let vma = Vma { end: addr + len, prot: req.prot, shared: req.shared, growsdown: req.growsdown };
+        s.insert_vma(addr, vma);
+        if req.populate && !req.prot.is_empty() {
+            self.populate(&mut s, addr, addr + len)?;
+        }
+        Ok(addr)
+    }
+
+    /// munmap: the range must be page-aligned; unmapped parts are ignored.
+    pub fn munmap(&self, addr: u64, len: u64) -> Result<(), Errno> {
+        let mut s = self.lock();
+        let end = page_up(len).and_then(|l| addr.checked_add(l)).ok_or(Errno::EINVAL)?;
+        if !addr.is_multiple_of(PAGE_SIZE) || len == 0 || end > s.layout.max_addr.max(TASK_SIZE) {
+            return Err(Errno::EINVAL);
+        }
+        self.remove_range(&mut s, addr, end)
+    }
+
+    pub fn mprotect(&self, addr: u64, len: u64, prot: Prot) -> Result<(), Errno> {
+        if !addr.is_multiple_of(PAGE_SIZE) {
+            return Err(Errno::EINVAL);
+        }
+        let extra = prot - (Prot::READ | Prot::WRITE | Prot::EXEC);
+        if !(extra - (Prot::GROWSDOWN | Prot::GROWSUP)).is_empty() || extra == (Prot::GROWSDOWN | Prot::GROWSUP) {
+            return Err(Errno::EINVAL);
+        }
+        if len == 0 {
+            return Ok(());
+        }
+        let mut s = self.lock();
+        let mut start = addr;
+        let end = page_up(len).and_then(|l| addr.checked_add(l)).ok_or(Errno::ENOMEM)?;
+        if prot.contains(Prot::GROWSDOWN) {
+            match s.vma_at(addr) {
+                Some((vs, v)) if v.growsdown => start = vs,
+                _ => return Err(Errno::EINVAL),
+            }
+        } else if prot.contains(Prot::GROWSUP) {
+            // x86 has no grows-up mappings.
+            return Err(Errno::EINVAL);
+        }
+        if !s.covered(start, end) {
+            return Err(Errno::ENOMEM);
+        }
+        let prot = prot & (Prot::READ | Prot::WRITE | Prot::EXEC);
+        s.split_vma(start);
+        s.split_vma(end);
+        let keys: Vec<u64> = s.vmas.range(start..end).map(|(&k, _)| k).collect();
+        for k in keys {
+            s.vmas.get_mut(&k).unwrap().prot = prot;
+        }
+        // The host mappings are dropped and come back with the new protection on
+        // the next fault; the data lives in the memory file meanwhile.
+        self.aspace.unmap(start, end - start).map_err(platform_fault)?;
+        s.merge_around(start, end);
+        Ok(())
+    }
+
+    /// mremap; `flags` were checked by the caller. Returns the new address.
+    pub fn mremap(&self, old: u64, old_len: u64, new_len: u64, flags: u64, new_addr: u64) -> Result<u64, Errno> {
+        let mut s = self.lock();
+        let old_len = page_up(old_len).ok_or(Errno::EINVAL)?;
+        let new_len = page_up(new_len).ok_or(Errno::EINVAL)?;
+        let old_end = old.checked_add(old_len).ok_or(Errno::EINVAL)?;
+        let (vstart, vma) = s.vma_at(old).ok_or(Errno::EFAULT)?;
+        if old_end > vma.end || old_len == 0 {
+            // The old range must lie within one VMA (an empty old range would
+            // duplicate a shared mapping, which anonymous private memory is not).
+            return Err(if old_len == 0 { Errno::EINVAL } else { Errno::EFAULT });
+        }
+        let lay = s.layout;
+        if flags & MREMAP_FIXED != 0 {
+            let new_end = new_addr.checked_add(new_len).ok_or(Errno::EINVAL)?;
+            if !new_addr.is_multiple_of(PAGE_SIZE) || new_end > lay.max_addr {
+                return Err(Errno::EINVAL);
+            }
+            if new_addr < old_end && old < new_end {
+                return Err(Errno::EINVAL);
+            }
+            self.remove_range(&mut s, new_addr, new_end)?;
+            if new_len < old_len {
+                self.remove_range(&mut s, old + new_len, old_end)?;
+            }
+            let moved = old_len.min(new_len);
+            self.move_range(&mut s, old, moved, new_addr, vma, flags & MREMAP_DONTUNMAP != 0)?;
+            if new_len > moved {
+                s.insert_vma(new_addr + moved, Vma { end: new_addr + new_len, ..vma });
+            }
+            return Ok(new_addr);
+        }
+        if new_len <= old_len {
+            if new_len < old_len {
+                self.remove_range(&mut s, old + new_len, old_end)?;
+            }
+            if flags & MREMAP_DONTUNMAP != 0 && new_len == old_len {
+                // DONTUNMAP always moves.
+                let dst = s.find_free(0, new_len).ok_or(Errno::ENOMEM)?;
+                self.move_range(&mut s, old, old_len, dst, vma, true)?;
+                return Ok(dst);
+            }
+            return Ok(old);
+        }
+        // Grow in place when the VMA ends where the old range does and the space
+        // after it is free.
+        let grow_end = old.checked_add(new_len).ok_or(Errno::ENOMEM)?;
+        if old_end == vma.end
+            && grow_end <= lay.max_addr
+            && !s.overlaps(old_end, grow_end)
+            && flags & MREMAP_DONTUNMAP == 0
+        {
+            s.vmas.get_mut(&vstart).unwrap().end = grow_end;
+            return Ok(old);
+        }
+        if flags & MREMAP_MAYMOVE == 0 {
+            return Err(Errno::ENOMEM);
+        }
+        let dst = s.find_free(0, new_len).ok_or(Errno::ENOMEM)?;
+        self.move_range(&mut s, old, old_len, dst, vma, flags & MREMAP_DONTUNMAP != 0)?;
+        s.insert_vma(dst + old_len, Vma { end: dst + new_len, ..vma });
+        Ok(dst)
+    }
+
+    /// madvise; `advice` was checked by the caller. Unmapped parts give ENOMEM
+    /// after the mapped parts have been advised, as in Linux.
+    pub fn madvise(&self, addr: u64, len: u64, advice: i32) -> Result<(), Errno> {
+        if !addr.is_multiple_of(PAGE_SIZE) {
+            return Err(Errno::EINVAL);
+        }
+        let end = page_up(len).and_then(|l| addr.checked_add(l)).ok_or(Errno::EINVAL)?;
+        if end == addr {
+            return Ok(());
+        }
+        let mut s = self.lock();
+        let pieces = s.vma_pieces(addr, end);
+        let hole = pieces.iter().map(|p| p.1 - p.0).sum::<u64>() != end - addr;
+        for &(ps, pe, vma) in &pieces {
+            match advice {
+                MADV_DONTNEED | MADV_DONTNEED_LOCKED | MADV_FREE => {
+                    if advice == MADV_FREE && vma.shared {
+                        return Err(Errno::EINVAL);
+                    }
+                    self.aspace.unmap(ps, pe - ps).map_err(platform_fault)?;
+                    if !vma.shared {
+                        // Private anonymous memory reads as zeroes afterwards.
+                        self.free_pmas(&mut s, ps, pe);
+                    }
+                }
+                MADV_REMOVE => {
+                    if !vma.shared {
+                        return Err(Errno::EINVAL);
+                    }
+                    self.aspace.unmap(ps, pe - ps).map_err(platform_fault)?;
+                    self.free_pmas(&mut s, ps, pe);
+                }
+                MADV_WIPEONFORK | MADV_KEEPONFORK if vma.shared => return Err(Errno::EINVAL),
+                MADV_POPULATE_READ | MADV_POPULATE_WRITE => {
+                    let access = if advice == MADV_POPULATE_WRITE { Access::Write } else { Access::Read };
+                    if !access.allowed(vma.prot) {
+                        return Err(Errno::EFAULT);
+                    }
+                    self.populate(&mut s, ps, pe)?;
+                }
+                _ => {}
+            }
+        }
+        if hole {
+            Err(Errno::ENOMEM)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// brk: returns the new break, or the old one when the request cannot be met.
+    pub fn brk(&self, addr: u64, data_limit: u64) -> u64 {
+        let mut s = self.lock();
+        let (start, cur) = (s.brk_start, s.brk);
+        if addr < start || addr - start > data_limit {
+            return cur;
+        }
+        let (Some(old_top), Some(new_top)) = (page_up(cur), page_up(addr)) else {
+            return cur;
+        };
+        if new_top > old_top {
+            if new_top > s.layout.max_addr || s.overlaps(old_top, new_top + STACK_GUARD_GAP.min(PAGE_SIZE)) {
+                return cur;
+            }
+            s.insert_vma(
+                old_top,
+                Vma { end: new_top, prot: Prot::READ | Prot::WRITE, shared: false, growsdown: false },
+            );
+        } else if new_top < old_top && self.remove_range(&mut s, new_top, old_top).is_err() {
+            return cur;
+        }
+        s.brk = addr;
+        addr
+    }
+
+    // ---- faults ----
+
+    /// Serves a host fault at `addr`: maps the chunk around it, or says which
+    /// signal the application gets.
+    pub fn handle_fault(&self, addr: u64, code: i32) -> Result<(), FaultSignal> {
+        let mut s = self.lock();
+        let Some((vstart, vma)) = s.vma_for_access(addr) else {
+            return Err(FaultSignal { signo: SIGSEGV, code: SEGV_MAPERR });
+        };
+        if vma.prot.is_empty() || code == SEGV_ACCERR {
+            // Host mappings always carry their VMA's full protection, so an
+            // access error is a real one.
+            return Err(FaultSignal { signo: SIGSEGV, code: SEGV_ACCERR });
+        }
+        let start = (addr & !(FAULT_CHUNK - 1)).max(vstart);
+        let end = (addr & !(FAULT_CHUNK - 1)).saturating_add(FAULT_CHUNK).min(vma.end);
+        self.populate(&mut s, start, end).map_err(|_| FaultSignal { signo: abi::signal::SIGBUS, code: 2 })
+    }
+
+    // ---- the Sentry's access to application memory ----
+
+    /// The blocks backing the longest accessible prefix of `[addr, addr+len)`.
+    /// EFAULT only if not even the first byte is accessible.
+    pub fn blocks(&self, addr: u64, len: u64, access: Access) -> Result<BlockSeq, Errno> {
+        if len == 0 {
+            return Ok(BlockSeq::default());
+        }
+        let mut s = self.lock();
+        let end = addr.saturating_add(len).min(s.layout.max_addr);
+        let mut out = Vec::new();
+        let mut cur = addr;
+        while cur < end {
+            let Some((vstart, vma)) = s.vma_for_access(cur) else { break };
+            if !access.allowed(vma.prot) {
+                break;
+            }
+            let seg_end = end.min(vma.end);
+            let chunk_start = (cur & !(FAULT_CHUNK - 1)).max(vstart);
+            let chunk_end = (seg_end.saturating_add(FAULT_CHUNK - 1) & !(FAULT_CHUNK - 1)).min(vma.end);
+            self.ensure_pmas(&mut s, chunk_start, chunk_end)?;
+            for (ps, p) in s.pmas_in(cur, seg_end) {
+                let (bs, be) = (ps.max(cur), p.end.min(seg_end));
+                out.push(self.mf.block(p.off + (bs - ps), be - bs));
+            }
+            cur = seg_end;
+        }
+        if out.is_empty() {
+            return Err(Errno::EFAULT);
+        }
+        Ok(BlockSeq::new(out))
+    }
+
+    /// Like `blocks`, but the whole range must be accessible.
+    fn blocks_exact(&self, addr: u64, len: u64, access: Access) -> Result<BlockSeq, Errno> {
+        let b = self.blocks(addr, len, access)?;
+        if (b.len() as u64) < len {
+            return Err(Errno::EFAULT);
+        }
+        Ok(b)
+    }
+
+    pub fn copy_in(&self, addr: u64, dst: &mut [u8]) -> Result<(), Errno> {
+        if dst.is_empty() {
+            return Ok(());
+        }
+        self.blocks_exact(addr, dst.len() as u64, Access::Read)?.copy_to(dst);
+        Ok(())
+    }
+
+    pub fn copy_out(&self, addr: u64, src: &[u8]) -> Result<(), Errno> {
+        self.copy_out_with(addr, src, Access::Write)
+    }
+
+    pub fn copy_out_with(&self, addr: u64, src: &[u8], access: Access) -> Result<(), Errno> {
+        if src.is_empty() {
+            return Ok(());
+        }
+        self.blocks_exact(addr, src.len() as u64, access)?.copy_from(src);
+        Ok(())
+    }
+
+    pub fn read_obj<T: FromBytes + IntoBytes>(&self, addr: u64) -> Result<T, Errno> {
+        let mut v = T::new_zeroed();
+        self.copy_in(addr, v.as_mut_bytes())?;
+        Ok(v)
+    }
+
+    pub fn write_obj<T: IntoBytes + zerocopy::Immutable>(&self, addr: u64, v: &T) -> Result<(), Errno> {
+        self.copy_out(addr, v.as_bytes())
+    }
+
+    /// Reads a NUL-terminated string of at most `max` bytes (without the NUL);
+    /// ENAMETOOLONG if it is longer, EFAULT if it runs into unreadable memory.
+    pub fn read_cstring(&self, addr: u64, max: usize) -> Result<Vec<u8>, Errno> {
+        let mut out = Vec::new();
+        let mut cur = addr;
+        loop {
+            // Read up to the end of the current page so a string that ends just
+            // before unreadable memory is still read.
+            let chunk = (PAGE_SIZE - cur % PAGE_SIZE) as usize;
+            let mut buf = vec![0u8; chunk];
+            self.copy_in(cur, &mut buf)?;
+            if let Some(n) = buf.iter().position(|&b| b == 0) {
+                out.extend_from_slice(&buf[..n]);
+                if out.len() > max {
+                    return Err(Errno::ENAMETOOLONG);
+                }
+                return Ok(out);
+            }
+            out.extend_from_slice(&buf);
+            if out.len() > max {
+                return Err(Errno::ENAMETOOLONG);
+            }
+            cur += chunk as u64;
+        }
+    }
+
+    // ---- internals ----
+
+    /// Makes sure `[start, end)` is backed and mapped in the host.
+    fn populate(&self, s: &mut State, start: u64, end: u64) -> Result<(), Errno> {
+        let mut cur = start;
+        while cur < end {
+            let Some((_, vma)) = s.vma_at(cur) else {
+                cur = s.vmas.range(cur..).next().map_or(end, |(&k, _)| k);
+                continue;
+            };
+            let seg_end = end.min(vma.end);
+            self.ensure_pmas(s, cur, seg_end)?;
+            for (ps, p) in s.pmas_in(cur, seg_end) {
+                let (ms, me) = (ps.max(cur), p.end.min(seg_end));
+                let backing = Backing::MemoryFile { offset: p.off + (ms - ps) };
+                self.aspace.map(ms, me - ms, vma.prot, backing).map_err(platform_fault)?;
+            }
+            cur = seg_end;
+        }
+        Ok(())
+    }
+
+    /// Allocates backing for every unbacked page in `[start, end)`.
+    fn ensure_pmas(&self, s: &mut State, start: u64, end: u64) -> Result<(), Errno> {
+        let mut gaps = Vec::new();
+        let mut cur = start;
+        for (ps, p) in s.pmas_in(start, end) {
+            if ps > cur {
+                gaps.push((cur, ps));
+            }
+            cur = cur.max(p.end);
+        }
+        if cur < end {
+            gaps.push((cur, end));
+        }
+        for (gs, ge) in gaps {
+            let off = self.mf.allocate(ge - gs)?;
+            s.pmas.insert(gs, Pma { end: ge, off });
+        }
+        Ok(())
+    }
+
+    /// Frees the backing of `[start, end)` (the host mapping must be gone).
+    fn free_pmas(&self, s: &mut State, start: u64, end: u64) {
+        s.split_pma(start);
+        s.split_pma(end);
+        let keys: Vec<u64> = s.pmas.range(start..end).map(|(&k, _)| k).collect();
+        for k in keys {
+            let p = s.pmas.remove(&k).unwrap();
+            self.mf.free(p.off, p.end - k);
+        }
+    }
+
+    /// Unmaps `[start, end)`: host mappings, VMAs and their backing.
+    fn remove_range(&self, s: &mut State, start: u64, end: u64) -> Result<(), Errno> {
+        if !s.overlaps(start, end) {
+            return Ok(());
+        }
+        self.aspace.unmap(start, end - start).map_err(platform_fault)?;
+        s.split_vma(start);
+        s.split_vma(end);
+        let keys: Vec<u64> = s.vmas.range(start..end).map(|(&k, _)| k).collect();
+        for k in keys {
+            s.vmas.remove(&k);
+        }
+        self.free_pmas(s, start, end);
+        Ok(())
+    }
+
+    /// Moves `len` bytes of mapping (VMA and backing) from `old` to a free range
+    /// at `new`, keeping the data without copying it.
+    fn move_range(&self, s: &mut State, old: u64, len: u64, new: u64, vma: Vma, keep_old: bool) -> Result<(), Errno> {
+        let old_end = old + len;
+        self.aspace.unmap(old, len).map_err(platform_fault)?;
+        s.split_pma(old);
+        s.split_pma(old_end);
+        let keys: Vec<u64> = s.pmas.range(old..old_end).map(|(&k, _)| k).collect();
+        for k in keys {
+            let p = s.pmas.remove(&k).unwrap();
+            s.pmas.insert(new + (k - old), Pma { end: new + (p.end - old), off: p.off });
+        }
+        if !keep_old {
+            s.split_vma(old);
+            s.split_vma(old_end);
+            let vkeys: Vec<u64> = s.vmas.range(old..old_end).map(|(&k, _)| k).collect();
+            for k in vkeys {
+                s.vmas.remove(&k);
+            }
+        }
+        s.insert_vma(new, Vma { end: new + len, ..vma });
+        Ok(())
+    }
+}
+
+impl State {
+    /// The VMA containing `addr`.
+    fn vma_at(&self, addr: u64) -> Option<(u64, Vma)> {
+        self.vmas.range(..=addr).next_back().filter(|(_, v)| v.end > addr).map(|(&s, &v)| (s, v))
+    }
+
+    /// The VMA for an access at `addr`, growing a growsdown VMA down to it when
+    /// Linux would (within RLIMIT_STACK and the guard gap).
+    fn vma_for_access(&mut self, addr: u64) -> Option<(u64, Vma)> {
+        if let Some(v) = self.vma_at(addr) {
+            return Some(v);
+        }
+        let (&next_start, &next) = self.vmas.range(addr..).next()?;
+        if !next.growsdown || addr < self.layout.min_addr {
+            return None;
+        }
+        let new_start = page_down(addr);
+        if next.end - new_start > self.stack_limit {
+            return None;
+        }
+        if let Some((_, pv)) = self.vmas.range(..next_start).next_back() {
+            if pv.end.saturating_add(STACK_GUARD_GAP) > new_start {
+                return None;
+            }
+        }
+        self.vmas.remove(&next_start);
+        self.vmas.insert(new_start, next);
+        Some((new_start, next))
+    }
+
+    fn overlaps(&self, start: u64, end: u64) -> bool {
+        if let Some((_, v)) = self.vmas.range(..start).next_back() {
+            if v.end > start {
+                return true;
+            }
+        }
+        self.vmas.range(start..end).next().is_some()
+    }
+
+    /// Whether `[start, end)` is mapped with no hole.
+    fn covered(&self, start: u64, end: u64) -> bool {
+        let pieces = self.vma_pieces(start, end);
+        pieces.iter().map(|p| p.1 - p.0).sum::<u64>() == end - start
+    }
+
+    /// The parts of `[start, end)` that VMAs cover, with those VMAs.
+    fn vma_pieces(&self, start: u64, end: u64) -> Vec<(u64, u64, Vma)> {
+        let first = self.vma_at(start).map_or(start, |(s, _)| s);
+        self.vmas
+            .range(first..end)
+            .filter(|(_, v)| v.end > start)
+            .map(|(&s, &v)| (s.max(start), v.end.min(end), v))
+            .collect()
+    }
+
+    fn pmas_in(&self, start: u64, end: u64) -> Vec<(u64, Pma)> {
+        let first = self.pmas.range(..=start).next_back().filter(|(_, p)| p.end > start).map_or(start, |(&s, _)| s);
+        self.pmas.range(first..end).map(|(&s, &p)| (s, p)).collect()
+    }
+
+    fn split_vma(&mut self, at: u64) {
+        if let Some((s, v)) = self.vma_at(at) {
+            if s < at {
+                self.vmas.insert(s, Vma { end: at, ..v });
+                self.vmas.insert(at, v);
+            }
+        }
+    }
+
+    fn split_pma(&mut self, at: u64) {
+        let hit = self.pmas.range(..at).next_back().filter(|(_, p)| p.end > at).map(|(&s, &p)| (s, p));
+        if let Some((s, p)) = hit {
+            self.pmas.insert(s, Pma { end: at, off: p.off });
+            self.pmas.insert(at, Pma { end: p.end, off: p.off + (at - s) });
+        }
+    }
+
+    fn insert_vma(&mut self, start: u64, vma: Vma) {
+        self.vmas.insert(start, vma);
+        self.merge_around(start, vma.end);
+    }
+
+    /// Joins VMAs in and next to `[start, end)` that continue each other.
+    fn merge_around(&mut self, start: u64, end: u64) {
+        let mut cur = self.vmas.range(..start).next_back().map_or(start, |(&s, _)| s);
+        while let Some((&a, &va)) = self.vmas.range(cur..).next() {
+            if a > end {
+                break;
+            }
+            match self.vmas.range(a + 1..).next() {
+                Some((&b, &vb))
+                    if va.end == b
+                        && va.prot == vb.prot
+                        && va.shared == vb.shared
+                        && !va.growsdown
+                        && !vb.growsdown =>
+                {
+                    self.vmas.remove(&b);
+                    self.vmas.get_mut(&a).unwrap().end = vb.end;
+                }
+                _ => cur = a + 1,
+            }
+        }
+    }
+
+    /// Finds a free range of `len` bytes: at `hint` if it is free, else the
+    /// highest one below mmap_base, else the lowest one above it.
+    fn find_free(&self, hint: u64, len: u64) -> Option<u64> {
+        let lay = self.layout;
+        if hint >= lay.min_addr {
+            if let Some(e) = hint.checked_add(len) {
+                if e <= lay.max_addr && !self.overlaps(hint, e) {
+                    return Some(hint);
+                }
+            }
+        }
+        // Top-down below mmap_base: walk the gaps from high to low.
+        let mut top = lay.mmap_base;
+        for (&s, v) in self.vmas.range(..lay.mmap_base).rev() {
+            let bottom = v.end.max(lay.min_addr);
+            if bottom < top && top - bottom >= len {
+                return Some(top - len);
+            }
+            top = top.min(s);
+        }
+        if top > lay.min_addr && top - lay.min_addr >= len {
+            return Some(top - len);
+        }
+        // Bottom-up above mmap_base.
+        let mut bottom = lay.mmap_base;
+        for (&s, v) in self.vmas.range(lay.mmap_base..) {
+            if s >= bottom && s - bottom >= len {
+                return Some(bottom);
+            }
+            bottom = bottom.max(v.end);
+        }
+        if lay.max_addr >= bottom && lay.max_addr - bottom >= len {
+            return Some(bottom);
+        }
+        None
+    }
+}
+
+impl UserIo for MemoryManager {
+    fn copy_out(&self, addr: u64, src: &[u8]) -> Result<(), Errno> {
+        MemoryManager::copy_out(self, addr, src)
+    }
+    fn copy_in(&self, addr: u64, dst: &mut [u8]) -> Result<(), Errno> {
+        MemoryManager::copy_in(self, addr, dst)
+    }
+}

@@ -1,0 +1,52 @@
+//! Signal dispositions and their default actions.
+//!
+//! Today the Sentry keeps dispositions and the signal mask, and carries out
+//! default actions (a fault the application does not survive ends it with the
+//! right signal). Building signal frames and running handlers arrives with the
+//! processes and signals issue.
+
+use abi::signal::*;
+
+/// What a signal does when its disposition is SIG_DFL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DefaultAction {
+    Terminate,
+    CoreDump,
+    Ignore,
+    Stop,
+    Continue,
+}
+
+pub fn default_action(sig: i32) -> DefaultAction {
+    match sig {
+        SIGCHLD | SIGURG | SIGWINCH => DefaultAction::Ignore,
+        SIGCONT => DefaultAction::Continue,
+        SIGSTOP | SIGTSTP | SIGTTIN | SIGTTOU => DefaultAction::Stop,
+        SIGQUIT | SIGILL | SIGTRAP | SIGABRT | SIGBUS | SIGFPE | SIGSEGV | SIGXCPU | SIGXFSZ | SIGSYS => {
+            DefaultAction::CoreDump
+        }
+        _ => DefaultAction::Terminate,
+    }
+}
+
+/// The sigaction table of a thread group.
+#[derive(Clone, Debug)]
+pub struct SignalHandlers {
+    actions: [KernelSigaction; SIGRTMAX as usize],
+}
+
+impl Default for SignalHandlers {
+    fn default() -> Self {
+        SignalHandlers { actions: [KernelSigaction::default(); SIGRTMAX as usize] }
+    }
+}
+
+impl SignalHandlers {
+    pub fn get(&self, sig: i32) -> KernelSigaction {
+        self.actions[(sig - 1) as usize]
+    }
+
+    pub fn set(&mut self, sig: i32, act: KernelSigaction) {
+        self.actions[(sig - 1) as usize] = act;
+    }
+}

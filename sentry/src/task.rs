@@ -1,0 +1,132 @@
+//! A task: one application thread, driven by one host thread for its lifetime.
+
+use std::sync::Arc;
+
+use abi::signal::*;
+use abi::Errno;
+
+use crate::fdtable::FdTable;
+use crate::kernel::Kernel;
+use crate::limits::Limits;
+use crate::mm::MemoryManager;
+use crate::platform::{Context, Exit, Registers};
+use crate::signal::{default_action, DefaultAction, SignalHandlers};
+
+/// How a process ended, as wait(2) would report it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitStatus {
+    Exited(i32),
+    Signaled(i32),
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Credentials {
+    pub uid: u32,
+    pub euid: u32,
+    pub suid: u32,
+    pub gid: u32,
+    pub egid: u32,
+    pub sgid: u32,
+}
+
+impl Credentials {
+    /// The credentials of the user who started the sandbox.
+    pub fn of_host_user() -> Credentials {
+        // SAFETY: getuid and getgid cannot fail.
+        let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+        Credentials { uid, euid: uid, suid: uid, gid, egid: gid, sgid: gid }
+    }
+}
+
+pub struct Task {
+    pub kernel: Arc<Kernel>,
+    pub tid: i32,
+    pub tgid: i32,
+    pub ppid: i32,
+    pub pgid: i32,
+    pub regs: Registers,
+    pub mm: Arc<MemoryManager>,
+    pub fds: FdTable,
+    pub creds: Credentials,
+    pub signal_mask: SigSet,
+    /// Signals generated but not yet delivered (handlers do not run yet).
+    pub pending: SigSet,
+    pub handlers: SignalHandlers,
+    pub clear_child_tid: u64,
+    pub robust_list: u64,
+    pub limits: Limits,
+    /// Set when the task has exited; the run loop then stops.
+    pub exit_status: Option<ExitStatus>,
+    pub context: Box<dyn Context>,
+}
+
+impl Task {
+    /// The task loop: run application code, serve what stopped it, repeat.
+    pub fn run(&mut self) -> ExitStatus {
+        loop {
+            if let Some(status) = self.exit_status {
+                return status;
+            }
+            match self.context.switch(self.mm.address_space(), &mut self.regs) {
+                Ok(Exit::Syscall) => {
+                    let table = self.kernel.syscalls.clone();
+                    table.dispatch(self);
+                }
+                Ok(Exit::Fault { addr, code }) => {
+                    if let Err(sig) = self.mm.handle_fault(addr, code) {
+                        self.force_signal(sig.signo);
+                    }
+                }
+                Ok(Exit::Signal { signo, .. }) => self.force_signal(signo),
+                Ok(Exit::Interrupted) => {}
+                Err(e) => {
+                    eprintln!("rvisor: task {}: {e}", self.tid);
+                    self.exit_status = Some(ExitStatus::Signaled(SIGKILL));
+                }
+            }
+        }
+    }
+
+    /// Ends the thread group with `status`.
+    pub fn exit_group(&mut self, status: ExitStatus) {
+        self.exit_status = Some(status);
+    }
+
+    /// A synchronous signal caused by the application's own instruction (a fault,
+    /// a trap). Linux forces these: blocked or ignored, they still act. Running a
+    /// handler needs signal frames, which arrive with the signals issue, so for
+    /// now the process ends as if it had no handler.
+    pub fn force_signal(&mut self, sig: i32) {
+        self.exit_group(ExitStatus::Signaled(sig));
+    }
+
+    /// Sends `sig` to this process (e.g. SIGPIPE from a write to a broken pipe).
+    pub fn send_signal(&mut self, sig: i32) {
+        let act = self.handlers.get(sig);
+        if sig != SIGKILL && sig != SIGSTOP && act.handler == SIG_IGN {
+            return;
+        }
+        if act.handler != SIG_DFL || self.signal_mask.contains(sig) {
+            // Delivery to a handler, or after unblocking, is not there yet.
+            self.pending.0 |= 1 << (sig - 1);
+            return;
+        }
+        match default_action(sig) {
+            DefaultAction::Terminate | DefaultAction::CoreDump => self.exit_group(ExitStatus::Signaled(sig)),
+            DefaultAction::Ignore | DefaultAction::Continue | DefaultAction::Stop => {}
+        }
+    }
+
+    /// The memory manager as the `UserIo` that file operations take.
+    pub fn user_io(&self) -> &dyn vfs::UserIo {
+        &*self.mm
+    }
+
+    /// RLIMIT_NOFILE, the bound for new fd numbers.
+    pub fn nofile_limit(&self) -> u64 {
+        self.limits.get(abi::consts::RLIMIT_NOFILE).rlim_cur
+    }
+}
+
+/// A syscall result: the value for rax, or an errno.
+pub type SyscallResult = Result<u64, Errno>;

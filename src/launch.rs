@@ -1,0 +1,133 @@
+//! The launcher: finds the program, starts the Sentry process (`rvisor boot`)
+//! with the fds it needs, and reports how the application ended.
+
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::SandboxOpts;
+
+/// Fixed fd numbers in the Sentry process.
+pub const EXE_FD: RawFd = 3;
+pub const STRACE_FD: RawFd = 4;
+pub const DEBUG_FD: RawFd = 5;
+
+/// Finds PROG the way execvp does: a name with a slash is a path, else PATH is
+/// searched for an executable regular file.
+fn resolve(prog: &OsStr) -> Result<PathBuf, (i32, String)> {
+    let name = prog.to_string_lossy().into_owned();
+    if prog.is_empty() {
+        return Err((127, format!("rvisor: '{name}': No such file or directory")));
+    }
+    if prog.as_bytes().contains(&b'/') {
+        return Ok(PathBuf::from(prog));
+    }
+    let path = std::env::var_os("PATH").unwrap_or_else(|| OsString::from("/usr/local/bin:/usr/bin:/bin"));
+    for dir in std::env::split_paths(&path) {
+        let cand = dir.join(prog);
+        if let Ok(m) = std::fs::metadata(&cand) {
+            if m.is_file() && m.permissions().mode() & 0o111 != 0 {
+                return Ok(cand);
+            }
+        }
+    }
+    Err((127, format!("rvisor: {name}: command not found")))
+}
+
+/// Opens the executable as execve would check it: a regular file with execute
+/// permission (126 otherwise, 127 if missing, as a shell says).
+fn open_exe(path: &Path) -> Result<File, (i32, String)> {
+    let shown = path.display();
+    let f = File::open(path).map_err(|e| {
+        let code = if e.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 };
+        (code, format!("rvisor: {shown}: {e}"))
+    })?;
+    let m = f.metadata().map_err(|e| (126, format!("rvisor: {shown}: {e}")))?;
+    if m.is_dir() {
+        return Err((126, format!("rvisor: {shown}: Is a directory")));
+    }
+    if !m.is_file() || m.permissions().mode() & 0o111 == 0 {
+        return Err((126, format!("rvisor: {shown}: Permission denied")));
+    }
+    Ok(f)
+}
+
+fn open_log(path: &Path) -> Result<File, (i32, String)> {
+    File::create(path).map_err(|e| (125, format!("rvisor: cannot open {}: {e}", path.display())))
+}
+
+pub fn run_do(opts: &SandboxOpts, argv: &[OsString]) -> i32 {
+    match launch(opts, argv) {
+        Ok(code) => code,
+        Err((code, msg)) => {
+            eprintln!("{msg}");
+            code
+        }
+    }
+}
+
+fn launch(opts: &SandboxOpts, argv: &[OsString]) -> Result<i32, (i32, String)> {
+    let path = resolve(&argv[0])?;
+    let exe = open_exe(&path)?;
+    let strace_log = opts.strace_log.as_deref().map(open_log).transpose()?;
+    let debug_log = opts.debug_log.as_deref().map(open_log).transpose()?;
+
+    let self_exe = std::env::current_exe().map_err(|e| (125, format!("rvisor: cannot find own executable: {e}")))?;
+    let mut cmd = Command::new(self_exe);
+    cmd.arg("boot").arg("--execfn").arg(&path).arg("--hostname").arg(&opts.hostname);
+    if opts.strace || strace_log.is_some() {
+        cmd.arg("--strace");
+    }
+    if strace_log.is_some() {
+        cmd.arg("--strace-fd").arg(STRACE_FD.to_string());
+    }
+    if debug_log.is_some() {
+        cmd.arg("--debug-fd").arg(DEBUG_FD.to_string());
+    }
+    if opts.selftest_forbidden_syscall {
+        cmd.arg("--selftest-forbidden-syscall");
+    }
+    cmd.arg("--").args(argv);
+    let pass: Vec<(RawFd, RawFd)> = [Some(&exe), strace_log.as_ref(), debug_log.as_ref()]
+        .iter()
+        .zip([EXE_FD, STRACE_FD, DEBUG_FD])
+        .filter_map(|(f, to)| f.map(|f| (f.as_raw_fd(), to)))
+        .collect();
+    // SAFETY: the closure only calls dup2 and fcntl, which are async-signal-safe.
+    unsafe {
+        cmd.pre_exec(move || {
+            for &(from, to) in &pass {
+                // Move out of the way first, so a source fd equal to a later
+                // target is not clobbered.
+                let tmp = libc::fcntl(from, libc::F_DUPFD, 64);
+                if tmp < 0 || libc::dup2(tmp, to) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    // Like a shell waiting for its foreground job: terminal signals go to the
+    // Sentry (same process group), not to the launcher.
+    // SAFETY: changes only this process's dispositions.
+    unsafe {
+        libc::signal(libc::SIGINT, libc::SIG_IGN);
+        libc::signal(libc::SIGQUIT, libc::SIG_IGN);
+    }
+    let status = cmd.status().map_err(|e| (125, format!("rvisor: cannot start the sentry: {e}")))?;
+    if let Some(code) = status.code() {
+        return Ok(code);
+    }
+    let sig = status.signal().unwrap_or(libc::SIGKILL);
+    if matches!(sig, libc::SIGINT | libc::SIGTERM | libc::SIGHUP | libc::SIGPIPE) {
+        // Someone stopped the sandbox on purpose; report it as a shell would.
+        return Ok(128 + sig);
+    }
+    let why = if sig == libc::SIGSYS { " (a host syscall its seccomp filter forbids)" } else { "" };
+    Err((128 + sig, format!("rvisor: the sentry was killed by {}{why}", abi::signal::name(sig))))
+}

@@ -1,0 +1,65 @@
+//! `rvisor`: runs untrusted Linux programs under the Sentry.
+
+mod boot;
+mod launch;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "rvisor", version, about = "A user-space application kernel in the style of gVisor")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct SandboxOpts {
+    /// Print one strace-style line per syscall (to stderr, or --strace-log).
+    #[arg(long)]
+    strace: bool,
+    /// Write the --strace lines to FILE instead of stderr.
+    #[arg(long, value_name = "FILE")]
+    strace_log: Option<PathBuf>,
+    /// Write debug messages (e.g. unimplemented syscalls) to FILE.
+    #[arg(long, value_name = "FILE")]
+    debug_log: Option<PathBuf>,
+    /// The sandbox's hostname.
+    #[arg(long, default_value = "rvisor")]
+    hostname: String,
+    /// Make the Sentry try a forbidden host syscall once its seccomp filter is
+    /// in force (it must be killed).
+    #[arg(long, hide = true)]
+    selftest_forbidden_syscall: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a program in a fresh sandbox: rvisor do [OPTIONS] -- PROG [ARGS...]
+    Do {
+        #[command(flatten)]
+        opts: SandboxOpts,
+        /// The program and its arguments.
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        argv: Vec<std::ffi::OsString>,
+    },
+    /// The Sentry process of a sandbox (started by rvisor itself).
+    #[command(hide = true)]
+    Boot(boot::BootArgs),
+    /// Print the syscall table (markdown).
+    Syscalls,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Do { opts, argv } => launch::run_do(&opts, &argv),
+        Command::Boot(args) => boot::boot(args),
+        Command::Syscalls => {
+            print!("{}", syscalls::markdown_table());
+            0
+        }
+    };
+    std::process::exit(code);
+}

@@ -1,0 +1,11 @@
+//! Process-level syscalls: identity, exit, thread setup, limits, time,
+//! scheduling, randomness and signal state.
+
+pub mod exit;
+pub mod identity;
+pub mod limits;
+pub mod random;
+pub mod sched;
+pub mod signal;
+pub mod thread;
+pub mod time;

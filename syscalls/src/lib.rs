@@ -1,0 +1,136 @@
+//! The syscall table and every handler. One declarative table maps each
+//! number to its name, handler, argument kinds (for strace) and support level;
+//! numbers not in it return ENOSYS and are counted.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod args;
+pub mod fs;
+pub mod kernel;
+pub mod mm;
+pub mod strace;
+mod table;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use abi::Errno;
+use sentry::{SyscallResult, Task};
+
+pub use table::TABLE;
+
+/// A handler: typed arguments are converted from the registers by the table.
+pub type Handler = fn(&mut Task, &[u64; 6]) -> SyscallResult;
+
+/// How completely rVisor implements a syscall.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Support {
+    Full,
+    /// Implemented, with the listed limits.
+    Partial(&'static str),
+    /// Deliberately answered with an error (the handler returns it).
+    Refused(&'static str),
+}
+
+pub struct Entry {
+    pub nr: usize,
+    pub name: &'static str,
+    pub args: &'static [strace::Arg],
+    pub ret: strace::Ret,
+    pub handler: Handler,
+    pub support: Support,
+}
+
+/// The table as the Sentry uses it, with the strace sink and the counts of
+/// unimplemented numbers.
+pub struct SyscallTable {
+    by_nr: Vec<Option<&'static Entry>>,
+    strace: Option<Mutex<Box<dyn Write + Send>>>,
+    log: Option<Mutex<Box<dyn Write + Send>>>,
+    unimplemented: Mutex<BTreeMap<u64, u64>>,
+}
+
+impl SyscallTable {
+    /// `strace` receives one line per syscall; `log` the debug messages
+    /// (an unimplemented syscall, once per number).
+    pub fn new(strace: Option<Box<dyn Write + Send>>, log: Option<Box<dyn Write + Send>>) -> SyscallTable {
+        let mut by_nr = vec![None; abi::sysno::COUNT];
+        for e in TABLE {
+            by_nr[e.nr] = Some(e);
+        }
+        SyscallTable {
+            by_nr,
+            strace: strace.map(Mutex::new),
+            log: log.map(Mutex::new),
+            unimplemented: Mutex::default(),
+        }
+    }
+
+    /// Counts of the unimplemented syscall numbers the application asked for.
+    pub fn unimplemented(&self) -> BTreeMap<u64, u64> {
+        self.unimplemented.lock().unwrap().clone()
+    }
+
+    fn note_unimplemented(&self, nr: u64) {
+        let mut m = self.unimplemented.lock().unwrap();
+        let count = m.entry(nr).or_insert(0);
+        *count += 1;
+        if *count == 1 {
+            if let Some(log) = &self.log {
+                let name = usize::try_from(nr).ok().and_then(abi::sysno::name).unwrap_or("unknown");
+                let _ = writeln!(log.lock().unwrap(), "rvisor: unimplemented syscall {nr} ({name}): ENOSYS");
+            }
+        }
+    }
+}
+
+impl sentry::SyscallTable for SyscallTable {
+    fn dispatch(&self, task: &mut Task) {
+        let nr = task.regs.orig_rax;
+        let args = task.regs.syscall_args();
+        let start = self.strace.as_ref().map(|_| Instant::now());
+        let entry = usize::try_from(nr).ok().and_then(|n| self.by_nr.get(n).copied().flatten());
+        let ret = match entry {
+            Some(e) => (e.handler)(task, &args),
+            None => {
+                self.note_unimplemented(nr);
+                Err(Errno::ENOSYS)
+            }
+        };
+        task.regs.rax = match ret {
+            Ok(v) => v,
+            Err(e) => e.as_return(),
+        };
+        if let (Some(sink), Some(start)) = (&self.strace, start) {
+            let line = match entry {
+                Some(e) => strace::line(task, e.name, e.args, e.ret, &args, &ret, start.elapsed()),
+                None => {
+                    let name = usize::try_from(nr)
+                        .ok()
+                        .and_then(abi::sysno::name)
+                        .map_or(format!("syscall_{nr:#x}"), String::from);
+                    strace::line(task, &name, &[strace::Arg::Hex; 6], strace::Ret::Int, &args, &ret, start.elapsed())
+                }
+            };
+            let _ = sink.lock().unwrap().write_all(line.as_bytes());
+        }
+    }
+}
+
+/// The README's table of supported syscalls, generated from TABLE.
+pub fn markdown_table() -> String {
+    let mut rows: Vec<&Entry> = TABLE.iter().collect();
+    rows.sort_by_key(|e| e.nr);
+    let mut s = String::from("| nr | syscall | support | notes |\n| --- | --- | --- | --- |\n");
+    for e in rows {
+        let (level, note) = match e.support {
+            Support::Full => ("full", ""),
+            Support::Partial(n) => ("partial", n),
+            Support::Refused(n) => ("refused", n),
+        };
+        s.push_str(&format!("| {} | {} | {} | {} |\n", e.nr, e.name, level, note));
+    }
+    s
+}
