@@ -103,6 +103,7 @@ impl Platform for PtracePlatform {
             PTRACE_CONT,
             PTRACE_GETREGS,
             PTRACE_SETREGS,
+            PTRACE_POKEUSER,
             PTRACE_SETOPTIONS,
             PTRACE_GETSIGINFO,
             PTRACE_SYSEMU,

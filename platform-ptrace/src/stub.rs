@@ -1,6 +1,7 @@
 //! Stub processes: creation, syscall injection and the SYSEMU round trip.
 
 use std::mem::size_of;
+use std::sync::Mutex;
 
 use abi::consts::{PAGE_SIZE, TASK_SIZE};
 use sentry::mm::{SEGV_ACCERR, SEGV_MAPERR};
@@ -12,6 +13,8 @@ const STUB_CODE: [u8; 4] = [0xcc, 0x0f, 0x05, 0xcc];
 const SYSCALL_OFFSET: u64 = 1;
 
 const _: () = assert!(size_of::<Registers>() == size_of::<libc::user_regs_struct>());
+/// Offset of rax in the ptrace user area (user_regs_struct comes first).
+const RAX_OFFSET: u64 = std::mem::offset_of!(Registers, rax) as u64;
 
 /// The page of stub code, mapped in the Sentry so that forks inherit it.
 pub struct StubPage {
@@ -90,6 +93,9 @@ pub struct Stub {
     memfd: i32,
     /// Registers of the stopped stub, the base for injected syscalls.
     template: Registers,
+    /// The registers the stub holds now, when known: after a syscall usually
+    /// only rax differs, and poking one register costs far less than SETREGS.
+    current: Mutex<Option<Registers>>,
 }
 
 fn ptrace(req: libc::c_uint, pid: i32, addr: u64, data: u64) -> Result<i64> {
@@ -146,7 +152,7 @@ impl Stub {
             unsafe { stub_child(page.addr, memfd, &prog) }
         }
         let pid = pid as i32;
-        let mut stub = Stub { pid, page: page.addr, memfd, template: Registers::default() };
+        let mut stub = Stub { pid, page: page.addr, memfd, template: Registers::default(), current: Mutex::new(None) };
         match wait(pid)? {
             Stop::Stopped(libc::SIGTRAP) => {}
             Stop::Stopped(s) => return Err(PlatformError::StubDied(format!("stopped by signal {s} while starting"))),
@@ -177,6 +183,7 @@ impl Stub {
 
     /// Runs one syscall in the stub; returns its raw result (-errno on error).
     pub fn syscall(&self, nr: libc::c_long, args: [u64; 6]) -> Result<i64> {
+        *self.current.lock().unwrap() = None;
         let mut r = self.template;
         r.rip = self.page + SYSCALL_OFFSET;
         r.rax = nr as u64;
@@ -201,13 +208,24 @@ impl Stub {
 
     /// Runs application code until it makes a syscall, faults or gets a signal.
     pub fn run(&self, regs: &mut Registers) -> Result<Exit> {
-        ptrace(libc::PTRACE_SETREGS, self.pid, 0, regs as *const Registers as u64)?;
+        let mut current = self.current.lock().unwrap();
+        match *current {
+            Some(c) if c == *regs => {}
+            Some(c) if Registers { rax: regs.rax, ..c } == *regs => {
+                ptrace(libc::PTRACE_POKEUSER, self.pid, RAX_OFFSET, regs.rax)?;
+            }
+            _ => {
+                ptrace(libc::PTRACE_SETREGS, self.pid, 0, regs as *const Registers as u64)?;
+            }
+        }
+        *current = None;
         ptrace(libc::PTRACE_SYSEMU, self.pid, 0, 0)?;
         let sig = match wait(self.pid)? {
             Stop::Stopped(s) => s,
             Stop::Gone(why) => return Err(PlatformError::StubDied(why)),
         };
         ptrace(libc::PTRACE_GETREGS, self.pid, 0, regs as *mut Registers as u64)?;
+        *current = Some(*regs);
         if sig == libc::SIGTRAP | 0x80 {
             return Ok(Exit::Syscall);
         }
