@@ -26,7 +26,8 @@ pub trait SyscallTable: Send + Sync {
 /// Host facts the Sentry reads once at boot, before its seccomp filter is in force.
 #[derive(Clone, Debug)]
 pub struct HostInfo {
-    /// The CPUs the sandbox may use, as a sched_getaffinity mask.
+    /// The CPUs the sandbox may use, as the host's sched_getaffinity returned
+    /// them: its length is the kernel's cpumask size.
     pub cpu_mask: Vec<u8>,
     /// The kernel's nr_cpu_ids (sched_getaffinity needs a mask at least this wide).
     pub nr_cpu_ids: usize,
@@ -40,7 +41,7 @@ impl HostInfo {
         let mut mask = vec![0u8; 1024];
         // SAFETY: the host writes at most `mask.len()` bytes into `mask`.
         let n = unsafe { libc::syscall(libc::SYS_sched_getaffinity, 0, mask.len(), mask.as_mut_ptr()) };
-        mask.truncate(n.max(8) as usize);
+        mask.truncate(if n > 0 { n as usize } else { 8 });
         // SAFETY: sysconf and getauxval only read process state.
         let (nr_cpu_ids, hwcap, hwcap2, minsig) = unsafe {
             (

@@ -236,20 +236,31 @@ impl MemoryManager {
             // x86 has no grows-up mappings.
             return Err(Errno::EINVAL);
         }
-        if !s.covered(start, end) {
+        // Like Linux, change the mapped range up to the first hole, then fail.
+        let mut covered_end = start;
+        for (ps, pe, _) in s.vma_pieces(start, end) {
+            if ps != covered_end {
+                break;
+            }
+            covered_end = pe;
+        }
+        if covered_end == start {
             return Err(Errno::ENOMEM);
         }
         let prot = prot & (Prot::READ | Prot::WRITE | Prot::EXEC);
         s.split_vma(start);
-        s.split_vma(end);
-        let keys: Vec<u64> = s.vmas.range(start..end).map(|(&k, _)| k).collect();
+        s.split_vma(covered_end);
+        let keys: Vec<u64> = s.vmas.range(start..covered_end).map(|(&k, _)| k).collect();
         for k in keys {
             s.vmas.get_mut(&k).unwrap().prot = prot;
         }
         // The host mappings are dropped and come back with the new protection on
         // the next fault; the data lives in the memory file meanwhile.
-        self.aspace.unmap(start, end - start).map_err(platform_fault)?;
-        s.merge_around(start, end);
+        self.aspace.unmap(start, covered_end - start).map_err(platform_fault)?;
+        s.merge_around(start, covered_end);
+        if covered_end < end {
+            return Err(Errno::ENOMEM);
+        }
         Ok(())
     }
 
@@ -640,12 +651,6 @@ impl State {
             }
         }
         self.vmas.range(start..end).next().is_some()
-    }
-
-    /// Whether `[start, end)` is mapped with no hole.
-    fn covered(&self, start: u64, end: u64) -> bool {
-        let pieces = self.vma_pieces(start, end);
-        pieces.iter().map(|p| p.1 - p.0).sum::<u64>() == end - start
     }
 
     /// The parts of `[start, end)` that VMAs cover, with those VMAs.

@@ -100,20 +100,61 @@ impl Task {
         self.exit_group(ExitStatus::Signaled(sig));
     }
 
-    /// Sends `sig` to this process (e.g. SIGPIPE from a write to a broken pipe).
+    /// Whether a signal with the current disposition is discarded when sent
+    /// (SIG_IGN, or SIG_DFL whose default is to ignore), unless blocked.
+    fn ignored(&self, sig: i32) -> bool {
+        let h = self.handlers.get(sig).handler;
+        !self.signal_mask.contains(sig)
+            && sig != SIGKILL
+            && sig != SIGSTOP
+            && (h == SIG_IGN || (h == SIG_DFL && default_action(sig) == DefaultAction::Ignore))
+    }
+
+    /// Sends `sig` to this process (kill to itself, SIGPIPE from a broken pipe).
     pub fn send_signal(&mut self, sig: i32) {
-        let act = self.handlers.get(sig);
-        if sig != SIGKILL && sig != SIGSTOP && act.handler == SIG_IGN {
+        if sig == 0 || self.ignored(sig) {
             return;
         }
-        if act.handler != SIG_DFL || self.signal_mask.contains(sig) {
-            // Delivery to a handler, or after unblocking, is not there yet.
-            self.pending.0 |= 1 << (sig - 1);
-            return;
+        self.pending.0 |= 1 << (sig - 1);
+        self.deliver_pending();
+    }
+
+    /// Acts on pending signals that are not blocked: default actions and
+    /// SIG_IGN are carried out now. Signals with a handler stay pending: building
+    /// signal frames arrives with the signals issue.
+    pub fn deliver_pending(&mut self) {
+        let ready = self.pending.0 & (!self.signal_mask.0 | SigSet::UNBLOCKABLE.0);
+        for sig in 1..=SIGRTMAX {
+            if ready & (1 << (sig - 1)) == 0 {
+                continue;
+            }
+            let h = self.handlers.get(sig).handler;
+            if h != SIG_DFL && h != SIG_IGN && sig != SIGKILL && sig != SIGSTOP {
+                continue;
+            }
+            self.pending.0 &= !(1 << (sig - 1));
+            if h == SIG_IGN && sig != SIGKILL && sig != SIGSTOP {
+                continue;
+            }
+            match default_action(sig) {
+                DefaultAction::Terminate | DefaultAction::CoreDump => {
+                    self.exit_group(ExitStatus::Signaled(sig));
+                    return;
+                }
+                // Job control (stop/continue) arrives with the processes issue.
+                DefaultAction::Ignore | DefaultAction::Continue | DefaultAction::Stop => {}
+            }
         }
-        match default_action(sig) {
-            DefaultAction::Terminate | DefaultAction::CoreDump => self.exit_group(ExitStatus::Signaled(sig)),
-            DefaultAction::Ignore | DefaultAction::Continue | DefaultAction::Stop => {}
+    }
+
+    /// Drops pending signals that the disposition now ignores (as sigaction does).
+    pub fn discard_ignored_pending(&mut self) {
+        for sig in 1..=SIGRTMAX {
+            let h = self.handlers.get(sig).handler;
+            let ignores = h == SIG_IGN || (h == SIG_DFL && default_action(sig) == DefaultAction::Ignore);
+            if ignores && sig != SIGKILL && sig != SIGSTOP {
+                self.pending.0 &= !(1 << (sig - 1));
+            }
         }
     }
 

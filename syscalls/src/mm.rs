@@ -34,10 +34,14 @@ pub fn mmap(t: &mut Task, addr: u64, len: u64, prot: u64, flags: u64, fd: Fd, of
     if !off.is_multiple_of(PAGE_SIZE) {
         return Err(Errno::EINVAL);
     }
+    let f = MapFlags::from_bits_retain(flags);
+    let anonymous = f.contains(MapFlags::ANONYMOUS);
     let shared = match flags & MAP_TYPE {
         0x01 => true,
         0x02 => false,
-        0x03 => {
+        // MAP_SHARED_VALIDATE checks the flags of a file mapping; anonymous
+        // memory has no such type (Linux: EINVAL).
+        0x03 if !anonymous => {
             if flags & !VALIDATED_FLAGS != 0 {
                 return Err(Errno::EOPNOTSUPP);
             }
@@ -45,7 +49,9 @@ pub fn mmap(t: &mut Task, addr: u64, len: u64, prot: u64, flags: u64, fd: Fd, of
         }
         _ => return Err(Errno::EINVAL),
     };
-    let f = MapFlags::from_bits_retain(flags);
+    if anonymous && shared && f.contains(MapFlags::GROWSDOWN) {
+        return Err(Errno::EINVAL);
+    }
     if len == 0 {
         return Err(Errno::EINVAL);
     }
@@ -54,7 +60,7 @@ pub fn mmap(t: &mut Task, addr: u64, len: u64, prot: u64, flags: u64, fd: Fd, of
     if fixed && !addr.is_multiple_of(PAGE_SIZE) {
         return Err(Errno::EINVAL);
     }
-    if !f.contains(MapFlags::ANONYMOUS) {
+    if !anonymous {
         let file = t.fds.file(fd.0)?;
         if !file.readable() {
             return Err(Errno::EACCES);

@@ -27,67 +27,26 @@ macro_rules! entry {
 
 use Support::{Full, Partial, Refused};
 
+#[rustfmt::skip]
 pub static TABLE: &[Entry] = &[
     // I/O and fds
     entry!(READ, "read", [Fd, OutBuf, Uint], Ret::Int, typed!(fs::rw::read, Fd, UserBuf, usize), Full),
     entry!(WRITE, "write", [Fd, InBuf(2), Uint], Ret::Int, typed!(fs::rw::write, Fd, UserBuf, usize), Full),
     entry!(READV, "readv", [Fd, OutIov(2), Int], Ret::Int, typed!(fs::rw::readv, Fd, u64, i32), Full),
     entry!(WRITEV, "writev", [Fd, InIov(2), Int], Ret::Int, typed!(fs::rw::writev, Fd, u64, i32), Full),
-    entry!(
-        PREAD64,
-        "pread64",
-        [Fd, OutBuf, Uint, Int],
-        Ret::Int,
-        typed!(fs::rw::pread64, Fd, UserBuf, usize, i64),
-        Full
-    ),
-    entry!(
-        PWRITE64,
-        "pwrite64",
-        [Fd, InBuf(2), Uint, Int],
-        Ret::Int,
-        typed!(fs::rw::pwrite64, Fd, UserBuf, usize, i64),
-        Full
-    ),
+    entry!(PREAD64, "pread64", [Fd, OutBuf, Uint, Int], Ret::Int, typed!(fs::rw::pread64, Fd, UserBuf, usize, i64), Full),
+    entry!(PWRITE64, "pwrite64", [Fd, InBuf(2), Uint, Int], Ret::Int, typed!(fs::rw::pwrite64, Fd, UserBuf, usize, i64), Full),
     entry!(CLOSE, "close", [Fd], Ret::Int, typed!(fs::fd::close, Fd), Full),
     entry!(DUP, "dup", [Fd], Ret::Int, typed!(fs::fd::dup, Fd), Full),
     entry!(DUP2, "dup2", [Fd, Fd], Ret::Int, typed!(fs::fd::dup2, Fd, Fd), Full),
     entry!(DUP3, "dup3", [Fd, Fd, Hex], Ret::Int, typed!(fs::fd::dup3, Fd, Fd, u32), Full),
-    entry!(
-        FCNTL,
-        "fcntl",
-        [Fd, Int, Hex],
-        Ret::Int,
-        typed!(fs::fd::fcntl, Fd, i32, u64),
-        Partial("F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL; other commands EINVAL")
-    ),
+    entry!(FCNTL, "fcntl", [Fd, Int, Hex], Ret::Int, typed!(fs::fd::fcntl, Fd, i32, u64), Partial("F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL; other commands EINVAL") ),
     entry!(FSTAT, "fstat", [Fd, Ptr], Ret::Int, typed!(fs::stat::fstat, Fd, UserPtr<abi::structs::Stat>), Full),
-    entry!(
-        NEWFSTATAT,
-        "newfstatat",
-        [DirFd, Str, Ptr, Hex],
-        Ret::Int,
-        typed!(fs::stat::newfstatat, Fd, UserCStr, UserPtr<abi::structs::Stat>, u32),
-        Partial("AT_EMPTY_PATH on an fd; paths are ENOENT until the filesystem exists")
-    ),
-    entry!(
-        IOCTL,
-        "ioctl",
-        [Fd, Hex, Hex],
-        Ret::Int,
-        typed!(fs::ioctl::ioctl, Fd, u32, u64),
-        Partial("TCGETS, TIOCGWINSZ, TIOCGPGRP on a host tty; FIOCLEX, FIONCLEX, FIONBIO; ENOTTY otherwise")
-    ),
+    entry!(NEWFSTATAT, "newfstatat", [DirFd, Str, Ptr, Hex], Ret::Int, typed!(fs::stat::newfstatat, Fd, UserCStr, UserPtr<abi::structs::Stat>, u32), Partial("AT_EMPTY_PATH on an fd; paths are ENOENT until the filesystem exists") ),
+    entry!(IOCTL, "ioctl", [Fd, Hex, Hex], Ret::Int, typed!(fs::ioctl::ioctl, Fd, u32, u64), Partial("TCGETS, TIOCGWINSZ, TIOCGPGRP on a host tty; FIOCLEX, FIONCLEX, FIONBIO; ENOTTY otherwise") ),
     // Memory
     entry!(BRK, "brk", [Ptr], Ret::Hex, typed!(mm::brk, u64), Full),
-    entry!(
-        MMAP,
-        "mmap",
-        [Ptr, Uint, Prot, MapFlags, Fd, Hex],
-        Ret::Hex,
-        typed!(mm::mmap, u64, u64, u64, u64, Fd, u64),
-        Partial("anonymous mappings; file mappings ENODEV until the filesystem exists")
-    ),
+    entry!(MMAP, "mmap", [Ptr, Uint, Prot, MapFlags, Fd, Hex], Ret::Hex, typed!(mm::mmap, u64, u64, u64, u64, Fd, u64), Partial("anonymous mappings; file mappings ENODEV until the filesystem exists") ),
     entry!(MUNMAP, "munmap", [Ptr, Uint], Ret::Int, typed!(mm::munmap, u64, u64), Full),
     entry!(MPROTECT, "mprotect", [Ptr, Uint, Prot], Ret::Int, typed!(mm::mprotect, u64, u64, u64), Full),
     entry!(MREMAP, "mremap", [Ptr, Uint, Uint, Hex, Ptr], Ret::Hex, typed!(mm::mremap, u64, u64, u64, u64, u64), Full),
@@ -96,31 +55,10 @@ pub static TABLE: &[Entry] = &[
     entry!(EXIT, "exit", [Int], Ret::None, typed!(kernel::exit::exit, i32), Partial("single-threaded processes only")),
     entry!(EXIT_GROUP, "exit_group", [Int], Ret::None, typed!(kernel::exit::exit_group, i32), Full),
     // Thread setup
-    entry!(
-        ARCH_PRCTL,
-        "arch_prctl",
-        [Hex, Ptr],
-        Ret::Int,
-        typed!(kernel::thread::arch_prctl, u64, u64),
-        Partial("ARCH_SET_FS, ARCH_GET_FS, ARCH_SET_GS, ARCH_GET_GS; others EINVAL")
-    ),
+    entry!(ARCH_PRCTL, "arch_prctl", [Hex, Ptr], Ret::Int, typed!(kernel::thread::arch_prctl, u64, u64), Partial("ARCH_SET_FS, ARCH_GET_FS, ARCH_SET_GS, ARCH_GET_GS; others EINVAL") ),
     entry!(SET_TID_ADDRESS, "set_tid_address", [Ptr], Ret::Int, typed!(kernel::thread::set_tid_address, u64), Full),
-    entry!(
-        SET_ROBUST_LIST,
-        "set_robust_list",
-        [Ptr, Uint],
-        Ret::Int,
-        typed!(kernel::thread::set_robust_list, UserPtr<u64>, usize),
-        Full
-    ),
-    entry!(
-        RSEQ,
-        "rseq",
-        [Ptr, Uint, Hex, Hex],
-        Ret::Int,
-        typed!(kernel::thread::rseq),
-        Refused("ENOSYS: restartable sequences are not offered")
-    ),
+    entry!(SET_ROBUST_LIST, "set_robust_list", [Ptr, Uint], Ret::Int, typed!(kernel::thread::set_robust_list, UserPtr<u64>, usize), Full),
+    entry!(RSEQ, "rseq", [Ptr, Uint, Hex, Hex], Ret::Int, typed!(kernel::thread::rseq), Refused("ENOSYS: restartable sequences are not offered") ),
     // Identity
     entry!(GETPID, "getpid", [], Ret::Int, typed!(kernel::identity::getpid), Full),
     entry!(GETTID, "gettid", [], Ret::Int, typed!(kernel::identity::gettid), Full),
@@ -131,95 +69,22 @@ pub static TABLE: &[Entry] = &[
     entry!(GETEGID, "getegid", [], Ret::Int, typed!(kernel::identity::getegid), Full),
     entry!(UNAME, "uname", [Ptr], Ret::Int, typed!(kernel::identity::uname, UserPtr<abi::structs::Utsname>), Full),
     // Time and limits
-    entry!(
-        CLOCK_GETTIME,
-        "clock_gettime",
-        [Int, Ptr],
-        Ret::Int,
-        typed!(kernel::time::clock_gettime, i32, UserPtr<abi::structs::Timespec>),
-        Partial("static clock ids; per-pid CPU clocks EINVAL")
-    ),
-    entry!(
-        CLOCK_GETRES,
-        "clock_getres",
-        [Int, Ptr],
-        Ret::Int,
-        typed!(kernel::time::clock_getres, i32, UserPtr<abi::structs::Timespec>),
-        Partial("static clock ids; per-pid CPU clocks EINVAL")
-    ),
-    entry!(
-        GETTIMEOFDAY,
-        "gettimeofday",
-        [Ptr, Ptr],
-        Ret::Int,
-        typed!(kernel::time::gettimeofday, UserPtr<abi::structs::Timeval>, UserPtr<abi::structs::Timezone>),
-        Full
-    ),
+    entry!(CLOCK_GETTIME, "clock_gettime", [Int, Ptr], Ret::Int, typed!(kernel::time::clock_gettime, i32, UserPtr<abi::structs::Timespec>), Partial("static clock ids; per-pid CPU clocks EINVAL") ),
+    entry!(CLOCK_GETRES, "clock_getres", [Int, Ptr], Ret::Int, typed!(kernel::time::clock_getres, i32, UserPtr<abi::structs::Timespec>), Partial("static clock ids; per-pid CPU clocks EINVAL") ),
+    entry!(GETTIMEOFDAY, "gettimeofday", [Ptr, Ptr], Ret::Int, typed!(kernel::time::gettimeofday, UserPtr<abi::structs::Timeval>, UserPtr<abi::structs::Timezone>), Full),
     entry!(TIME, "time", [Ptr], Ret::Int, typed!(kernel::time::time, UserPtr<i64>), Full),
-    entry!(
-        GETRANDOM,
-        "getrandom",
-        [OutBuf, Uint, Hex],
-        Ret::Int,
-        typed!(kernel::random::getrandom, UserBuf, usize, u32),
-        Full
-    ),
-    entry!(
-        PRLIMIT64,
-        "prlimit64",
-        [Int, Int, Ptr, Ptr],
-        Ret::Int,
-        typed!(kernel::limits::prlimit64, i32, u32, UserPtr<abi::structs::Rlimit>, UserPtr<abi::structs::Rlimit>),
-        Partial("limits are recorded; only RLIMIT_NOFILE, RLIMIT_STACK and RLIMIT_DATA are enforced")
-    ),
-    entry!(
-        GETRLIMIT,
-        "getrlimit",
-        [Int, Ptr],
-        Ret::Int,
-        typed!(kernel::limits::getrlimit, u32, UserPtr<abi::structs::Rlimit>),
-        Full
-    ),
-    entry!(
-        SETRLIMIT,
-        "setrlimit",
-        [Int, Ptr],
-        Ret::Int,
-        typed!(kernel::limits::setrlimit, u32, UserPtr<abi::structs::Rlimit>),
-        Partial("limits are recorded; only RLIMIT_NOFILE, RLIMIT_STACK and RLIMIT_DATA are enforced")
-    ),
-    entry!(
-        SCHED_GETAFFINITY,
-        "sched_getaffinity",
-        [Int, Uint, Ptr],
-        Ret::Int,
-        typed!(kernel::sched::sched_getaffinity, i32, usize, UserBuf),
-        Full
-    ),
+    entry!(GETRANDOM, "getrandom", [OutBuf, Uint, Hex], Ret::Int, typed!(kernel::random::getrandom, UserBuf, usize, u32), Full),
+    entry!(PRLIMIT64, "prlimit64", [Int, Int, Ptr, Ptr], Ret::Int, typed!(kernel::limits::prlimit64, i32, u32, UserPtr<abi::structs::Rlimit>, UserPtr<abi::structs::Rlimit>), Partial("limits are recorded; only RLIMIT_NOFILE, RLIMIT_STACK and RLIMIT_DATA are enforced") ),
+    entry!(GETRLIMIT, "getrlimit", [Int, Ptr], Ret::Int, typed!(kernel::limits::getrlimit, u32, UserPtr<abi::structs::Rlimit>), Full),
+    entry!(SETRLIMIT, "setrlimit", [Int, Ptr], Ret::Int, typed!(kernel::limits::setrlimit, u32, UserPtr<abi::structs::Rlimit>), Partial("limits are recorded; only RLIMIT_NOFILE, RLIMIT_STACK and RLIMIT_DATA are enforced") ),
+    entry!(SCHED_GETAFFINITY, "sched_getaffinity", [Int, Uint, Ptr], Ret::Int, typed!(kernel::sched::sched_getaffinity, i32, u32, UserBuf), Full),
     entry!(SCHED_YIELD, "sched_yield", [], Ret::Int, typed!(kernel::sched::sched_yield), Full),
     // Signal state
-    entry!(
-        RT_SIGACTION,
-        "rt_sigaction",
-        [Signal, Ptr, Ptr, Uint],
-        Ret::Int,
-        typed!(
-            kernel::signal::rt_sigaction,
-            i32,
-            UserPtr<abi::signal::KernelSigaction>,
-            UserPtr<abi::signal::KernelSigaction>,
-            usize
-        ),
-        Partial("dispositions are kept; handlers do not run yet")
-    ),
-    entry!(
-        RT_SIGPROCMASK,
-        "rt_sigprocmask",
-        [Int, Ptr, Ptr, Uint],
-        Ret::Int,
-        typed!(kernel::signal::rt_sigprocmask, i32, UserPtr<u64>, UserPtr<u64>, usize),
-        Full
-    ),
+    entry!(RT_SIGACTION, "rt_sigaction", [Signal, Ptr, Ptr, Uint], Ret::Int, typed!(kernel::signal::rt_sigaction, i32, UserPtr<abi::signal::KernelSigaction>, UserPtr<abi::signal::KernelSigaction>, usize ), Partial("dispositions are kept; handlers do not run yet") ),
+    entry!(RT_SIGPROCMASK, "rt_sigprocmask", [Int, Ptr, Ptr, Uint], Ret::Int, typed!(kernel::signal::rt_sigprocmask, i32, UserPtr<u64>, UserPtr<u64>, usize), Full),
+    entry!(KILL, "kill", [Int, Signal], Ret::Int, typed!(kernel::signal::kill, i32, i32), Partial("the sandbox's own process only; default actions and SIG_IGN act, handlers do not run yet")),
+    entry!(TGKILL, "tgkill", [Int, Int, Signal], Ret::Int, typed!(kernel::signal::tgkill, i32, i32, i32), Partial("the calling thread only; default actions and SIG_IGN act, handlers do not run yet")),
+    entry!(TKILL, "tkill", [Int, Signal], Ret::Int, typed!(kernel::signal::tkill, i32, i32), Partial("the calling thread only; default actions and SIG_IGN act, handlers do not run yet")),
 ];
 
 #[cfg(test)]

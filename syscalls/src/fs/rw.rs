@@ -1,5 +1,6 @@
 //! read, write, readv, writev, pread64, pwrite64.
 
+use abi::consts::PAGE_SIZE;
 use abi::signal::SIGPIPE;
 use abi::structs::Iovec;
 use abi::Errno;
@@ -45,7 +46,8 @@ fn iov_blocks(t: &Task, iov: u64, cnt: i32, dir: Dir) -> Result<BlockSeq, Errno>
         }
         total = total.checked_add(io.len).filter(|&s| s <= i64::MAX as u64).ok_or(Errno::EINVAL)?;
     }
-    let mut left = MAX_RW_COUNT;
+    let want = total.min(MAX_RW_COUNT);
+    let mut left = want;
     let mut blocks = Vec::new();
     for io in v.iter().filter(|io| io.len > 0) {
         let want = io.len.min(left);
@@ -65,7 +67,11 @@ fn iov_blocks(t: &Task, iov: u64, cnt: i32, dir: Dir) -> Result<BlockSeq, Errno>
             Err(_) => break,
         }
     }
-    Ok(BlockSeq::new(blocks))
+    let b = BlockSeq::new(blocks);
+    match dir {
+        Dir::Write => short_write(b, want),
+        Dir::Read => Ok(b),
+    }
 }
 
 fn do_io(t: &mut Task, fd: Fd, blocks: Result<BlockSeq, Errno>, offset: Option<i64>, dir: Dir) -> SyscallResult {
@@ -96,7 +102,27 @@ fn do_io(t: &mut Task, fd: Fd, blocks: Result<BlockSeq, Errno>, offset: Option<i
 }
 
 fn buf_blocks(t: &Task, buf: UserBuf, count: usize, dir: Dir) -> Result<BlockSeq, Errno> {
-    t.mm.blocks(buf.0, (count as u64).min(MAX_RW_COUNT), dir.access())
+    let want = (count as u64).min(MAX_RW_COUNT);
+    let b = t.mm.blocks(buf.0, want, dir.access())?;
+    Ok(match dir {
+        Dir::Write => short_write(b, want)?,
+        Dir::Read => b,
+    })
+}
+
+/// What a write from a buffer that faults part-way sends: Linux copies the
+/// data in page-sized chunks and fails with EFAULT unless a whole chunk was
+/// copied before the fault.
+fn short_write(b: BlockSeq, want: u64) -> Result<BlockSeq, Errno> {
+    let got = b.len() as u64;
+    if got >= want {
+        return Ok(b);
+    }
+    let whole = got - got % PAGE_SIZE;
+    if whole == 0 {
+        return Err(Errno::EFAULT);
+    }
+    Ok(b.take(whole as usize))
 }
 
 pub fn read(t: &mut Task, fd: Fd, buf: UserBuf, count: usize) -> SyscallResult {

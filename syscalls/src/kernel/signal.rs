@@ -1,5 +1,6 @@
-//! rt_sigaction, rt_sigprocmask: the state is kept; delivery to handlers
-//! arrives with the signals issue.
+//! rt_sigaction, rt_sigprocmask, kill, tgkill, tkill. Dispositions and the
+//! mask are kept and default actions carried out; running handlers arrives
+//! with the signals issue.
 
 use abi::signal::*;
 use abi::Errno;
@@ -39,6 +40,7 @@ pub fn rt_sigaction(
         n.flags &= UAPI_SA_FLAGS;
         n.mask &= !SigSet::UNBLOCKABLE.0;
         t.handlers.set(sig, n);
+        t.discard_ignored_pending();
     }
     oact.write_opt(t, &old).map(|_| 0)
 }
@@ -63,5 +65,56 @@ pub fn rt_sigprocmask(
             _ => return Err(Errno::EINVAL),
         });
     }
-    oset.write_opt(t, &old.0).map(|_| 0)
+    oset.write_opt(t, &old.0)?;
+    t.deliver_pending();
+    Ok(0)
+}
+
+fn valid_signal(sig: i32) -> Result<(), Errno> {
+    if (0..=SIGRTMAX).contains(&sig) {
+        Ok(())
+    } else {
+        Err(Errno::EINVAL)
+    }
+}
+
+/// kill: the sandbox has one process today, so only it (by pid, process group
+/// or 0) can be signalled; anything else does not exist (ESRCH).
+pub fn kill(t: &mut Task, pid: i32, sig: i32) -> SyscallResult {
+    valid_signal(sig)?;
+    let me = match pid {
+        0 => true,
+        -1 => false,
+        p if p > 0 => p == t.tgid,
+        p => p.checked_neg() == Some(t.pgid),
+    };
+    if !me {
+        return Err(Errno::ESRCH);
+    }
+    t.send_signal(sig);
+    Ok(0)
+}
+
+pub fn tgkill(t: &mut Task, tgid: i32, tid: i32, sig: i32) -> SyscallResult {
+    if tgid <= 0 || tid <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    valid_signal(sig)?;
+    if tgid != t.tgid || tid != t.tid {
+        return Err(Errno::ESRCH);
+    }
+    t.send_signal(sig);
+    Ok(0)
+}
+
+pub fn tkill(t: &mut Task, tid: i32, sig: i32) -> SyscallResult {
+    if tid <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    valid_signal(sig)?;
+    if tid != t.tid {
+        return Err(Errno::ESRCH);
+    }
+    t.send_signal(sig);
+    Ok(0)
 }

@@ -1,0 +1,140 @@
+//! Shared helpers of the integration tests: building guest programs with the
+//! machine's gcc, and running them natively and under `rvisor do`.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Mutex;
+
+pub const RVISOR: &str = env!("CARGO_BIN_EXE_rvisor");
+
+/// How a guest is linked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Link {
+    /// `gcc -static`: ET_EXEC.
+    Static,
+    /// `gcc -static-pie`: ET_DYN without an interpreter.
+    StaticPie,
+}
+
+fn guest_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/guest")
+}
+
+static BUILD_LOCK: Mutex<()> = Mutex::new(());
+
+/// Compiles tests/guest/NAME.c (once per link kind) and returns the binary.
+pub fn build_guest(name: &str, link: Link) -> PathBuf {
+    let _g = BUILD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("guest");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let (flag, suffix) = match link {
+        Link::Static => ("-static", "static"),
+        Link::StaticPie => ("-static-pie", "static-pie"),
+    };
+    let src = guest_dir().join(format!("{name}.c"));
+    let bin = out_dir.join(format!("{name}.{suffix}"));
+    let fresh = |b: &Path| {
+        let (Ok(bm), Ok(sm)) = (std::fs::metadata(b), std::fs::metadata(&src)) else { return false };
+        let hm = std::fs::metadata(guest_dir().join("common.h")).unwrap();
+        bm.modified().unwrap() >= sm.modified().unwrap() && bm.modified().unwrap() >= hm.modified().unwrap()
+    };
+    if !fresh(&bin) {
+        let st = Command::new("gcc")
+            .args([flag, "-O1", "-g", "-fno-stack-protector", "-w", "-o"])
+            .arg(&bin)
+            .arg(&src)
+            .status()
+            .expect("gcc must be installed");
+        assert!(st.success(), "gcc failed on {}", src.display());
+    }
+    bin
+}
+
+/// Runs a command with a fixed environment and the given stdin.
+pub fn run(mut cmd: Command, stdin: &[u8]) -> Output {
+    cmd.env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("GUEST_A", "alpha")
+        .env("GUEST_B", "beta=with=equals")
+        .env("LANG", "C")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // Only stdio crosses into the program: the test runner may hold inherited
+    // fds (a make jobserver) that a native run would otherwise see.
+    // SAFETY: close_range is async-signal-safe.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(|| {
+            libc::syscall(libc::SYS_close_range, 3, u32::MAX, 0);
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().expect("spawn");
+    let mut input = child.stdin.take().unwrap();
+    let data = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        let _ = input.write_all(&data);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    out
+}
+
+pub fn native(bin: &Path, args: &[&str], stdin: &[u8]) -> Output {
+    let mut c = Command::new(bin);
+    c.args(args);
+    run(c, stdin)
+}
+
+pub fn rvisor(flags: &[&str], bin: &Path, args: &[&str], stdin: &[u8]) -> Output {
+    let mut c = Command::new(RVISOR);
+    c.arg("do").args(flags).arg("--").arg(bin).args(args);
+    run(c, stdin)
+}
+
+/// The status as a shell reports it: the exit code, or 128 + the signal.
+pub fn shell_status(o: &Output) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    o.status.code().unwrap_or_else(|| 128 + o.status.signal().unwrap())
+}
+
+/// Runs a guest natively and under rVisor, linked both ways, and requires the
+/// same stdout and the same status.
+pub fn compare(name: &str, args: &[&str], stdin: &[u8]) {
+    for link in [Link::Static, Link::StaticPie] {
+        let bin = build_guest(name, link);
+        let n = native(&bin, args, stdin);
+        let r = rvisor(&[], &bin, args, stdin);
+        let (ns, rs) = (String::from_utf8_lossy(&n.stdout), String::from_utf8_lossy(&r.stdout));
+        if ns != rs {
+            let diff: Vec<String> = ns
+                .lines()
+                .zip(rs.lines())
+                .filter(|(a, b)| a != b)
+                .take(20)
+                .map(|(a, b)| format!("  native: {}\n  rvisor: {}", trunc(a), trunc(b)))
+                .collect();
+            panic!(
+                "{name} {args:?} ({link:?}): stdout differs ({} vs {} lines)\n{}\nrvisor stderr: {}",
+                ns.lines().count(),
+                rs.lines().count(),
+                diff.join("\n"),
+                String::from_utf8_lossy(&r.stderr)
+            );
+        }
+        assert_eq!(
+            shell_status(&n),
+            shell_status(&r),
+            "{name} {args:?} ({link:?}): status differs; rvisor stderr: {}",
+            String::from_utf8_lossy(&r.stderr)
+        );
+    }
+}
+
+fn trunc(s: &str) -> &str {
+    &s[..s.len().min(200)]
+}

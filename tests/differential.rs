@@ -1,0 +1,62 @@
+//! The differential harness: each guest program runs natively and under
+//! `rvisor do`; stdout and exit status must be the same.
+
+mod common;
+
+use common::compare;
+
+#[test]
+fn args_env_and_auxv() {
+    compare("args_env_auxv", &[], b"");
+    compare("args_env_auxv", &["one", "two words", "", "--flag=3"], b"");
+}
+
+#[test]
+fn stdio_io() {
+    let mut stdin = b"abcdefghij\n".to_vec();
+    stdin.extend(std::iter::repeat_n(b'q', 200_000));
+    compare("stdio_io", &[], &stdin);
+}
+
+#[test]
+fn memory() {
+    compare("memory", &[], b"some stdin data\n");
+}
+
+#[test]
+fn misc_calls() {
+    compare("misc", &[], b"");
+}
+
+#[test]
+fn exit_codes() {
+    for code in ["0", "1", "42", "255", "256", "-1"] {
+        compare("exit_signal", &[code], b"");
+    }
+    compare("exit_signal", &["exit-thread"], b"");
+}
+
+#[test]
+fn death_by_signal() {
+    for how in [
+        "null",
+        "kernel-addr",
+        "noncanonical",
+        "prot-none",
+        "ro-write",
+        "unmapped",
+        "stack-overflow",
+        "abort",
+        "raise-term",
+        "kill-self",
+        "ignored-term",
+        "blocked-then-unblocked",
+        "sigchld-default",
+        "divide",
+        "ud2",
+        "int3",
+        "hlt",
+    ] {
+        compare("exit_signal", &[how], b"");
+    }
+}

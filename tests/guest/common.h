@@ -1,0 +1,57 @@
+// Helpers shared by the guest programs: each prints what it observes, so any
+// difference between native Linux and rVisor shows up in the comparison.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+
+static const char *errname(int e) {
+    switch (e) {
+    case 0: return "OK";
+    case EPERM: return "EPERM";
+    case ENOENT: return "ENOENT";
+    case ESRCH: return "ESRCH";
+    case EINTR: return "EINTR";
+    case EBADF: return "EBADF";
+    case EAGAIN: return "EAGAIN";
+    case ENOMEM: return "ENOMEM";
+    case EACCES: return "EACCES";
+    case EFAULT: return "EFAULT";
+    case EEXIST: return "EEXIST";
+    case ENODEV: return "ENODEV";
+    case ENOTDIR: return "ENOTDIR";
+    case EINVAL: return "EINVAL";
+    case EMFILE: return "EMFILE";
+    case ENOTTY: return "ENOTTY";
+    case ESPIPE: return "ESPIPE";
+    case EPIPE: return "EPIPE";
+    case ERANGE: return "ERANGE";
+    case ENAMETOOLONG: return "ENAMETOOLONG";
+    case ENOSYS: return "ENOSYS";
+    case EOPNOTSUPP: return "EOPNOTSUPP";
+    default: return "E?";
+    }
+}
+
+// Prints "label = value" or "label = -1 ENAME" for a raw syscall result.
+#define CHECK(label, expr)                                                     \
+    do {                                                                       \
+        errno = 0;                                                             \
+        long _r = (long)(expr);                                                \
+        if (_r == -1)                                                          \
+            printf("%s = -1 %s\n", label, errname(errno));                     \
+        else                                                                   \
+            printf("%s = %ld\n", label, _r);                                   \
+        fflush(stdout);                                                        \
+    } while (0)
+
+// Like CHECK but prints only success/failure, for results that vary by run.
+#define CHECK_OK(label, expr)                                                  \
+    do {                                                                       \
+        errno = 0;                                                             \
+        long _r = (long)(expr);                                                \
+        printf("%s = %s\n", label, _r == -1 ? errname(errno) : "OK");          \
+        fflush(stdout);                                                        \
+    } while (0)
