@@ -98,17 +98,33 @@ fn launch(opts: &SandboxOpts, argv: &[OsString]) -> Result<i32, (i32, String)> {
         .zip([EXE_FD, STRACE_FD, DEBUG_FD])
         .filter_map(|(f, to)| f.map(|f| (f.as_raw_fd(), to)))
         .collect();
-    // SAFETY: the closure only calls dup2 and fcntl, which are async-signal-safe.
+    // The Sentry gets stdio and exactly these fds, at fixed numbers; nothing
+    // else the launcher inherited crosses over.
+    // SAFETY: the closure only calls fcntl, dup2 and close_range, which are
+    // async-signal-safe.
     unsafe {
         cmd.pre_exec(move || {
+            // Move the sources above the targets first, so that a source equal
+            // to a later target is not clobbered.
+            let mut moved = Vec::with_capacity(3);
             for &(from, to) in &pass {
-                // Move out of the way first, so a source fd equal to a later
-                // target is not clobbered.
                 let tmp = libc::fcntl(from, libc::F_DUPFD, 64);
-                if tmp < 0 || libc::dup2(tmp, to) < 0 {
+                if tmp < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                moved.push((tmp, to));
+            }
+            for &(tmp, to) in &moved {
+                if libc::dup2(tmp, to) < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
             }
+            for fd in [EXE_FD, STRACE_FD, DEBUG_FD] {
+                if !moved.iter().any(|&(_, to)| to == fd) {
+                    libc::close(fd);
+                }
+            }
+            libc::syscall(libc::SYS_close_range, DEBUG_FD + 1, u32::MAX, 0);
             Ok(())
         });
     }

@@ -57,8 +57,8 @@ int main(int argc, char **argv) {
         return 6;
     }
     if (!strcmp(how, "divide")) {
-        volatile int z = 0;
-        return 1 / z;
+        volatile int z = 0, one = 1;
+        return one / z;
     }
     if (!strcmp(how, "ud2")) __asm__ volatile("ud2");
     if (!strcmp(how, "int3")) __asm__ volatile("int3");

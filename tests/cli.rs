@@ -1,0 +1,259 @@
+//! `rvisor` driven as a user drives it: real programs, --strace, exit status,
+//! bad input, and the Sentry's confinement.
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use common::{build_guest, native, rvisor, shell_status, Link, RVISOR};
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn hello_static_and_static_pie_with_and_without_strace() {
+    for link in [Link::Static, Link::StaticPie] {
+        let bin = build_guest("hello", link);
+        let plain = rvisor(&[], &bin, &["world"], b"");
+        assert_eq!(String::from_utf8_lossy(&plain.stdout), "hello from world\n");
+        assert_eq!(shell_status(&plain), 0, "{}", stderr(&plain));
+        assert!(plain.stderr.is_empty(), "no strace output without --strace: {}", stderr(&plain));
+
+        let traced = rvisor(&["--strace"], &bin, &["world", "x"], b"");
+        assert_eq!(String::from_utf8_lossy(&traced.stdout), "hello from world\n");
+        assert_eq!(shell_status(&traced), 7);
+        let err = stderr(&traced);
+        assert!(err.contains(r#"[1:1] write(1, "hello from world\n", 17) = 17 <"#), "{err}");
+        assert!(err.contains("[1:1] exit_group(7) = ?"), "{err}");
+        assert!(err.contains("brk(NULL) = 0x"), "{err}");
+        assert!(err.contains("-1 ENOSYS (Function not implemented)"), "rseq is refused: {err}");
+        for line in err.lines() {
+            assert!(line.starts_with("[1:1] ") && line.contains(" = "), "not an strace line: {line}");
+        }
+    }
+}
+
+#[test]
+fn strace_log_goes_to_a_file() {
+    let bin = build_guest("hello", Link::Static);
+    let log = Path::new(env!("CARGO_TARGET_TMPDIR")).join("strace.log");
+    let o = rvisor(&["--strace-log", log.to_str().unwrap()], &bin, &[], b"");
+    assert_eq!(shell_status(&o), 0);
+    assert!(o.stderr.is_empty(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("write(1, \"hello from the sandbox\\n\", 23) = 23"), "{text}");
+    // Errors are shown with their errno name and message.
+    let bad = build_guest("stdio_io", Link::Static);
+    let o = rvisor(&["--strace-log", log.to_str().unwrap()], &bad, &[], b"x");
+    assert_eq!(shell_status(&o), 0);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("read(99, 0x") && text.contains("= -1 EBADF (Bad file descriptor)"), "{text}");
+    assert!(text.contains("= -1 EFAULT (Bad address)"), "{text}");
+}
+
+fn busybox() -> Option<&'static str> {
+    ["/bin/busybox", "/usr/bin/busybox"].into_iter().find(|p| Path::new(p).exists())
+}
+
+#[test]
+fn busybox_applets() {
+    let Some(bb) = busybox() else {
+        panic!("busybox-static is required (apt-get install busybox-static; .ci/run installs it)");
+    };
+    let bb = Path::new(bb);
+    let o = rvisor(&[], bb, &["echo", "hello", "world"], b"");
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "hello world\n");
+    assert_eq!(shell_status(&o), 0, "{}", stderr(&o));
+    let o = rvisor(&["--strace"], bb, &["echo", "-n", "traced"], b"");
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "traced");
+    assert!(stderr(&o).contains("write(1, \"traced\", 6) = 6"), "{}", stderr(&o));
+    // Applets that need no files, against the same applets run natively.
+    for args in [
+        &["cat"][..],
+        &["wc", "-c"],
+        &["tr", "a-z", "A-Z"],
+        &["sort"],
+        &["uniq", "-c"],
+        &["expr", "6", "*", "7"],
+        &["seq", "3", "12"],
+        &["printf", "%05d|%s\\n", "42", "x"],
+        &["false"],
+        &["true"],
+        &["sh", "-c", "echo $((6*7)); exit 3"],
+    ] {
+        let input = b"banana\napple\napple\ncherry\n";
+        let n = native(bb, args, input);
+        let r = rvisor(&[], bb, args, input);
+        assert_eq!(String::from_utf8_lossy(&n.stdout), String::from_utf8_lossy(&r.stdout), "busybox {args:?}");
+        assert_eq!(shell_status(&n), shell_status(&r), "busybox {args:?}: {}", stderr(&r));
+    }
+    let o = rvisor(&[], bb, &["uname", "-n", "-s", "-m"], b"");
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "Linux rvisor x86_64\n");
+    let mut c = Command::new(RVISOR);
+    c.args(["do", "--hostname", "sandbox7", "--"]).arg(bb).args(["uname", "-n"]);
+    let o = common::run(c, b"");
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "sandbox7\n");
+}
+
+#[test]
+fn exit_status_and_death_by_signal() {
+    let bin = build_guest("exit_signal", Link::Static);
+    for (arg, want) in
+        [("0", 0), ("3", 3), ("255", 255), ("null", 139), ("prot-none", 139), ("abort", 134), ("divide", 136)]
+    {
+        let o = rvisor(&[], &bin, &[arg], b"");
+        assert_eq!(shell_status(&o), want, "{arg}: {}", stderr(&o));
+        assert!(o.status.code().is_some(), "rvisor itself exits (128+signal), it is not killed");
+    }
+}
+
+#[test]
+fn missing_garbage_and_unrunnable_executables() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bad-exe");
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |name: &str, data: &[u8], mode: u32| {
+        use std::os::unix::fs::PermissionsExt;
+        let p = dir.join(name);
+        std::fs::write(&p, data).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+        p
+    };
+    let real = std::fs::read(build_guest("hello", Link::Static)).unwrap();
+    let mut bad_phdrs = real.clone();
+    bad_phdrs[32..40].copy_from_slice(&u64::MAX.to_le_bytes()); // e_phoff
+    let mut wrong_machine = real.clone();
+    wrong_machine[18] = 3; // EM_386
+    let cases: Vec<(&str, std::path::PathBuf, i32, &str)> = vec![
+        ("empty", write("empty", b"", 0o755), 126, "Exec format error"),
+        ("garbage", write("garbage", &[0x55; 4096], 0o755), 126, "bad magic"),
+        ("truncated", write("truncated", &real[..real.len() / 3], 0o755), 126, "Exec format error"),
+        ("header only", write("header", &real[..64], 0o755), 126, "Exec format error"),
+        ("bad phoff", write("badph", &bad_phdrs, 0o755), 126, "program headers"),
+        ("wrong machine", write("i386", &wrong_machine, 0o755), 126, "x86-64"),
+        ("not executable", write("noexec", &real, 0o644), 126, "Permission denied"),
+        ("directory", dir.clone(), 126, "Is a directory"),
+        ("missing", dir.join("does-not-exist"), 127, "No such file"),
+    ];
+    for (what, path, code, msg) in cases {
+        let o = rvisor(&[], &path, &[], b"");
+        assert_eq!(shell_status(&o), code, "{what}: {}", stderr(&o));
+        assert!(stderr(&o).contains(msg), "{what}: want '{msg}' in: {}", stderr(&o));
+        assert!(!stderr(&o).contains("panicked"), "{what}: {}", stderr(&o));
+    }
+    let o = common::run(
+        {
+            let mut c = Command::new(RVISOR);
+            c.args(["do", "--", "no-such-command-anywhere"]);
+            c
+        },
+        b"",
+    );
+    assert_eq!(shell_status(&o), 127);
+    assert!(stderr(&o).contains("command not found"), "{}", stderr(&o));
+    // A dynamic executable needs the filesystem, which comes later: ENOENT.
+    let o = rvisor(&[], Path::new("/bin/true"), &[], b"");
+    assert_eq!(shell_status(&o), 127, "{}", stderr(&o));
+    assert!(stderr(&o).contains("interpreter"), "{}", stderr(&o));
+}
+
+#[test]
+fn unknown_syscalls_are_enosys_and_logged_once() {
+    let bin = build_guest("misc", Link::Static);
+    let log = Path::new(env!("CARGO_TARGET_TMPDIR")).join("debug.log");
+    let o = rvisor(&["--debug-log", log.to_str().unwrap()], &bin, &[], b"");
+    assert_eq!(shell_status(&o), 0, "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("unknown syscall 500 = -1 ENOSYS"));
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(text.matches("unimplemented syscall 500 ").count(), 1, "{text}");
+}
+
+/// Finds the sandbox's Sentry (the child of the rvisor process running `do`)
+/// and its stub (the Sentry's child).
+fn children(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else { continue };
+        let after = &stat[stat.rfind(')').unwrap() + 2..];
+        let ppid: u32 = after.split(' ').nth(1).unwrap().parse().unwrap();
+        if ppid == pid {
+            out.push(p);
+        }
+    }
+    out
+}
+
+fn status_field(pid: u32, field: &str) -> String {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    s.lines().find(|l| l.starts_with(field)).unwrap_or_default().split_once(':').unwrap().1.trim().to_string()
+}
+
+#[test]
+fn sentry_is_under_seccomp_and_pinned_with_its_stub() {
+    let bin = build_guest("read_stdin_block", Link::Static);
+    let mut child = Command::new(RVISOR)
+        .arg("do")
+        .arg("--")
+        .arg(&bin)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The application blocks reading stdin: find the Sentry and its stub.
+    let mut found = None;
+    for _ in 0..200 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        if let Some(&sentry) = children(child.id()).first() {
+            if let Some(&stub) = children(sentry).first() {
+                found = Some((sentry, stub));
+                break;
+            }
+        }
+    }
+    let (sentry, stub) = found.expect("sentry and stub processes");
+    assert_eq!(status_field(sentry, "Seccomp"), "2", "the Sentry runs under a seccomp filter");
+    assert_eq!(status_field(sentry, "NoNewPrivs"), "1");
+    assert_eq!(status_field(stub, "Seccomp"), "2", "the stub has its own filter");
+    assert_eq!(status_field(stub, "TracerPid"), sentry.to_string(), "the Sentry traces the stub");
+    // The task thread (the Sentry's main thread here) and its stub share one CPU.
+    let cpus = status_field(stub, "Cpus_allowed_list");
+    assert!(!cpus.contains(',') && !cpus.contains('-'), "stub pinned to one CPU: {cpus}");
+    assert_eq!(status_field(sentry, "Cpus_allowed_list"), cpus);
+    // The stub keeps nothing of the Sentry: application memory (the memory
+    // file), one page of stub code, and no fds but the memory file.
+    let maps = std::fs::read_to_string(format!("/proc/{stub}/maps")).unwrap();
+    let other: Vec<&str> =
+        maps.lines().filter(|l| !l.contains("/memfd:rvisor-memory") && !l.contains("[vsyscall]")).collect();
+    assert_eq!(other.len(), 1, "only the stub page besides application memory: {maps}");
+    let range = other[0].split(' ').next().unwrap();
+    let (a, b) = range.split_once('-').unwrap();
+    let len = u64::from_str_radix(b, 16).unwrap() - u64::from_str_radix(a, 16).unwrap();
+    assert_eq!(len, 4096, "{maps}");
+    assert!(other[0].contains(" r-xp "), "{maps}");
+    let fds = std::fs::read_dir(format!("/proc/{stub}/fd")).unwrap().count();
+    assert_eq!(fds, 1, "the stub holds only the memory file");
+    child.stdin.take().unwrap().write_all(b"12345").unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "read 5 bytes\n");
+}
+
+#[test]
+fn a_forbidden_host_syscall_kills_the_sentry() {
+    let bin = build_guest("hello", Link::Static);
+    let o = rvisor(&["--selftest-forbidden-syscall"], &bin, &[], b"");
+    assert_eq!(shell_status(&o), 128 + 31, "{}", stderr(&o));
+    assert!(stderr(&o).contains("killed by SIGSYS"), "{}", stderr(&o));
+    assert!(o.stdout.is_empty(), "the application never ran");
+}
+
+#[test]
+fn readme_syscall_table_is_generated_from_the_table() {
+    let table = Command::new(RVISOR).arg("syscalls").output().unwrap();
+    let table = String::from_utf8(table.stdout).unwrap();
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    assert!(readme.contains(&table), "README.md's syscall table is stale: paste `rvisor syscalls` into it");
+}
