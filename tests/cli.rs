@@ -257,3 +257,58 @@ fn readme_syscall_table_is_generated_from_the_table() {
     let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
     assert!(readme.contains(&table), "README.md's syscall table is stale: paste `rvisor syscalls` into it");
 }
+
+/// Runs `cmd` with a new pseudo-terminal as its controlling terminal and stdio;
+/// returns what it wrote there and its status.
+fn run_on_pty(mut cmd: Command) -> (String, i32) {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::unix::process::CommandExt;
+    let (mut master, mut slave) = (0, 0);
+    let ws = libc::winsize { ws_row: 33, ws_col: 101, ws_xpixel: 0, ws_ypixel: 0 };
+    // SAFETY: openpty writes two fds; the other pointers may be NULL or valid.
+    let r = unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), &ws) };
+    assert_eq!(r, 0, "openpty");
+    // SAFETY: fresh fds we own.
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    cmd.stdin(Stdio::from(slave.try_clone().unwrap()))
+        .stdout(Stdio::from(slave.try_clone().unwrap()))
+        .stderr(Stdio::from(slave.try_clone().unwrap()));
+    // SAFETY: setsid and ioctl are async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            libc::ioctl(0, libc::TIOCSCTTY, 0);
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
+    drop(slave);
+    drop(cmd);
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        // SAFETY: reads into our buffer; EIO means the last slave fd closed.
+        let n = unsafe { libc::read(master.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        if n <= 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n as usize]);
+    }
+    let st = child.wait().unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    (String::from_utf8_lossy(&out).into_owned(), st.code().unwrap_or_else(|| 128 + st.signal().unwrap()))
+}
+
+#[test]
+fn terminal_ioctls_on_a_host_tty() {
+    for link in [Link::Static, Link::StaticPie] {
+        let bin = build_guest("tty", link);
+        let (native_out, native_st) = run_on_pty(Command::new(&bin));
+        let mut c = Command::new(RVISOR);
+        c.arg("do").arg("--").arg(&bin);
+        let (sandbox_out, sandbox_st) = run_on_pty(c);
+        assert!(native_out.contains("rows=33 cols=101"), "{native_out}");
+        assert_eq!(native_out, sandbox_out);
+        assert_eq!(native_st, sandbox_st);
+    }
+}

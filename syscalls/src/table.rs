@@ -43,7 +43,7 @@ pub static TABLE: &[Entry] = &[
     entry!(FCNTL, "fcntl", [Fd, Int, Hex], Ret::Int, typed!(fs::fd::fcntl, Fd, i32, u64), Partial("F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL; other commands EINVAL") ),
     entry!(FSTAT, "fstat", [Fd, Ptr], Ret::Int, typed!(fs::stat::fstat, Fd, UserPtr<abi::structs::Stat>), Full),
     entry!(NEWFSTATAT, "newfstatat", [DirFd, Str, Ptr, Hex], Ret::Int, typed!(fs::stat::newfstatat, Fd, UserCStr, UserPtr<abi::structs::Stat>, u32), Partial("AT_EMPTY_PATH on an fd; paths are ENOENT until the filesystem exists") ),
-    entry!(IOCTL, "ioctl", [Fd, Hex, Hex], Ret::Int, typed!(fs::ioctl::ioctl, Fd, u32, u64), Partial("TCGETS, TIOCGWINSZ, TIOCGPGRP on a host tty; FIOCLEX, FIONCLEX, FIONBIO; ENOTTY otherwise") ),
+    entry!(IOCTL, "ioctl", [Fd, Hex, Hex], Ret::Int, typed!(fs::ioctl::ioctl, Fd, u32, u64), Partial("TCGETS, TIOCGWINSZ, TIOCGPGRP on a host tty; FIOCLEX, FIONCLEX, FIONBIO; other requests (terminal settings included) ENOTTY") ),
     // Memory
     entry!(BRK, "brk", [Ptr], Ret::Hex, typed!(mm::brk, u64), Full),
     entry!(MMAP, "mmap", [Ptr, Uint, Prot, MapFlags, Fd, Hex], Ret::Hex, typed!(mm::mmap, u64, u64, u64, u64, Fd, u64), Partial("anonymous mappings; file mappings ENODEV until the filesystem exists") ),
@@ -63,6 +63,9 @@ pub static TABLE: &[Entry] = &[
     entry!(GETPID, "getpid", [], Ret::Int, typed!(kernel::identity::getpid), Full),
     entry!(GETTID, "gettid", [], Ret::Int, typed!(kernel::identity::gettid), Full),
     entry!(GETPPID, "getppid", [], Ret::Int, typed!(kernel::identity::getppid), Full),
+    entry!(GETPGRP, "getpgrp", [], Ret::Int, typed!(kernel::identity::getpgrp), Full),
+    entry!(GETPGID, "getpgid", [Int], Ret::Int, typed!(kernel::identity::getpgid, i32), Partial("the sandbox's one process only")),
+    entry!(GETSID, "getsid", [Int], Ret::Int, typed!(kernel::identity::getsid, i32), Partial("the sandbox's one process only")),
     entry!(GETUID, "getuid", [], Ret::Int, typed!(kernel::identity::getuid), Full),
     entry!(GETEUID, "geteuid", [], Ret::Int, typed!(kernel::identity::geteuid), Full),
     entry!(GETGID, "getgid", [], Ret::Int, typed!(kernel::identity::getgid), Full),

@@ -14,6 +14,26 @@ pub fn gettid(t: &mut Task) -> SyscallResult {
 pub fn getppid(t: &mut Task) -> SyscallResult {
     Ok(t.ppid as u64)
 }
+pub fn getpgrp(t: &mut Task) -> SyscallResult {
+    Ok(t.pgid as u64)
+}
+
+/// getpgid: the sandbox has one process today; any other pid does not exist.
+pub fn getpgid(t: &mut Task, pid: i32) -> SyscallResult {
+    if pid != 0 && pid != t.tgid {
+        return Err(abi::Errno::ESRCH);
+    }
+    Ok(t.pgid as u64)
+}
+
+/// getsid: the first process leads its session.
+pub fn getsid(t: &mut Task, pid: i32) -> SyscallResult {
+    if pid != 0 && pid != t.tgid {
+        return Err(abi::Errno::ESRCH);
+    }
+    Ok(t.tgid as u64)
+}
+
 pub fn getuid(t: &mut Task) -> SyscallResult {
     Ok(t.creds.uid as u64)
 }
