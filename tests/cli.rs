@@ -312,3 +312,20 @@ fn terminal_ioctls_on_a_host_tty() {
         assert_eq!(native_st, sandbox_st);
     }
 }
+
+#[test]
+fn sigpipe_on_a_closed_stdout() {
+    let Some(bb) = busybox() else { panic!("busybox-static is required") };
+    // `yes` writes until the reader goes away, then dies of SIGPIPE (141).
+    let mut c = Command::new(RVISOR);
+    c.args(["do", "--", bb, "yes"]).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut buf = [0u8; 4];
+    std::io::Read::read_exact(&mut out, &mut buf).unwrap();
+    assert_eq!(&buf, b"y\ny\n");
+    drop(out);
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(shell_status(&o), 141, "{}", stderr(&o));
+    assert!(o.stderr.is_empty(), "the Sentry survives the broken pipe quietly: {}", stderr(&o));
+}

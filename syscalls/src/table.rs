@@ -74,6 +74,8 @@ pub static TABLE: &[Entry] = &[
     // Time and limits
     entry!(CLOCK_GETTIME, "clock_gettime", [Int, Ptr], Ret::Int, typed!(kernel::time::clock_gettime, i32, UserPtr<abi::structs::Timespec>), Partial("static clock ids; per-pid CPU clocks EINVAL") ),
     entry!(CLOCK_GETRES, "clock_getres", [Int, Ptr], Ret::Int, typed!(kernel::time::clock_getres, i32, UserPtr<abi::structs::Timespec>), Partial("static clock ids; per-pid CPU clocks EINVAL") ),
+    entry!(NANOSLEEP, "nanosleep", [Ptr, Ptr], Ret::Int, typed!(kernel::time::nanosleep, UserPtr<abi::structs::Timespec>, UserPtr<abi::structs::Timespec>), Partial("not yet interruptible: no signal can reach a sleeping task")),
+    entry!(CLOCK_NANOSLEEP, "clock_nanosleep", [Int, Hex, Ptr, Ptr], Ret::Int, typed!(kernel::time::clock_nanosleep, i32, u32, UserPtr<abi::structs::Timespec>, UserPtr<abi::structs::Timespec>), Partial("wall and monotonic clocks; sleeping on CLOCK_PROCESS_CPUTIME_ID is EOPNOTSUPP; not yet interruptible")),
     entry!(GETTIMEOFDAY, "gettimeofday", [Ptr, Ptr], Ret::Int, typed!(kernel::time::gettimeofday, UserPtr<abi::structs::Timeval>, UserPtr<abi::structs::Timezone>), Full),
     entry!(TIME, "time", [Ptr], Ret::Int, typed!(kernel::time::time, UserPtr<i64>), Full),
     entry!(GETRANDOM, "getrandom", [OutBuf, Uint, Hex], Ret::Int, typed!(kernel::random::getrandom, UserBuf, usize, u32), Full),

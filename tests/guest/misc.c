@@ -50,6 +50,30 @@ int main(void) {
     CHECK_OK("time with ptr", syscall(SYS_time, &now));
     CHECK("time bad ptr", syscall(SYS_time, (void *)0x10));
 
+    // Sleeping takes at least the time asked for.
+    struct timespec before, after, nap = {0, 30 * 1000 * 1000};
+    clock_gettime(CLOCK_MONOTONIC, &before);
+    CHECK("nanosleep 30ms", syscall(SYS_nanosleep, &nap, NULL));
+    CHECK("clock_nanosleep MONOTONIC 30ms", syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0, &nap, NULL));
+    clock_gettime(CLOCK_MONOTONIC, &after);
+    long slept = (after.tv_sec - before.tv_sec) * 1000000000L + (after.tv_nsec - before.tv_nsec);
+    printf("slept at least 60ms = %d\n", slept >= 60 * 1000 * 1000);
+    struct timespec until = after;
+    until.tv_nsec += 20 * 1000 * 1000;
+    if (until.tv_nsec >= 1000000000L) { until.tv_sec++; until.tv_nsec -= 1000000000L; }
+    CHECK("clock_nanosleep ABSTIME", syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL));
+    clock_gettime(CLOCK_MONOTONIC, &after);
+    printf("woke after the deadline = %d\n", after.tv_sec > until.tv_sec || (after.tv_sec == until.tv_sec && after.tv_nsec >= until.tv_nsec));
+    CHECK("clock_nanosleep past deadline", syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, TIMER_ABSTIME, &before, NULL));
+    struct timespec badns = {0, 1000000000L}, negs = {-1, 0};
+    CHECK("nanosleep bad nsec", syscall(SYS_nanosleep, &badns, NULL));
+    CHECK("nanosleep negative", syscall(SYS_nanosleep, &negs, NULL));
+    CHECK("nanosleep bad ptr", syscall(SYS_nanosleep, (void *)0x10, NULL));
+    CHECK("clock_nanosleep bad clock", syscall(SYS_clock_nanosleep, 100, 0, &nap, NULL));
+    CHECK("clock_nanosleep THREAD_CPUTIME", syscall(SYS_clock_nanosleep, CLOCK_THREAD_CPUTIME_ID, 0, &nap, NULL));
+    CHECK("clock_nanosleep MONOTONIC_RAW", syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC_RAW, 0, &nap, NULL));
+    CHECK("clock_nanosleep bad nsec", syscall(SYS_clock_nanosleep, CLOCK_REALTIME, 0, &badns, NULL));
+
     unsigned char rnd[300] = {0};
     CHECK("getrandom 300", syscall(SYS_getrandom, rnd, 300, 0));
     int nz = 0;

@@ -82,3 +82,68 @@ pub fn time(t: &mut Task, tloc: UserPtr<i64>) -> SyscallResult {
     tloc.write_opt(t, &now)?;
     Ok(now as u64)
 }
+
+/// A valid sleep request: Linux's timespec64_valid.
+fn read_request(t: &Task, req: UserPtr<Timespec>) -> Result<Timespec, Errno> {
+    let ts = req.read(t)?;
+    if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(ts)
+}
+
+/// Sleeps on the host clock `id` until `ts` (absolute) or for `ts`.
+///
+/// The task thread blocks in the host; nothing can interrupt it yet, because
+/// signal delivery to a sleeping task arrives with the signals issue.
+fn host_sleep(id: i32, abs: bool, ts: Timespec) {
+    let req = libc::timespec { tv_sec: ts.tv_sec, tv_nsec: ts.tv_nsec };
+    let flags = if abs { libc::TIMER_ABSTIME } else { 0 };
+    let mut left = req;
+    loop {
+        let cur = left;
+        // SAFETY: clock_nanosleep reads `cur` and may write the remainder to `left`.
+        let r = unsafe { libc::clock_nanosleep(id, flags, &cur, &mut left) };
+        if r != libc::EINTR {
+            break;
+        }
+        if abs {
+            left = req;
+        }
+    }
+}
+
+pub fn nanosleep(t: &mut Task, req: UserPtr<Timespec>, _rem: UserPtr<Timespec>) -> SyscallResult {
+    let ts = read_request(t, req)?;
+    host_sleep(CLOCK_MONOTONIC, false, ts);
+    Ok(0)
+}
+
+const TIMER_ABSTIME: u32 = 1;
+
+/// clock_nanosleep on the wall and monotonic clocks. Sleeping on a CPU-time
+/// clock (which advances only while the application runs) is not served yet.
+pub fn clock_nanosleep(
+    t: &mut Task,
+    id: i32,
+    flags: u32,
+    req: UserPtr<Timespec>,
+    _rem: UserPtr<Timespec>,
+) -> SyscallResult {
+    let host_id = match id {
+        CLOCK_REALTIME | CLOCK_MONOTONIC | CLOCK_BOOTTIME | CLOCK_TAI => id,
+        CLOCK_REALTIME_ALARM | CLOCK_BOOTTIME_ALARM if t.creds.euid != 0 => return Err(Errno::EPERM),
+        CLOCK_REALTIME_ALARM => CLOCK_REALTIME,
+        CLOCK_BOOTTIME_ALARM => CLOCK_BOOTTIME,
+        // Clocks without a sleep operation in Linux.
+        CLOCK_THREAD_CPUTIME_ID | CLOCK_MONOTONIC_RAW | CLOCK_REALTIME_COARSE | CLOCK_MONOTONIC_COARSE => {
+            return Err(Errno::EOPNOTSUPP)
+        }
+        // Linux can; rVisor does not yet (see the table).
+        CLOCK_PROCESS_CPUTIME_ID => return Err(Errno::EOPNOTSUPP),
+        _ => return Err(Errno::EINVAL),
+    };
+    let ts = read_request(t, req)?;
+    host_sleep(host_id, flags & TIMER_ABSTIME != 0, ts);
+    Ok(0)
+}
