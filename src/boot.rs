@@ -82,6 +82,14 @@ fn writer(fd: Option<RawFd>) -> Option<Box<dyn Write + Send>> {
 }
 
 pub fn boot(args: BootArgs) -> i32 {
+    // A panic is a Sentry bug: report it and abort, so the launcher says the
+    // Sentry died (SIGABRT) instead of passing on an exit code the application
+    // could also have chosen.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        default_hook(info);
+        std::process::abort();
+    }));
     let execfn = args.execfn.as_os_str().as_bytes().to_vec();
     let shown = args.execfn.display().to_string();
     let Some(exe) = take_fd(EXE_FD) else {

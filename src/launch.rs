@@ -100,10 +100,12 @@ fn launch(opts: &SandboxOpts, argv: &[OsString]) -> Result<i32, (i32, String)> {
         .collect();
     // The Sentry gets stdio and exactly these fds, at fixed numbers; nothing
     // else the launcher inherited crosses over.
-    // SAFETY: the closure only calls fcntl, dup2 and close_range, which are
-    // async-signal-safe.
+    // SAFETY: the closure only calls prctl, fcntl, dup2, close and close_range,
+    // which are async-signal-safe.
     unsafe {
         cmd.pre_exec(move || {
+            // The Sentry does not outlive its launcher.
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
             // Move the sources above the targets first, so that a source equal
             // to a later target is not clobbered.
             let mut moved = Vec::with_capacity(3);

@@ -12,31 +12,17 @@ pub trait FromArg {
     fn from_arg(raw: u64) -> Self;
 }
 
-impl FromArg for u64 {
-    fn from_arg(raw: u64) -> Self {
-        raw
-    }
+/// Integers take the low bits of the register, as the C prototype's type does.
+macro_rules! int_from_arg {
+    ($($t:ty),*) => {$(
+        impl FromArg for $t {
+            fn from_arg(raw: u64) -> Self {
+                raw as $t
+            }
+        }
+    )*};
 }
-impl FromArg for i64 {
-    fn from_arg(raw: u64) -> Self {
-        raw as i64
-    }
-}
-impl FromArg for u32 {
-    fn from_arg(raw: u64) -> Self {
-        raw as u32
-    }
-}
-impl FromArg for i32 {
-    fn from_arg(raw: u64) -> Self {
-        raw as i32
-    }
-}
-impl FromArg for usize {
-    fn from_arg(raw: u64) -> Self {
-        raw as usize
-    }
-}
+int_from_arg!(u64, i64, u32, i32, usize);
 
 /// A file descriptor argument (`unsigned int fd` in the kernel: -1 is EBADF).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -58,6 +58,36 @@ impl HostFile {
         }
     }
 
+    /// One readv/writev (or preadv/pwritev at `offset`) between the host fd and
+    /// Sentry-mapped memory.
+    fn transfer(
+        &self,
+        file: &FileDescription,
+        blocks: &BlockSeq,
+        offset: Option<i64>,
+        write: bool,
+    ) -> Result<usize, Errno> {
+        if file.flags() & O_NONBLOCK != 0 {
+            self.ready_now(if write { libc::POLLOUT } else { libc::POLLIN })?;
+        }
+        let iov = blocks.iovecs();
+        let (fd, v, n) = (self.fd.as_raw_fd(), iov.as_ptr(), iov.len() as i32);
+        // SAFETY: the iovecs describe Sentry-mapped memory (BlockSeq's contract).
+        let r = unsafe {
+            match (write, offset) {
+                (false, None) => libc::readv(fd, v, n),
+                (false, Some(off)) => libc::preadv(fd, v, n, off),
+                (true, None) => libc::writev(fd, v, n),
+                (true, Some(off)) => libc::pwritev(fd, v, n, off),
+            }
+        };
+        if r < 0 {
+            Err(last_errno())
+        } else {
+            Ok(r as usize)
+        }
+    }
+
     fn host_ioctl<T: IntoBytes + zerocopy::FromBytes>(&self, cmd: u32, out: &mut T) -> Result<(), Errno> {
         // SAFETY: `cmd` is one of the read-only terminal queries whose argument is
         // exactly a `T` (checked by the caller), which the host writes into.
@@ -75,41 +105,11 @@ impl FileOps for HostFile {
         if dst.is_empty() {
             return Ok(0);
         }
-        if file.flags() & O_NONBLOCK != 0 {
-            self.ready_now(libc::POLLIN)?;
-        }
-        let iov = dst.iovecs();
-        // SAFETY: the iovecs describe Sentry-mapped memory (BlockSeq's contract).
-        let r = unsafe {
-            match offset {
-                None => libc::readv(self.fd.as_raw_fd(), iov.as_ptr(), iov.len() as i32),
-                Some(off) => libc::preadv(self.fd.as_raw_fd(), iov.as_ptr(), iov.len() as i32, off),
-            }
-        };
-        if r < 0 {
-            Err(last_errno())
-        } else {
-            Ok(r as usize)
-        }
+        self.transfer(file, dst, offset, false)
     }
 
     fn write(&self, file: &FileDescription, src: &BlockSeq, offset: Option<i64>) -> Result<usize, Errno> {
-        if file.flags() & O_NONBLOCK != 0 {
-            self.ready_now(libc::POLLOUT)?;
-        }
-        let iov = src.iovecs();
-        // SAFETY: the iovecs describe Sentry-mapped memory (BlockSeq's contract).
-        let r = unsafe {
-            match offset {
-                None => libc::writev(self.fd.as_raw_fd(), iov.as_ptr(), iov.len() as i32),
-                Some(off) => libc::pwritev(self.fd.as_raw_fd(), iov.as_ptr(), iov.len() as i32, off),
-            }
-        };
-        if r < 0 {
-            Err(last_errno())
-        } else {
-            Ok(r as usize)
-        }
+        self.transfer(file, src, offset, true)
     }
 
     fn stat(&self) -> Result<Stat, Errno> {
