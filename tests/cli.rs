@@ -329,3 +329,12 @@ fn sigpipe_on_a_closed_stdout() {
     assert_eq!(shell_status(&o), 141, "{}", stderr(&o));
     assert!(o.stderr.is_empty(), "the Sentry survives the broken pipe quietly: {}", stderr(&o));
 }
+
+#[test]
+fn the_32_bit_syscall_abi_is_refused() {
+    let bin = build_guest("int80", Link::Static);
+    let log = Path::new(env!("CARGO_TARGET_TMPDIR")).join("int80.log");
+    let o = rvisor(&["--debug-log", log.to_str().unwrap()], &bin, &[], b"");
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "int 0x80 getpid = -38\n", "{}", stderr(&o));
+    assert!(std::fs::read_to_string(&log).unwrap().contains("int 0x80"));
+}

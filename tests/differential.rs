@@ -46,6 +46,7 @@ fn death_by_signal() {
         "ro-write",
         "unmapped",
         "stack-overflow",
+        "munmap-everything",
         "abort",
         "raise-term",
         "kill-self",

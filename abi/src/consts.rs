@@ -12,6 +12,7 @@ bitflags! {
         const READ = 0x1;
         const WRITE = 0x2;
         const EXEC = 0x4;
+        const SEM = 0x8;
         const GROWSDOWN = 0x0100_0000;
         const GROWSUP = 0x0200_0000;
     }

@@ -23,8 +23,8 @@ use std::time::Duration;
 
 use abi::consts::{Prot, TASK_SIZE};
 use sentry::platform::{
-    AddressSpace, ArgFilter, Backing, Context, Exit, Interrupter, Platform, PlatformError, PlatformSeccomp, Registers,
-    Result,
+    AddressSpace, ArgCmp, ArgCond, ArgFilter, Backing, Context, Exit, Interrupter, Platform, PlatformError,
+    PlatformSeccomp, Registers, Result,
 };
 
 use stub::{Stub, StubPage};
@@ -97,7 +97,13 @@ impl Platform for PtracePlatform {
 
     fn seccomp_rules(&self) -> PlatformSeccomp {
         use libc::*;
-        let one_of = |nr: c_long, arg: u8, values: &[u64]| (nr, ArgFilter::OneOf { arg, values: values.to_vec() });
+        let one_of = |nr: c_long, arg: u8, values: &[u64]| (nr, ArgFilter::one_of(arg, values));
+        // A signal to one of our stubs: a positive pid and exactly this signal.
+        let to_stub = |nr: c_long, pid_arg: u8, sig_arg: u8, sig: c_int| {
+            let mut conds = ArgFilter::positive_int(pid_arg).to_vec();
+            conds.push(ArgCond { arg: sig_arg, cmp: ArgCmp::Eq(sig as u64) });
+            (nr, ArgFilter::AnyOf(vec![conds]))
+        };
         let ptrace_requests = [
             PTRACE_TRACEME,
             PTRACE_CONT,
@@ -120,8 +126,8 @@ impl Platform for PtracePlatform {
                 one_of(SYS_ptrace, 0, &ptrace_requests.map(|r| r as u64)),
                 (SYS_wait4, ArgFilter::Any),
                 (SYS_sched_setaffinity, ArgFilter::Any),
-                one_of(SYS_kill, 1, &[SIGKILL as u64]),
-                one_of(SYS_tgkill, 2, &[SIGSTOP as u64]),
+                to_stub(SYS_kill, 0, 1, SIGKILL),
+                to_stub(SYS_tgkill, 0, 2, SIGSTOP),
             ],
         }
     }
@@ -144,9 +150,21 @@ impl PtraceAddressSpace {
     }
 }
 
+impl PtraceAddressSpace {
+    /// Refuses ranges that reach the stub page or beyond: the application's
+    /// memory lies below it.
+    fn check_range(&self, addr: u64, len: u64) -> Result<()> {
+        if addr.checked_add(len).is_none_or(|end| end > self.stub.page()) {
+            return Err(PlatformError::Unsupported("range reaches the stub page"));
+        }
+        Ok(())
+    }
+}
+
 impl AddressSpace for PtraceAddressSpace {
     fn map(&self, addr: u64, len: u64, prot: Prot, backing: Backing) -> Result<()> {
         let Backing::MemoryFile { offset } = backing;
+        self.check_range(addr, len)?;
         let stub = self.stub()?;
         let flags = (libc::MAP_SHARED | libc::MAP_FIXED) as u64;
         let r = stub.syscall(libc::SYS_mmap, [addr, len, prot.bits() & 7, flags, stub.memfd() as u64, offset])?;
@@ -160,6 +178,7 @@ impl AddressSpace for PtraceAddressSpace {
     }
 
     fn unmap(&self, addr: u64, len: u64) -> Result<()> {
+        self.check_range(addr, len)?;
         let r = self.stub()?.syscall(libc::SYS_munmap, [addr, len, 0, 0, 0, 0])?;
         if r != 0 {
             return Err(PlatformError::Host {
@@ -191,7 +210,12 @@ impl Context for PtraceContext {
             return Err(PlatformError::Unsupported("address space traced by another thread"));
         }
         self.stub_pid.store(aspace.stub.pid(), Ordering::Relaxed);
-        aspace.stub.run(regs)
+        let r = aspace.stub.run(regs);
+        if r.is_err() {
+            // The stub may be gone and its pid reused: never signal it again.
+            self.stub_pid.store(0, Ordering::Relaxed);
+        }
+        r
     }
 
     fn interrupter(&self) -> Interrupter {

@@ -1,6 +1,7 @@
 //! Stub processes: creation, syscall injection and the SYSEMU round trip.
 
 use std::mem::size_of;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use abi::consts::{PAGE_SIZE, TASK_SIZE};
@@ -22,20 +23,35 @@ pub struct StubPage {
 }
 
 impl StubPage {
+    /// Maps the stub page as high as the host allows: the application gets
+    /// everything below it, and its address says nothing about the Sentry's
+    /// own layout. The very top is normally free; if the Sentry's stack is
+    /// there, the next candidates are 16 MiB apart.
     pub fn new() -> Result<StubPage> {
-        // SAFETY: a fresh anonymous mapping at an address the kernel picks. The
-        // kernel maps top-down, so the page lands high, and the application gets
-        // everything below it.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                PAGE_SIZE as usize,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
+        let mut p = libc::MAP_FAILED;
+        for i in 0..64u64 {
+            let want = TASK_SIZE - PAGE_SIZE - i * (16 << 20);
+            // SAFETY: MAP_FIXED_NOREPLACE never replaces an existing mapping.
+            p = unsafe {
+                libc::mmap(
+                    want as *mut libc::c_void,
+                    PAGE_SIZE as usize,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE,
+                    -1,
+                    0,
+                )
+            };
+            if p as u64 == want {
+                break;
+            }
+            if p != libc::MAP_FAILED {
+                // An old kernel that treats the flag as a hint: undo and retry.
+                // SAFETY: unmaps the page just mapped.
+                unsafe { libc::munmap(p, PAGE_SIZE as usize) };
+                p = libc::MAP_FAILED;
+            }
+        }
         if p == libc::MAP_FAILED {
             return Err(PlatformError::host("mmap of the stub page"));
         }
@@ -55,8 +71,9 @@ impl StubPage {
 }
 
 /// The stub's own seccomp filter: syscalls only from the stub's `syscall`
-/// instruction, and only the memory calls the Sentry injects. Anything else
-/// the stub's code could execute traps (SIGSYS) instead of running.
+/// instruction, and only the memory calls the Sentry injects. A syscall from
+/// anywhere else (a vsyscall, say) traps (SIGSYS) instead of running; another
+/// call from the stub's own instruction is a Sentry bug and kills the stub.
 fn stub_filter(syscall_ip: u64) -> Vec<libc::sock_filter> {
     const LD_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
     const JEQ: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
@@ -96,6 +113,9 @@ pub struct Stub {
     /// The registers the stub holds now, when known: after a syscall usually
     /// only rax differs, and poking one register costs far less than SETREGS.
     current: Mutex<Option<Registers>>,
+    /// Set once waitpid has reaped the stub: its pid may then belong to any
+    /// host process and must never be signalled again.
+    reaped: AtomicBool,
 }
 
 fn ptrace(req: libc::c_uint, pid: i32, addr: u64, data: u64) -> Result<i64> {
@@ -152,8 +172,15 @@ impl Stub {
             unsafe { stub_child(page.addr, memfd, &prog) }
         }
         let pid = pid as i32;
-        let mut stub = Stub { pid, page: page.addr, memfd, template: Registers::default(), current: Mutex::new(None) };
-        match wait(pid)? {
+        let mut stub = Stub {
+            pid,
+            page: page.addr,
+            memfd,
+            template: Registers::default(),
+            current: Mutex::new(None),
+            reaped: AtomicBool::new(false),
+        };
+        match stub.wait()? {
             Stop::Stopped(libc::SIGTRAP) => {}
             Stop::Stopped(s) => return Err(PlatformError::StubDied(format!("stopped by signal {s} while starting"))),
             Stop::Gone(why) => return Err(PlatformError::StubDied(format!("{why} while starting"))),
@@ -165,6 +192,9 @@ impl Stub {
         // Sentry goes, below and above.
         let end = stub.page + PAGE_SIZE;
         for (addr, len) in [(0, stub.page), (end, TASK_SIZE - end)] {
+            if len == 0 {
+                continue;
+            }
             let r = stub.syscall(libc::SYS_munmap, [addr, len, 0, 0, 0, 0])?;
             if r != 0 {
                 return Err(PlatformError::StubDied(format!("munmap in a new stub failed: {r}")));
@@ -175,6 +205,32 @@ impl Stub {
 
     pub fn pid(&self) -> i32 {
         self.pid
+    }
+
+    /// Waits for the stub's next stop; notes when it is gone.
+    fn wait(&self) -> Result<Stop> {
+        let r = wait(self.pid);
+        if matches!(r, Ok(Stop::Gone(_))) {
+            self.reaped.store(true, Ordering::Relaxed);
+        }
+        r
+    }
+
+    /// Kills a stub that misbehaved and reaps it.
+    fn kill(&self, why: String) -> PlatformError {
+        if !self.reaped.swap(true, Ordering::Relaxed) {
+            // SAFETY: kills and reaps our own, not yet reaped, child.
+            unsafe {
+                libc::kill(self.pid, libc::SIGKILL);
+                let mut status = 0;
+                libc::waitpid(self.pid, &mut status, libc::__WALL);
+            }
+        }
+        PlatformError::StubDied(why)
+    }
+
+    pub fn page(&self) -> u64 {
+        self.page
     }
 
     pub fn memfd(&self) -> i32 {
@@ -192,13 +248,14 @@ impl Stub {
         ptrace(libc::PTRACE_SETREGS, self.pid, 0, &r as *const Registers as u64)?;
         ptrace(libc::PTRACE_CONT, self.pid, 0, 0)?;
         loop {
-            match wait(self.pid)? {
+            match self.wait()? {
                 Stop::Stopped(libc::SIGTRAP) => break,
-                // Anything else (an interrupt's SIGSTOP) is dropped; the stub
-                // goes on to its int3.
-                Stop::Stopped(_) => {
+                // An interrupt's SIGSTOP is dropped; the stub goes on to its int3.
+                Stop::Stopped(libc::SIGSTOP) => {
                     ptrace(libc::PTRACE_CONT, self.pid, 0, 0)?;
                 }
+                // Stub code cannot fault: something is badly wrong.
+                Stop::Stopped(sig) => return Err(self.kill(format!("signal {sig} during an injected syscall {nr}"))),
                 Stop::Gone(why) => return Err(PlatformError::StubDied(why)),
             }
         }
@@ -220,7 +277,7 @@ impl Stub {
         }
         *current = None;
         ptrace(libc::PTRACE_SYSEMU, self.pid, 0, 0)?;
-        let sig = match wait(self.pid)? {
+        let sig = match self.wait()? {
             Stop::Stopped(s) => s,
             Stop::Gone(why) => return Err(PlatformError::StubDied(why)),
         };
@@ -247,12 +304,7 @@ impl Stub {
 
 impl Drop for Stub {
     fn drop(&mut self) {
-        // SAFETY: kills and reaps our own child.
-        unsafe {
-            libc::kill(self.pid, libc::SIGKILL);
-            let mut status = 0;
-            libc::waitpid(self.pid, &mut status, libc::__WALL);
-        }
+        self.kill(String::new());
     }
 }
 
@@ -309,10 +361,8 @@ unsafe fn stub_child(page: u64, memfd: i32, prog: &libc::sock_fprog) -> ! {
             let tp: u64;
             std::arch::asm!("mov {}, fs:0", out(reg) tp, options(nostack, readonly));
             let area = tp.wrapping_add(__rseq_offset as u64);
-            for len in [32, __rseq_size] {
-                if syscall(SYS_rseq, area, len, RSEQ_FLAG_UNREGISTER, RSEQ_SIG) == 0 {
-                    break;
-                }
+            if [32, __rseq_size].iter().all(|&len| syscall(SYS_rseq, area, len, RSEQ_FLAG_UNREGISTER, RSEQ_SIG) != 0) {
+                fail(5);
             }
         }
         if syscall(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0) < 0 {

@@ -120,6 +120,11 @@ impl Kernel {
             stack_top,
             brk_offset: random_pages(32 << 20),
             stack_limit,
+            stack_offset: {
+                let mut b = [0u8; 2];
+                getrandom(&mut b);
+                u16::from_le_bytes(b) as u64 % 8192
+            },
         };
         let mut aux = AuxInfo {
             uid: init.creds.uid,

@@ -3,6 +3,9 @@
 use abi::consts::*;
 use abi::structs::Rlimit;
 
+/// fs.nr_open: the highest RLIMIT_NOFILE the sandbox allows (Linux's default).
+pub const NR_OPEN: u64 = 1 << 20;
+
 #[derive(Clone, Debug)]
 pub struct Limits {
     limits: [Rlimit; RLIM_NLIMITS as usize],
@@ -20,6 +23,10 @@ impl Limits {
                 *l = Rlimit { rlim_cur: h.rlim_cur, rlim_max: h.rlim_max };
             }
         }
+        // fs.nr_open bounds the fd table, whatever the host allows.
+        let nofile = &mut limits[RLIMIT_NOFILE as usize];
+        nofile.rlim_cur = nofile.rlim_cur.min(NR_OPEN);
+        nofile.rlim_max = nofile.rlim_max.min(NR_OPEN);
         Limits { limits }
     }
 

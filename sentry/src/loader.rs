@@ -30,7 +30,6 @@ fn enoexec(msg: impl Into<String>) -> ExecError {
 
 const PT_LOAD: u32 = 1;
 const PT_INTERP: u32 = 3;
-const PT_PHDR: u32 = 6;
 const ET_EXEC: u16 = 2;
 const ET_DYN: u16 = 3;
 const EM_X86_64: u16 = 62;
@@ -107,6 +106,8 @@ pub struct Placement {
     pub brk_offset: u64,
     /// RLIMIT_STACK: arguments may take up to a quarter of it.
     pub stack_limit: u64,
+    /// Random offset (below 8 KiB) between the strings and the tables.
+    pub stack_offset: u64,
 }
 
 /// Loads `src` into `mm` and builds the stack. `execfn` is the path as exec'd.
@@ -198,7 +199,8 @@ pub fn load(
         0
     };
     let mut image_end = 0u64;
-    for p in &loads {
+    // Linux skips segments that occupy no memory.
+    for p in loads.iter().filter(|p| p.p_memsz > 0) {
         let vaddr = p.p_vaddr.wrapping_add(bias);
         let start = page_down(vaddr);
         let end = vaddr.checked_add(p.p_memsz).and_then(page_up).filter(|&e| e <= layout.max_addr);
@@ -229,6 +231,7 @@ pub fn load(
                 noreplace: false,
                 growsdown: false,
                 populate: false,
+                low_2g: false,
             };
             mm.mmap(req).map_err(|e| ExecError { errno: e, msg: format!("cannot map segment: {e}") })?;
         }
@@ -239,20 +242,18 @@ pub fn load(
         mm.copy_out_with(start, &data, Access::Force)
             .map_err(|e| ExecError { errno: e, msg: format!("cannot fill segment: {e}") })?;
     }
-    let phdr_addr = phdrs
+    // AT_PHDR: where the program headers lie in memory, from the segment whose
+    // file range holds them (Linux ignores PT_PHDR for this).
+    let phdr_addr = loads
         .iter()
-        .find(|p| p.p_type == PT_PHDR)
-        .map(|p| p.p_vaddr.wrapping_add(bias))
-        .or_else(|| {
-            loads
-                .iter()
-                .find(|p| p.p_offset <= e_phoff && e_phoff + ph_len <= p.p_offset + p.p_filesz)
-                .map(|p| p.p_vaddr.wrapping_add(bias) + (e_phoff - p.p_offset))
-        })
-        .unwrap_or(0);
+        .find(|p| p.p_offset <= e_phoff && e_phoff < p.p_offset + p.p_filesz)
+        .map_or(0, |p| (e_phoff - p.p_offset).wrapping_add(p.p_vaddr).wrapping_add(bias));
     mm.set_brk_start(image_end + place.brk_offset);
 
     let entry = e_entry.wrapping_add(bias);
+    if entry >= layout.max_addr {
+        return Err(ExecError { errno: Errno::EINVAL, msg: "entry point outside the user address space".into() });
+    }
     let auxv = [
         (AT_MINSIGSTKSZ, aux.minsigstksz),
         (AT_HWCAP, aux.hwcap),
@@ -293,8 +294,9 @@ fn build_stack(
     let ptrs = (argv.len() + envp.len() + 3 + (auxv.len() + 4) * 2) * 8;
     let need = (strings + ptrs + 64) as u64;
     let top = place.stack_top;
-    // Linux allows arguments up to a quarter of the stack limit.
-    if need > (place.stack_limit / 4).max(128 << 10) {
+    // Linux allows arguments up to a quarter of the stack limit, at most 3/4 of
+    // _STK_LIM (6 MiB) and at least ARG_MAX (128 KiB).
+    if need > (place.stack_limit / 4).clamp(128 << 10, 6 << 20) {
         return Err(e2big("argument list too long"));
     }
     let vma_len = page_up(need).unwrap() + INITIAL_STACK_EXTRA;
@@ -307,26 +309,29 @@ fn build_stack(
         noreplace: true,
         growsdown: true,
         populate: false,
+        low_2g: false,
     };
     let fail = |e: Errno| ExecError { errno: e, msg: format!("cannot set up the stack: {e}") };
     mm.mmap(req).map_err(fail)?;
 
-    let mut p = top - 8;
-    let mut push_str = |s: &[u8]| -> Result<u64, ExecError> {
-        p -= s.len() as u64 + 1;
+    // Pushes a NUL-terminated string below `p`; returns its address.
+    let push_str = |p: &mut u64, s: &[u8]| -> Result<u64, ExecError> {
+        *p -= s.len() as u64 + 1;
         let mut b = s.to_vec();
         b.push(0);
-        mm.copy_out(p, &b).map_err(fail)?;
-        Ok(p)
+        mm.copy_out(*p, &b).map_err(fail)?;
+        Ok(*p)
     };
-    let execfn_addr = push_str(execfn)?;
-    let mut env_addrs: Vec<u64> = envp.iter().rev().map(|s| push_str(s)).collect::<Result<_, _>>()?;
+    let mut p = top - 8;
+    let execfn_addr = push_str(&mut p, execfn)?;
+    let mut env_addrs: Vec<u64> = envp.iter().rev().map(|s| push_str(&mut p, s)).collect::<Result<_, _>>()?;
     env_addrs.reverse();
-    let mut arg_addrs: Vec<u64> = argv.iter().rev().map(|s| push_str(s)).collect::<Result<_, _>>()?;
+    let mut arg_addrs: Vec<u64> = argv.iter().rev().map(|s| push_str(&mut p, s)).collect::<Result<_, _>>()?;
     arg_addrs.reverse();
-    let platform_addr = push_str(b"x86_64")?;
-    p &= !15;
-    p -= 16;
+    // arch_align_stack: a random offset below the strings, 16-byte aligned.
+    p = (p - place.stack_offset) & !15;
+    let platform_addr = push_str(&mut p, b"x86_64")?;
+    p -= aux.random.len() as u64;
     let random_addr = p;
     mm.copy_out(random_addr, &aux.random).map_err(fail)?;
 

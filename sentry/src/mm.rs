@@ -123,7 +123,12 @@ pub struct MmapRequest {
     pub noreplace: bool,
     pub growsdown: bool,
     pub populate: bool,
+    /// MAP_32BIT: somewhere in the low 2 GiB (x86-64 puts it in [1 GiB, 2 GiB)).
+    pub low_2g: bool,
 }
+
+/// Where MAP_32BIT mappings go, as on x86-64 Linux.
+const LOW_2G: (u64, u64) = (0x4000_0000, 0x8000_0000);
 
 fn platform_fault(e: PlatformError) -> Errno {
     // The host refused to change the stub's mappings: the address space is no
@@ -187,18 +192,23 @@ impl MemoryManager {
             if req.addr < lay.min_addr {
                 return Err(Errno::EPERM);
             }
-            if req.noreplace && !req.fixed && s.overlaps(req.addr, end) {
+            // MAP_FIXED_NOREPLACE wins over MAP_FIXED.
+            if req.noreplace && s.overlaps(req.addr, end) {
                 return Err(Errno::EEXIST);
             }
             self.remove_range(&mut s, req.addr, end)?;
             req.addr
+        } else if req.low_2g {
+            s.find_free_between(LOW_2G.0, LOW_2G.1, len).ok_or(Errno::ENOMEM)?
         } else {
             s.find_free(page_down(req.addr), len).ok_or(Errno::ENOMEM)?
         };
         let vma = Vma { end: addr + len, prot: req.prot, shared: req.shared, growsdown: req.growsdown };
         s.insert_vma(addr, vma);
         if req.populate && !req.prot.is_empty() {
-            self.populate(&mut s, addr, addr + len)?;
+            // Like Linux, a mapping that cannot be populated now is still made;
+            // its pages come on first touch.
+            let _ = self.populate(&mut s, addr, addr + len);
         }
         Ok(addr)
     }
@@ -213,20 +223,22 @@ impl MemoryManager {
         self.remove_range(&mut s, addr, end)
     }
 
+    /// mprotect, with Linux's order of checks. PROT_SEM is accepted and means
+    /// nothing on x86.
     pub fn mprotect(&self, addr: u64, len: u64, prot: Prot) -> Result<(), Errno> {
-        if !addr.is_multiple_of(PAGE_SIZE) {
-            return Err(Errno::EINVAL);
-        }
-        let extra = prot - (Prot::READ | Prot::WRITE | Prot::EXEC);
-        if !(extra - (Prot::GROWSDOWN | Prot::GROWSUP)).is_empty() || extra == (Prot::GROWSDOWN | Prot::GROWSUP) {
+        if prot.contains(Prot::GROWSDOWN | Prot::GROWSUP) || !addr.is_multiple_of(PAGE_SIZE) {
             return Err(Errno::EINVAL);
         }
         if len == 0 {
             return Ok(());
         }
+        let end = page_up(len).and_then(|l| addr.checked_add(l)).ok_or(Errno::ENOMEM)?;
+        let rwx = Prot::READ | Prot::WRITE | Prot::EXEC;
+        if !(prot - (rwx | Prot::GROWSDOWN | Prot::GROWSUP | Prot::SEM)).is_empty() {
+            return Err(Errno::EINVAL);
+        }
         let mut s = self.lock();
         let mut start = addr;
-        let end = page_up(len).and_then(|l| addr.checked_add(l)).ok_or(Errno::ENOMEM)?;
         if prot.contains(Prot::GROWSDOWN) {
             match s.vma_at(addr) {
                 Some((vs, v)) if v.growsdown => start = vs,
@@ -247,7 +259,7 @@ impl MemoryManager {
         if covered_end == start {
             return Err(Errno::ENOMEM);
         }
-        let prot = prot & (Prot::READ | Prot::WRITE | Prot::EXEC);
+        let prot = prot & rwx;
         s.split_vma(start);
         s.split_vma(covered_end);
         let keys: Vec<u64> = s.vmas.range(start..covered_end).map(|(&k, _)| k).collect();
@@ -281,6 +293,9 @@ impl MemoryManager {
             let new_end = new_addr.checked_add(new_len).ok_or(Errno::EINVAL)?;
             if !new_addr.is_multiple_of(PAGE_SIZE) || new_end > lay.max_addr {
                 return Err(Errno::EINVAL);
+            }
+            if new_addr < lay.min_addr {
+                return Err(Errno::EPERM);
             }
             if new_addr < old_end && old < new_end {
                 return Err(Errno::EINVAL);
@@ -578,7 +593,12 @@ impl MemoryManager {
         if !s.overlaps(start, end) {
             return Ok(());
         }
-        self.aspace.unmap(start, end - start).map_err(platform_fault)?;
+        // Nothing is mapped at or above max_addr (the platform's own pages may
+        // be there), so the host range stops at it.
+        let host_end = end.min(s.layout.max_addr);
+        if start < host_end {
+            self.aspace.unmap(start, host_end - start).map_err(platform_fault)?;
+        }
         s.split_vma(start);
         s.split_vma(end);
         let keys: Vec<u64> = s.vmas.range(start..end).map(|(&k, _)| k).collect();
@@ -713,6 +733,18 @@ impl State {
         }
     }
 
+    /// The lowest free range of `len` bytes in `[lo, hi)`.
+    fn find_free_between(&self, lo: u64, hi: u64, len: u64) -> Option<u64> {
+        let mut bottom = self.vma_at(lo).map_or(lo, |(_, v)| v.end);
+        for (&s, v) in self.vmas.range(lo..hi) {
+            if s >= bottom && s - bottom >= len {
+                break;
+            }
+            bottom = bottom.max(v.end);
+        }
+        (bottom.checked_add(len)? <= hi).then_some(bottom)
+    }
+
     /// Finds a free range of `len` bytes: at `hint` if it is free, else the
     /// highest one below mmap_base, else the lowest one above it.
     fn find_free(&self, hint: u64, len: u64) -> Option<u64> {
@@ -736,8 +768,8 @@ impl State {
         if top > lay.min_addr && top - lay.min_addr >= len {
             return Some(top - len);
         }
-        // Bottom-up above mmap_base.
-        let mut bottom = lay.mmap_base;
+        // Bottom-up above mmap_base, starting past a VMA that straddles it.
+        let mut bottom = self.vma_at(lay.mmap_base).map_or(lay.mmap_base, |(_, v)| v.end);
         for (&s, v) in self.vmas.range(lay.mmap_base..) {
             if s >= bottom && s - bottom >= len {
                 return Some(bottom);

@@ -7,14 +7,14 @@ use seccompiler::{
     BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule,
 };
 
-use crate::platform::{ArgFilter, PlatformSeccomp};
+use crate::platform::{ArgCmp, ArgCond, ArgFilter, PlatformSeccomp};
 
 /// The Sentry's own needs: I/O on the fds it holds, memory for itself, signals,
 /// time, randomness, the memory file and exit.
 fn sentry_rules() -> Vec<(i64, ArgFilter)> {
     use libc::*;
     let any = |nr: c_long| (nr, ArgFilter::Any);
-    let one_of = |nr: c_long, arg: u8, values: &[u64]| (nr, ArgFilter::OneOf { arg, values: values.to_vec() });
+    let one_of = |nr: c_long, arg: u8, values: &[u64]| (nr, ArgFilter::one_of(arg, values));
     vec![
         any(SYS_read),
         any(SYS_write),
@@ -60,6 +60,16 @@ fn sentry_rules() -> Vec<(i64, ArgFilter)> {
     ]
 }
 
+fn condition(c: &ArgCond) -> Result<SeccompCondition, seccompiler::Error> {
+    let (op, v) = match c.cmp {
+        ArgCmp::Eq(v) => (SeccompCmpOp::Eq, v),
+        ArgCmp::Gt(v) => (SeccompCmpOp::Gt, v),
+        ArgCmp::Le(v) => (SeccompCmpOp::Le, v),
+    };
+    let len = if v > u32::MAX as u64 { SeccompCmpArgLen::Qword } else { SeccompCmpArgLen::Dword };
+    Ok(SeccompCondition::new(c.arg, len, op, v)?)
+}
+
 /// Builds the filter. With `trap`, a forbidden call raises SIGSYS (which
 /// `install` reports) instead of killing the process.
 pub fn build(platform: &PlatformSeccomp, trap: bool) -> Result<BpfProgram, seccompiler::Error> {
@@ -68,10 +78,10 @@ pub fn build(platform: &PlatformSeccomp, trap: bool) -> Result<BpfProgram, secco
         let entry = rules.entry(nr).or_default();
         match filter {
             ArgFilter::Any => entry.clear(),
-            ArgFilter::OneOf { arg, values } => {
-                for v in values {
-                    let len = if v > u32::MAX as u64 { SeccompCmpArgLen::Qword } else { SeccompCmpArgLen::Dword };
-                    entry.push(SeccompRule::new(vec![SeccompCondition::new(arg, len, SeccompCmpOp::Eq, v)?])?);
+            ArgFilter::AnyOf(alternatives) => {
+                for conds in alternatives {
+                    let conds = conds.iter().map(condition).collect::<Result<Vec<_>, _>>()?;
+                    entry.push(SeccompRule::new(conds)?);
                 }
             }
         }

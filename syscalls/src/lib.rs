@@ -73,16 +73,26 @@ impl SyscallTable {
         self.unimplemented.lock().unwrap().clone()
     }
 
-    fn note_unimplemented(&self, nr: u64) {
+    /// Counts an unimplemented call under its number; numbers past the table
+    /// share the key `BEYOND_TABLE`, so an application cannot grow the map or
+    /// the log. The first call under each key is logged.
+    fn note_unimplemented(&self, nr: u64, int80: bool) {
+        let key = if int80 { INT80 } else { nr.min(BEYOND_TABLE) };
         let mut m = self.unimplemented.lock().unwrap();
-        let count = m.entry(nr).or_insert(0);
+        let count = m.entry(key).or_insert(0);
         *count += 1;
-        if *count == 1 {
-            if let Some(log) = &self.log {
-                let name = usize::try_from(nr).ok().and_then(abi::sysno::name).unwrap_or("unknown");
-                let _ = writeln!(log.lock().unwrap(), "rvisor: unimplemented syscall {nr} ({name}): ENOSYS");
-            }
+        if *count > 1 {
+            return;
         }
+        let Some(log) = &self.log else { return };
+        let msg = if int80 {
+            "rvisor: int 0x80 (the 32-bit syscall ABI) is not offered: ENOSYS".to_string()
+        } else {
+            let name =
+                usize::try_from(nr).ok().and_then(abi::sysno::name).unwrap_or("beyond the table; not logged again");
+            format!("rvisor: unimplemented syscall {nr} ({name}): ENOSYS")
+        };
+        let _ = writeln!(log.lock().unwrap(), "{msg}");
     }
 }
 
@@ -93,9 +103,15 @@ impl sentry::SyscallTable for SyscallTable {
         let start = self.strace.as_ref().map(|_| Instant::now());
         let entry = usize::try_from(nr).ok().and_then(|n| self.by_nr.get(n).copied().flatten());
         let ret = match entry {
+            _ if is_int80(task) => {
+                // The 32-bit syscall ABI is not offered; its numbers and
+                // argument registers differ, so never serve it as 64-bit.
+                self.note_unimplemented(nr, true);
+                Err(Errno::ENOSYS)
+            }
             Some(e) => (e.handler)(task, &args),
             None => {
-                self.note_unimplemented(nr);
+                self.note_unimplemented(nr, false);
                 Err(Errno::ENOSYS)
             }
         };
@@ -117,6 +133,22 @@ impl sentry::SyscallTable for SyscallTable {
             let _ = sink.lock().unwrap().write_all(line.as_bytes());
         }
     }
+}
+
+/// Keys of the unimplemented counts past the syscall numbers: every number
+/// beyond the table, and calls through `int 0x80`.
+pub const BEYOND_TABLE: u64 = abi::sysno::COUNT as u64;
+pub const INT80: u64 = BEYOND_TABLE + 1;
+
+/// Whether the stop came from `int 0x80` (the 32-bit ABI) rather than
+/// `syscall`. The `syscall` instruction leaves the return address in rcx, so
+/// only when rcx differs are the instruction bytes read.
+fn is_int80(task: &Task) -> bool {
+    if task.regs.rcx == task.regs.rip {
+        return false;
+    }
+    let mut insn = [0u8; 2];
+    task.mm.copy_in(task.regs.rip.wrapping_sub(2), &mut insn).is_ok() && insn == [0xcd, 0x80]
 }
 
 /// The README's table of supported syscalls, generated from TABLE.

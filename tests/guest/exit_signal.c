@@ -30,6 +30,11 @@ int main(int argc, char **argv) {
         big[0] = 1;
         return main(argc, argv) + big[0];
     }
+    if (!strcmp(how, "munmap-everything")) {
+        // Unmaps all of user space, code and stack included: the return faults.
+        syscall(SYS_munmap, 0x10000UL, 0x7ffffffff000UL - 0x10000UL);
+        return 1;
+    }
     if (!strcmp(how, "abort")) abort();
     if (!strcmp(how, "raise-term")) raise(SIGTERM);
     if (!strcmp(how, "kill-self")) kill(getpid(), SIGKILL);

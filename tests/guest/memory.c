@@ -54,6 +54,12 @@ int main(void) {
     gd[0] = 1;
     gd[4 * PG - 1] = 1;
 
+    CHECK("MAP_FIXED|MAP_FIXED_NOREPLACE over mapping", (long)mmap(a + 4 * PG, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_FIXED_NOREPLACE, -1, 0));
+    printf("mapping kept = %d\n", a[4 * PG] == 'a');
+    char *low = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+    printf("MAP_32BIT below 2GiB = %d, above 1GiB = %d\n", (uintptr_t)low < 0x80000000UL, (uintptr_t)low >= 0x40000000UL);
+    low[0] = 1;
+
     // Errors of mmap.
     CHECK("mmap len 0", (long)mmap(NULL, 0, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
     CHECK("mmap no type", (long)mmap(NULL, PG, PROT_READ, MAP_ANONYMOUS, -1, 0));
@@ -88,6 +94,10 @@ int main(void) {
     CHECK("mprotect over hole", mprotect(a, 10 * PG, PROT_READ));
     CHECK("mprotect unmapped", mprotect((void *)0x100000000000UL, PG, PROT_READ));
     CHECK("mprotect len 0", mprotect(a, 0, PROT_READ));
+    CHECK("mprotect len 0 bad prot", mprotect(a, 0, 0x80));
+    CHECK("mprotect PROT_SEM", mprotect(a + 3 * PG, PG, PROT_READ | PROT_WRITE | 0x8));
+    CHECK("mprotect GROWSDOWN|GROWSUP", mprotect(a, PG, PROT_READ | PROT_GROWSDOWN | PROT_GROWSUP));
+    CHECK("mprotect overflow", mprotect(a, (size_t)-PG, PROT_READ));
     CHECK("mprotect GROWSDOWN on non-stack", mprotect(a + 3 * PG, PG, PROT_READ | PROT_GROWSDOWN));
 
     // mremap: shrink, grow in place or by moving, move to a fixed address.

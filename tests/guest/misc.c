@@ -74,6 +74,8 @@ int main(void) {
     CHECK("clock_nanosleep MONOTONIC_RAW", syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC_RAW, 0, &nap, NULL));
     CHECK("clock_nanosleep bad nsec", syscall(SYS_clock_nanosleep, CLOCK_REALTIME, 0, &badns, NULL));
 
+    static unsigned char big_rnd[3 << 20];
+    CHECK("getrandom 3MiB", syscall(SYS_getrandom, big_rnd, sizeof big_rnd, 0));
     unsigned char rnd[300] = {0};
     CHECK("getrandom 300", syscall(SYS_getrandom, rnd, 300, 0));
     int nz = 0;
@@ -117,6 +119,7 @@ int main(void) {
     CHECK("sched_getaffinity len 1", syscall(SYS_sched_getaffinity, 0, 1, &set));
     CHECK("sched_getaffinity len 12", syscall(SYS_sched_getaffinity, 0, 12, &set));
     CHECK("sched_getaffinity bad pid", syscall(SYS_sched_getaffinity, -5, 128, &set));
+    CHECK("sched_getaffinity len wraps", syscall(SYS_sched_getaffinity, 0, 0x20000000, &set));
     CHECK("sched_getaffinity bad ptr", syscall(SYS_sched_getaffinity, 0, 128, (void *)0x10));
     CHECK("sched_yield", sched_yield());
 
@@ -148,6 +151,8 @@ int main(void) {
     CHECK("kill self 0", kill(getpid(), 0));
     CHECK("kill bad signal", kill(getpid(), 65));
     CHECK("kill no such pid", kill(999999, 0));
+    CHECK("kill no such pid, bad signal", kill(999999, 65));
+    CHECK("tgkill no such thread, bad signal", syscall(SYS_tgkill, 999999, 999999, 65));
     CHECK("tgkill bad tgid", syscall(SYS_tgkill, 0, gettid(), 0));
     CHECK("tgkill self 0", syscall(SYS_tgkill, getpid(), gettid(), 0));
     CHECK("tkill bad tid", syscall(SYS_tkill, -1, 0));

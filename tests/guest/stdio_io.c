@@ -38,6 +38,11 @@ int main(void) {
     CHECK("writev count 1025", writev(1, rv, 1025));
     struct iovec neg[1] = {{b, (size_t)-1}};
     CHECK("writev negative len", writev(1, neg, 1));
+    CHECK("write SIZE_MAX", write(1, b, (size_t)-1));
+    CHECK("write beyond user space", write(1, (void *)0x7ffffffff000UL, 8192));
+    CHECK("pread negative offset, bad fd", pread(99, b, 1, -1));
+    CHECK("pread on pipe, bad buffer", pread(0, (void *)0x10, 1, 0));
+    CHECK("readv on write end, bad iov", readv(1, (void *)0x10, 1));
     CHECK("pread on pipe", pread(0, b, 1, 0));
     CHECK("pwrite on pipe", pwrite(1, "x", 1, 0));
     CHECK("close bad fd", close(77));
@@ -59,6 +64,15 @@ int main(void) {
     for (int i = 0; i < 16; i++) wv[i] = (struct iovec){p + i * (big / 16), big / 16};
     CHECK("writev 16 x 64KiB", writev(1, wv, 16));
 
+    // A buffer whose pages come from scattered backing (every other page
+    // dropped) still goes out in one write.
+    size_t sz = 8 << 20;
+    char *sc = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    memset(sc, 's', sz);
+    for (size_t off = 0; off < sz; off += 8192) madvise(sc + off, 4096, MADV_DONTNEED);
+    for (size_t off = 0; off < sz; off += 8192) sc[off] = '\n';
+    CHECK("write 8MiB scattered", write(1, sc, sz));
+
     // fds: dup, dup2, dup3, fcntl.
     CHECK("dup 1", dup(1));
     CHECK("dup2 1->10", dup2(1, 10));
@@ -78,6 +92,8 @@ int main(void) {
     CHECK("F_DUPFD_CLOEXEC 1 from 20", fcntl(1, F_DUPFD_CLOEXEC, 20));
     CHECK("F_GETFD 21", fcntl(21, F_GETFD));
     CHECK("F_DUPFD huge", fcntl(1, F_DUPFD, 1 << 30));
+    CHECK("F_DUPFD arg truncated to int", syscall(SYS_fcntl, 1, F_DUPFD, 0x100000019UL));
+    CHECK("F_DUPFD negative", fcntl(1, F_DUPFD, -5));
     CHECK("F_GETFL 0 accmode", fcntl(0, F_GETFL) & O_ACCMODE);
     CHECK("F_GETFL 1 accmode", fcntl(1, F_GETFL) & O_ACCMODE);
     CHECK("F_SETFL 0 nonblock", fcntl(0, F_SETFL, O_NONBLOCK));

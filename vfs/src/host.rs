@@ -16,6 +16,9 @@ use zerocopy::IntoBytes;
 use crate::file::{FileDescription, FileOps, UserIo};
 use crate::safemem::BlockSeq;
 
+/// The most iovecs one host readv/writev takes.
+const IOV_MAX: usize = 1024;
+
 /// The device number rVisor reports for files that are host fds.
 pub const HOST_FD_DEV: u64 = 0x0d;
 
@@ -58,8 +61,9 @@ impl HostFile {
         }
     }
 
-    /// One readv/writev (or preadv/pwritev at `offset`) between the host fd and
-    /// Sentry-mapped memory.
+    /// readv/writev (or preadv/pwritev at `offset`) between the host fd and
+    /// Sentry-mapped memory, IOV_MAX iovecs at a time, stopping at a short
+    /// transfer as one big host call would.
     fn transfer(
         &self,
         file: &FileDescription,
@@ -71,21 +75,29 @@ impl HostFile {
             self.ready_now(if write { libc::POLLOUT } else { libc::POLLIN })?;
         }
         let iov = blocks.iovecs();
-        let (fd, v, n) = (self.fd.as_raw_fd(), iov.as_ptr(), iov.len() as i32);
-        // SAFETY: the iovecs describe Sentry-mapped memory (BlockSeq's contract).
-        let r = unsafe {
-            match (write, offset) {
-                (false, None) => libc::readv(fd, v, n),
-                (false, Some(off)) => libc::preadv(fd, v, n, off),
-                (true, None) => libc::writev(fd, v, n),
-                (true, Some(off)) => libc::pwritev(fd, v, n, off),
+        let fd = self.fd.as_raw_fd();
+        let mut done = 0usize;
+        for chunk in iov.chunks(IOV_MAX) {
+            let (v, n) = (chunk.as_ptr(), chunk.len() as i32);
+            let off = offset.map(|o| o + done as i64);
+            // SAFETY: the iovecs describe Sentry-mapped memory (BlockSeq's contract).
+            let r = unsafe {
+                match (write, off) {
+                    (false, None) => libc::readv(fd, v, n),
+                    (false, Some(off)) => libc::preadv(fd, v, n, off),
+                    (true, None) => libc::writev(fd, v, n),
+                    (true, Some(off)) => libc::pwritev(fd, v, n, off),
+                }
+            };
+            if r < 0 {
+                return if done > 0 { Ok(done) } else { Err(last_errno()) };
             }
-        };
-        if r < 0 {
-            Err(last_errno())
-        } else {
-            Ok(r as usize)
+            done += r as usize;
+            if (r as usize) < chunk.iter().map(|i| i.iov_len).sum::<usize>() {
+                break;
+            }
         }
+        Ok(done)
     }
 
     fn host_ioctl<T: IntoBytes + zerocopy::FromBytes>(&self, cmd: u32, out: &mut T) -> Result<(), Errno> {

@@ -49,8 +49,17 @@ pub struct BlockSeq {
 }
 
 impl BlockSeq {
+    /// Drops empty blocks and joins blocks that continue each other, so the
+    /// host sees as few iovecs as possible.
     pub fn new(blocks: Vec<Block>) -> BlockSeq {
-        BlockSeq { blocks: blocks.into_iter().filter(|b| !b.is_empty()).collect() }
+        let mut out: Vec<Block> = Vec::with_capacity(blocks.len());
+        for b in blocks.into_iter().filter(|b| !b.is_empty()) {
+            match out.last_mut() {
+                Some(last) if last.as_ptr().wrapping_add(last.len) == b.as_ptr() => last.len += b.len,
+                _ => out.push(b),
+            }
+        }
+        BlockSeq { blocks: out }
     }
 
     pub fn len(&self) -> usize {
@@ -66,13 +75,23 @@ impl BlockSeq {
     }
 
     /// Copies `src` into the start of the sequence; returns the bytes copied.
-    pub fn copy_from(&self, mut src: &[u8]) -> usize {
+    pub fn copy_from(&self, src: &[u8]) -> usize {
+        self.copy_from_at(0, src)
+    }
+
+    /// Copies `src` into the sequence from byte `at` on; returns the bytes copied.
+    pub fn copy_from_at(&self, mut at: usize, mut src: &[u8]) -> usize {
         let mut done = 0;
         for b in &self.blocks {
-            let n = b.len.min(src.len());
-            // SAFETY: the block is mapped and writable (Block::new's contract), `n`
-            // fits both ranges, and Sentry memory never overlaps a Rust slice.
-            unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), b.as_ptr(), n) };
+            if at >= b.len {
+                at -= b.len;
+                continue;
+            }
+            let n = (b.len - at).min(src.len());
+            // SAFETY: the block is mapped and writable (Block::new's contract),
+            // `at + n` fits in it, and Sentry memory never overlaps a Rust slice.
+            unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), b.as_ptr().add(at), n) };
+            at = 0;
             done += n;
             src = &src[n..];
             if src.is_empty() {
@@ -124,23 +143,25 @@ mod tests {
 
     #[test]
     fn copies_span_blocks() {
-        let mut a = [0u8; 3];
-        let mut b = [0u8; 4];
-        // SAFETY: both arrays outlive the sequence and are not otherwise borrowed
-        // while it is used.
-        let seq = unsafe {
-            BlockSeq::new(vec![
-                Block::new(NonNull::new(a.as_mut_ptr()).unwrap(), 3),
-                Block::new(NonNull::new(b.as_mut_ptr()).unwrap(), 4),
-            ])
-        };
+        let mut mem = [0u8; 16];
+        let p = NonNull::new(mem.as_mut_ptr()).unwrap();
+        // SAFETY: both ranges lie in `mem`, which outlives the sequences; a gap
+        // of one byte keeps them apart.
+        let seq = unsafe { BlockSeq::new(vec![Block::new(p, 3), Block::new(p.add(4), 4)]) };
         assert_eq!(seq.len(), 7);
+        assert_eq!(seq.blocks().len(), 2);
         assert_eq!(seq.copy_from(b"hello"), 5);
         let mut out = [0u8; 10];
         assert_eq!(seq.copy_to(&mut out), 7);
         assert_eq!(&out[..7], b"hello\0\0");
         assert_eq!(seq.take(4).len(), 4);
         assert_eq!(seq.take(4).iovecs().len(), 2);
-        assert_eq!(a, *b"hel");
+        assert_eq!(seq.copy_from_at(2, b"XYZ"), 3);
+        assert_eq!(&mem[..8], b"heX\0YZ\0\0");
+        // Adjacent blocks are joined.
+        // SAFETY: as above.
+        let joined = unsafe { BlockSeq::new(vec![Block::new(p, 4), Block::new(p.add(4), 4)]) };
+        assert_eq!(joined.blocks().len(), 1);
+        assert_eq!(joined.len(), 8);
     }
 }

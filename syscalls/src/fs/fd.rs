@@ -46,12 +46,14 @@ pub fn fcntl(t: &mut Task, fd: Fd, cmd: i32, arg: u64) -> SyscallResult {
     let entry = t.fds.get(fd.0)?.clone();
     match cmd {
         F_DUPFD | F_DUPFD_CLOEXEC => {
+            // The kernel takes the argument as an int, then as unsigned.
+            let from = arg as u32;
             let limit = t.nofile_limit();
-            if arg >= limit || arg > i32::MAX as u64 {
+            if from as u64 >= limit || from > i32::MAX as u32 {
                 return Err(Errno::EINVAL);
             }
             let e = FdEntry { file: entry.file, cloexec: cmd == F_DUPFD_CLOEXEC };
-            t.fds.install(arg as i32, e, limit).map(|n| n as u64)
+            t.fds.install(from as i32, e, limit).map(|n| n as u64)
         }
         F_GETFD => Ok(entry.cloexec as u64),
         F_SETFD => t.fds.set_cloexec(fd.0, arg & FD_CLOEXEC != 0).map(|_| 0),

@@ -1,6 +1,6 @@
 //! read, write, readv, writev, pread64, pwrite64.
 
-use abi::consts::PAGE_SIZE;
+use abi::consts::{PAGE_SIZE, TASK_SIZE};
 use abi::signal::SIGPIPE;
 use abi::structs::Iovec;
 use abi::Errno;
@@ -32,6 +32,37 @@ impl Dir {
     }
 }
 
+/// Linux's access_ok: the range must lie in user space (it is not checked to
+/// be mapped; that shows when it is copied).
+fn access_ok(addr: u64, len: u64) -> Result<(), Errno> {
+    match addr.checked_add(len) {
+        Some(end) if end <= TASK_SIZE => Ok(()),
+        _ => Err(Errno::EFAULT),
+    }
+}
+
+/// What a write from a buffer that faults part-way sends: Linux copies the
+/// data in page-sized chunks and fails with EFAULT unless a whole chunk was
+/// copied before the fault. Reads keep the accessible prefix.
+fn trim_faulting(b: BlockSeq, want: u64, dir: Dir) -> Result<BlockSeq, Errno> {
+    let got = b.len() as u64;
+    if dir == Dir::Read || got >= want {
+        return Ok(b);
+    }
+    let whole = got - got % PAGE_SIZE;
+    if whole == 0 {
+        return Err(Errno::EFAULT);
+    }
+    Ok(b.take(whole as usize))
+}
+
+fn buf_blocks(t: &Task, buf: UserBuf, count: usize, dir: Dir) -> Result<BlockSeq, Errno> {
+    access_ok(buf.0, count as u64)?;
+    let want = (count as u64).min(MAX_RW_COUNT);
+    let b = t.mm.blocks(buf.0, want, dir.access())?;
+    trim_faulting(b, want, dir)
+}
+
 /// The iovecs' memory as one sequence, up to the first inaccessible byte.
 fn iov_blocks(t: &Task, iov: u64, cnt: i32, dir: Dir) -> Result<BlockSeq, Errno> {
     if !(0..=UIO_MAXIOV).contains(&cnt) {
@@ -45,21 +76,22 @@ fn iov_blocks(t: &Task, iov: u64, cnt: i32, dir: Dir) -> Result<BlockSeq, Errno>
             return Err(Errno::EINVAL);
         }
         total = total.checked_add(io.len).filter(|&s| s <= i64::MAX as u64).ok_or(Errno::EINVAL)?;
+        access_ok(io.base, io.len)?;
     }
     let want = total.min(MAX_RW_COUNT);
     let mut left = want;
     let mut blocks = Vec::new();
     for io in v.iter().filter(|io| io.len > 0) {
-        let want = io.len.min(left);
-        if want == 0 {
+        let part = io.len.min(left);
+        if part == 0 {
             break;
         }
-        match t.mm.blocks(io.base, want, dir.access()) {
+        match t.mm.blocks(io.base, part, dir.access()) {
             Ok(b) => {
                 let got = b.len() as u64;
                 blocks.extend_from_slice(b.blocks());
                 left -= got;
-                if got < want {
+                if got < part {
                     break;
                 }
             }
@@ -67,15 +99,25 @@ fn iov_blocks(t: &Task, iov: u64, cnt: i32, dir: Dir) -> Result<BlockSeq, Errno>
             Err(_) => break,
         }
     }
-    let b = BlockSeq::new(blocks);
-    match dir {
-        Dir::Write => short_write(b, want),
-        Dir::Read => Ok(b),
-    }
+    trim_faulting(BlockSeq::new(blocks), want, dir)
 }
 
-fn do_io(t: &mut Task, fd: Fd, blocks: Result<BlockSeq, Errno>, offset: Option<i64>, dir: Dir) -> SyscallResult {
+/// The common path, with Linux's order of checks: the offset, the fd, whether
+/// the file can be positioned, the fd's access mode, then the buffer.
+fn do_io(
+    t: &mut Task,
+    fd: Fd,
+    offset: Option<i64>,
+    dir: Dir,
+    buffer: impl FnOnce(&Task) -> Result<BlockSeq, Errno>,
+) -> SyscallResult {
+    if offset.is_some_and(|o| o < 0) {
+        return Err(Errno::EINVAL);
+    }
     let file = t.fds.file(fd.0)?;
+    if offset.is_some() && !file.ops().seekable() {
+        return Err(Errno::ESPIPE);
+    }
     let ok = match dir {
         Dir::Read => file.readable(),
         Dir::Write => file.writable(),
@@ -83,13 +125,7 @@ fn do_io(t: &mut Task, fd: Fd, blocks: Result<BlockSeq, Errno>, offset: Option<i
     if !ok {
         return Err(Errno::EBADF);
     }
-    if offset.is_some() && !file.ops().seekable() {
-        return Err(Errno::ESPIPE);
-    }
-    if offset.is_some_and(|o| o < 0) {
-        return Err(Errno::EINVAL);
-    }
-    let blocks = blocks?;
+    let blocks = buffer(t)?;
     let r = match dir {
         Dir::Read => file.ops().read(&file, &blocks, offset),
         Dir::Write if blocks.is_empty() => return Ok(0),
@@ -101,58 +137,26 @@ fn do_io(t: &mut Task, fd: Fd, blocks: Result<BlockSeq, Errno>, offset: Option<i
     r.map(|n| n as u64)
 }
 
-fn buf_blocks(t: &Task, buf: UserBuf, count: usize, dir: Dir) -> Result<BlockSeq, Errno> {
-    let want = (count as u64).min(MAX_RW_COUNT);
-    let b = t.mm.blocks(buf.0, want, dir.access())?;
-    Ok(match dir {
-        Dir::Write => short_write(b, want)?,
-        Dir::Read => b,
-    })
-}
-
-/// What a write from a buffer that faults part-way sends: Linux copies the
-/// data in page-sized chunks and fails with EFAULT unless a whole chunk was
-/// copied before the fault.
-fn short_write(b: BlockSeq, want: u64) -> Result<BlockSeq, Errno> {
-    let got = b.len() as u64;
-    if got >= want {
-        return Ok(b);
-    }
-    let whole = got - got % PAGE_SIZE;
-    if whole == 0 {
-        return Err(Errno::EFAULT);
-    }
-    Ok(b.take(whole as usize))
-}
-
 pub fn read(t: &mut Task, fd: Fd, buf: UserBuf, count: usize) -> SyscallResult {
-    let b = buf_blocks(t, buf, count, Dir::Read);
-    do_io(t, fd, b, None, Dir::Read)
+    do_io(t, fd, None, Dir::Read, |t| buf_blocks(t, buf, count, Dir::Read))
 }
 
 pub fn write(t: &mut Task, fd: Fd, buf: UserBuf, count: usize) -> SyscallResult {
-    let b = buf_blocks(t, buf, count, Dir::Write);
-    do_io(t, fd, b, None, Dir::Write)
+    do_io(t, fd, None, Dir::Write, |t| buf_blocks(t, buf, count, Dir::Write))
 }
 
 pub fn pread64(t: &mut Task, fd: Fd, buf: UserBuf, count: usize, off: i64) -> SyscallResult {
-    let b = buf_blocks(t, buf, count, Dir::Read);
-    do_io(t, fd, b, Some(off), Dir::Read)
+    do_io(t, fd, Some(off), Dir::Read, |t| buf_blocks(t, buf, count, Dir::Read))
 }
 
 pub fn pwrite64(t: &mut Task, fd: Fd, buf: UserBuf, count: usize, off: i64) -> SyscallResult {
-    let b = buf_blocks(t, buf, count, Dir::Write);
-    do_io(t, fd, b, Some(off), Dir::Write)
+    do_io(t, fd, Some(off), Dir::Write, |t| buf_blocks(t, buf, count, Dir::Write))
 }
 
 pub fn readv(t: &mut Task, fd: Fd, iov: u64, cnt: i32) -> SyscallResult {
-    t.fds.get(fd.0)?;
-    let b = iov_blocks(t, iov, cnt, Dir::Read);
-    do_io(t, fd, b, None, Dir::Read)
+    do_io(t, fd, None, Dir::Read, |t| iov_blocks(t, iov, cnt, Dir::Read))
 }
 
 pub fn writev(t: &mut Task, fd: Fd, iov: u64, cnt: i32) -> SyscallResult {
-    t.fds.get(fd.0)?;
-    let b = iov_blocks(t, iov, cnt, Dir::Write);
-    do_io(t, fd, b, None, Dir::Write)
+    do_io(t, fd, None, Dir::Write, |t| iov_blocks(t, iov, cnt, Dir::Write))
 }

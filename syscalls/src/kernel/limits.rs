@@ -3,12 +3,10 @@
 use abi::consts::*;
 use abi::structs::Rlimit;
 use abi::Errno;
+use sentry::limits::NR_OPEN;
 use sentry::{SyscallResult, Task};
 
 use crate::args::UserPtr;
-
-/// fs.nr_open: the hard ceiling of RLIMIT_NOFILE.
-const NR_OPEN: u64 = 1 << 20;
 
 fn do_prlimit(t: &mut Task, resource: u32, new: Option<Rlimit>, old: UserPtr<Rlimit>) -> SyscallResult {
     if resource >= RLIM_NLIMITS {

@@ -6,6 +6,7 @@ use sentry::mm::Access;
 use sentry::{SyscallResult, Task};
 
 use crate::args::UserBuf;
+use crate::fs::rw::MAX_RW_COUNT;
 
 pub fn getrandom(t: &mut Task, buf: UserBuf, len: usize, flags: u32) -> SyscallResult {
     if flags & !(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE) != 0
@@ -13,9 +14,17 @@ pub fn getrandom(t: &mut Task, buf: UserBuf, len: usize, flags: u32) -> SyscallR
     {
         return Err(Errno::EINVAL);
     }
-    let len = (len as u64).min(i32::MAX as u64);
+    let len = (len as u64).min(MAX_RW_COUNT);
     let blocks = t.mm.blocks(buf.0, len, Access::Write)?;
-    let mut tmp = vec![0u8; blocks.len()];
-    sentry::kernel::getrandom(&mut tmp);
-    Ok(blocks.copy_from(&tmp) as u64)
+    // Fill a page at a time: the request may be up to 2 GiB.
+    let mut page = [0u8; 4096];
+    let total = blocks.len();
+    let mut off = 0;
+    while off < total {
+        let n = (total - off).min(page.len());
+        sentry::kernel::getrandom(&mut page[..n]);
+        blocks.copy_from_at(off, &page[..n]);
+        off += n;
+    }
+    Ok(total as u64)
 }

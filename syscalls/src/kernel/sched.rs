@@ -10,7 +10,7 @@ use crate::args::UserBuf;
 /// platform's business and is not shown).
 pub fn sched_getaffinity(t: &mut Task, pid: i32, len: u32, mask: UserBuf) -> SyscallResult {
     let host = &t.kernel.host;
-    if (len as usize) * 8 < host.nr_cpu_ids || !len.is_multiple_of(8) {
+    if (len.wrapping_mul(8) as usize) < host.nr_cpu_ids || !len.is_multiple_of(8) {
         return Err(Errno::EINVAL);
     }
     if pid != 0 && pid != t.tid {

@@ -81,16 +81,17 @@ fn valid_signal(sig: i32) -> Result<(), Errno> {
 /// kill: the sandbox has one process today, so only it (by pid, process group
 /// or 0) can be signalled; anything else does not exist (ESRCH).
 pub fn kill(t: &mut Task, pid: i32, sig: i32) -> SyscallResult {
-    valid_signal(sig)?;
     let me = match pid {
         0 => true,
         -1 => false,
         p if p > 0 => p == t.tgid,
         p => p.checked_neg() == Some(t.pgid),
     };
+    // Linux finds the target (ESRCH) before checking the signal (EINVAL).
     if !me {
         return Err(Errno::ESRCH);
     }
+    valid_signal(sig)?;
     t.send_signal(sig);
     Ok(0)
 }
@@ -99,10 +100,10 @@ pub fn tgkill(t: &mut Task, tgid: i32, tid: i32, sig: i32) -> SyscallResult {
     if tgid <= 0 || tid <= 0 {
         return Err(Errno::EINVAL);
     }
-    valid_signal(sig)?;
     if tgid != t.tgid || tid != t.tid {
         return Err(Errno::ESRCH);
     }
+    valid_signal(sig)?;
     t.send_signal(sig);
     Ok(0)
 }
@@ -111,10 +112,10 @@ pub fn tkill(t: &mut Task, tid: i32, sig: i32) -> SyscallResult {
     if tid <= 0 {
         return Err(Errno::EINVAL);
     }
-    valid_signal(sig)?;
     if tid != t.tid {
         return Err(Errno::ESRCH);
     }
+    valid_signal(sig)?;
     t.send_signal(sig);
     Ok(0)
 }

@@ -132,7 +132,11 @@ pub fn clock_nanosleep(
 ) -> SyscallResult {
     let host_id = match id {
         CLOCK_REALTIME | CLOCK_MONOTONIC | CLOCK_BOOTTIME | CLOCK_TAI => id,
-        CLOCK_REALTIME_ALARM | CLOCK_BOOTTIME_ALARM if t.creds.euid != 0 => return Err(Errno::EPERM),
+        CLOCK_REALTIME_ALARM | CLOCK_BOOTTIME_ALARM if t.creds.euid != 0 => {
+            // Linux validates the request before the capability.
+            read_request(t, req)?;
+            return Err(Errno::EPERM);
+        }
         CLOCK_REALTIME_ALARM => CLOCK_REALTIME,
         CLOCK_BOOTTIME_ALARM => CLOCK_BOOTTIME,
         // Clocks without a sleep operation in Linux.
