@@ -338,3 +338,19 @@ fn the_32_bit_syscall_abi_is_refused() {
     assert_eq!(String::from_utf8_lossy(&o.stdout), "int 0x80 getpid = -38\n", "{}", stderr(&o));
     assert!(std::fs::read_to_string(&log).unwrap().contains("int 0x80"));
 }
+
+#[test]
+fn random_hostile_syscalls_never_hurt_the_sentry() {
+    let bin = build_guest("syscall_fuzz", Link::Static);
+    let mut survived = 0;
+    for seed in 1..=40 {
+        let seed = seed.to_string();
+        let o = rvisor(&[], &bin, &[&seed, "2000"], b"");
+        let err = stderr(&o);
+        // The application may die of its own doing; the Sentry may not.
+        assert!(!err.contains("panicked") && !err.contains("rvisor:"), "seed {seed}: {err}");
+        assert!(o.status.code().is_some(), "seed {seed}: the launcher itself died");
+        survived += String::from_utf8_lossy(&o.stdout).contains("survived") as i32;
+    }
+    assert!(survived >= 10, "only {survived} of 40 runs got through their calls: the test lost its teeth");
+}

@@ -1,0 +1,53 @@
+// Random system calls with hostile arguments. Run only under rVisor: natively,
+// as root, this could do anything. The application may well kill itself (it
+// unmaps its own code, say); the Sentry must never panic, hang or die.
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+
+static uint64_t state;
+static uint64_t next(void) {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state;
+}
+
+int main(int argc, char **argv) {
+    state = argc > 1 ? strtoull(argv[1], 0, 10) * 2654435761u + 1 : 1;
+    int calls = argc > 2 ? atoi(argv[2]) : 3000;
+    char *buf = mmap(NULL, 1 << 16, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    uint64_t pool[] = {
+        0, 1, 2, 3, 8, 16, 24, 64, 4095, 4096, 65536, 1 << 20, (uint64_t)-1, (uint64_t)-4096,
+        0x7fffffff, 0x80000000, 0xffffffff, 0x7ffffffff000, 0x800000000000, 0xffffffffff600000,
+        (uint64_t)buf, (uint64_t)buf + 4096, (uint64_t)buf + 65535, (uint64_t)buf - 4096, 0x10, 0x400000,
+    };
+    int npool = sizeof pool / sizeof *pool;
+    for (int i = 0; i < calls; i++) {
+        long nr = next() % 470;
+        // Leave the process alive long enough to matter, and awake: a random
+        // pointer makes a fine timespec for a sleep of years, Linux or not.
+        if (nr == SYS_nanosleep || nr == SYS_clock_nanosleep || nr == SYS_pause || nr == SYS_exit || nr == SYS_exit_group || nr == SYS_kill || nr == SYS_tkill || nr == SYS_tgkill ||
+            nr == SYS_rt_sigreturn || nr == SYS_munmap || nr == SYS_mremap)
+            continue;
+        uint64_t a[6];
+        for (int j = 0; j < 6; j++) {
+            uint64_t r = next();
+            a[j] = (r & 3) == 0 ? next() : pool[r % npool];
+        }
+        // Calls that change memory only ever touch the scratch buffer, so the
+        // run goes on; their other arguments stay hostile.
+        if (nr == SYS_mprotect || nr == SYS_madvise) a[0] = (uint64_t)buf + (next() % 16) * 4096;
+        if (nr == SYS_mmap && (a[3] & 0x10)) a[0] = (uint64_t)buf + (next() % 16) * 4096;
+        if (nr == SYS_brk) a[0] = 0;
+        syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+        // Keep stdout and stderr usable.
+        if (nr == SYS_close || nr == SYS_dup2 || nr == SYS_dup3 || nr == SYS_fcntl || nr == SYS_ioctl) {
+            mprotect(buf, 1 << 16, PROT_READ | PROT_WRITE);
+        }
+    }
+    write(1, "survived\n", 9);
+    return 0;
+}
