@@ -40,7 +40,7 @@ pub static TABLE: &[Entry] = &[
     entry!(DUP, "dup", [Fd], Ret::Int, typed!(fs::fd::dup, Fd), Full),
     entry!(DUP2, "dup2", [Fd, Fd], Ret::Int, typed!(fs::fd::dup2, Fd, Fd), Full),
     entry!(DUP3, "dup3", [Fd, Fd, Hex], Ret::Int, typed!(fs::fd::dup3, Fd, Fd, u32), Full),
-    entry!(FCNTL, "fcntl", [Fd, Int, Hex], Ret::Int, typed!(fs::fd::fcntl, Fd, i32, u64), Partial("F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL; other commands EINVAL") ),
+    entry!(FCNTL, "fcntl", [Fd, Int, Hex], Ret::Int, typed!(fs::fd::fcntl, Fd, i32, u64), Partial("F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL (O_ASYNC is kept but no SIGIO is sent); other commands EINVAL") ),
     entry!(FSTAT, "fstat", [Fd, Ptr], Ret::Int, typed!(fs::stat::fstat, Fd, UserPtr<abi::structs::Stat>), Full),
     entry!(NEWFSTATAT, "newfstatat", [DirFd, Str, Ptr, Hex], Ret::Int, typed!(fs::stat::newfstatat, Fd, UserCStr, UserPtr<abi::structs::Stat>, u32), Partial("AT_EMPTY_PATH on an fd; paths are ENOENT until the filesystem exists") ),
     entry!(IOCTL, "ioctl", [Fd, Hex, Hex], Ret::Int, typed!(fs::ioctl::ioctl, Fd, u32, u64), Partial("TCGETS, TIOCGWINSZ, TIOCGPGRP on a host tty; FIOCLEX, FIONCLEX, FIONBIO; other requests (terminal settings included) ENOTTY") ),
