@@ -12,7 +12,7 @@ use platform_ptrace::PtracePlatform;
 use sentry::kernel::HostInfo;
 use sentry::limits::Limits;
 use sentry::loader::ExecSource;
-use sentry::memfile::MemoryFile;
+use vfs::memfile::MemoryFile;
 use sentry::platform::Platform;
 use sentry::task::Credentials;
 use sentry::{ExitStatus, InitProcess, Kernel};
@@ -137,7 +137,8 @@ pub fn boot(args: BootArgs) -> i32 {
         return 125;
     }
 
-    let kernel = Arc::new(Kernel { platform, memfile, syscalls: table, hostname: args.hostname, host });
+    let mounts = sentry::kernel::initial_mounts(&memfile);
+    let kernel = Arc::new(Kernel { platform, memfile, mounts, syscalls: table, hostname: args.hostname, host });
     let init = InitProcess {
         exe: Box::new(HostExe(File::from(exe))),
         execfn,

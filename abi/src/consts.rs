@@ -222,9 +222,28 @@ pub const GRND_INSECURE: u32 = 4;
 
 // File type bits of st_mode.
 pub const S_IFMT: u32 = 0o170000;
+pub const S_IFSOCK: u32 = 0o140000;
+pub const S_IFLNK: u32 = 0o120000;
+pub const S_IFREG: u32 = 0o100000;
+pub const S_IFBLK: u32 = 0o060000;
+pub const S_IFDIR: u32 = 0o040000;
 pub const S_IFCHR: u32 = 0o020000;
 pub const S_IFIFO: u32 = 0o010000;
-pub const S_IFREG: u32 = 0o100000;
+pub const S_ISUID: u32 = 0o4000;
+pub const S_ISGID: u32 = 0o2000;
+pub const S_ISVTX: u32 = 0o1000;
+
+// lseek(2) whence.
+pub const SEEK_SET: i32 = 0;
+pub const SEEK_CUR: i32 = 1;
+pub const SEEK_END: i32 = 2;
+pub const SEEK_DATA: i32 = 3;
+pub const SEEK_HOLE: i32 = 4;
+
+/// The longest file name component (NAME_MAX).
+pub const NAME_MAX: usize = 255;
+/// The longest path, counting its NUL (PATH_MAX).
+pub const PATH_MAX: usize = 4096;
 
 /// Highest user address + 1 of the x86-64 4-level address space (TASK_SIZE).
 pub const TASK_SIZE: u64 = 0x7fff_ffff_f000;

@@ -79,7 +79,7 @@ mod tests {
     }
 
     fn entry() -> FdEntry {
-        FdEntry { file: Arc::new(FileDescription::new(0, Box::new(Nothing))), cloexec: false }
+        FdEntry { file: Arc::new(FileDescription::new(0, Box::new(Nothing), None)), cloexec: false }
     }
 
     #[test]

@@ -6,16 +6,19 @@ use std::sync::Arc;
 use abi::consts::*;
 use abi::Errno;
 use vfs::host::HostFile;
-use vfs::FileDescription;
+use vfs::inode::{NewAttrs, NewNode};
+use vfs::mount::MountFlags;
+use vfs::tmpfs::Tmpfs;
+use vfs::{FileDescription, MountNamespace, Path};
 
 use crate::fdtable::{FdEntry, FdTable};
 use crate::limits::Limits;
 use crate::loader::{self, AuxInfo, ExecError, ExecSource, Placement};
-use crate::memfile::MemoryFile;
+use vfs::memfile::MemoryFile;
 use crate::mm::{Layout, MemoryManager, MMAP_MIN_ADDR};
 use crate::platform::{Platform, Registers};
 use crate::signal::SignalHandlers;
-use crate::task::{Credentials, ExitStatus, Task};
+use crate::task::{Credentials, ExitStatus, FsContext, Task};
 
 /// Serves a task's system call; implemented by the syscalls crate.
 pub trait SyscallTable: Send + Sync {
@@ -58,10 +61,31 @@ impl HostInfo {
 pub struct Kernel {
     pub platform: Arc<dyn Platform>,
     pub memfile: Arc<MemoryFile>,
+    pub mounts: Arc<MountNamespace>,
     pub syscalls: Arc<dyn SyscallTable>,
     pub hostname: String,
     pub host: HostInfo,
 }
+
+/// The sandbox's mount tree. Until the gofer-backed overlay exists, the root
+/// is an empty in-memory tmpfs; /tmp and /dev/shm are tmpfs mounts of their own.
+pub fn initial_mounts(mf: &Arc<MemoryFile>) -> Arc<MountNamespace> {
+    let dir = |mode: u32| NewAttrs { mode: S_IFDIR | mode, uid: 0, gid: 0 };
+    let root = Tmpfs::new_root(mf.clone(), TMPFS_DEV_BASE, dir(0o755));
+    let ns = Arc::new(MountNamespace::new(root.clone()));
+    let dev = root.create(b"dev", NewNode::Directory, dir(0o755)).expect("fresh tmpfs");
+    let tmp = root.create(b"tmp", NewNode::Directory, dir(0o1777)).expect("fresh tmpfs");
+    let shm = dev.create(b"shm", NewNode::Directory, dir(0o1777)).expect("fresh tmpfs");
+    for (n, at) in [tmp, shm].into_iter().enumerate() {
+        let fs = Tmpfs::new_root(mf.clone(), TMPFS_DEV_BASE + 1 + n as u64, dir(0o1777));
+        let at = Path { mount: ns.root().mount, dentry: at };
+        ns.mount(&at, fs, MountFlags::default());
+    }
+    ns
+}
+
+/// Device numbers of the sandbox's tmpfs instances (major 0, as Linux's anonymous devices).
+const TMPFS_DEV_BASE: u64 = 0x20;
 
 /// What the sandbox's first process runs.
 pub struct InitProcess {
@@ -143,7 +167,7 @@ impl Kernel {
         for (n, fd) in init.stdio.into_iter().enumerate() {
             let Some(fd) = fd else { continue };
             let flags = host_fd_flags(&fd);
-            let file = FileDescription::new(flags, Box::new(HostFile::new(fd, INIT_PID)));
+            let file = FileDescription::new(flags, Box::new(HostFile::new(fd, INIT_PID)), None);
             fds.install_at(n as i32, FdEntry { file: Arc::new(file), cloexec: false });
         }
 
@@ -163,6 +187,7 @@ impl Kernel {
             clear_child_tid: 0,
             robust_list: 0,
             limits: init.limits,
+            fs: FsContext { root: self.mounts.root(), cwd: self.mounts.root(), umask: 0o022 },
             exit_status: None,
             context,
         };

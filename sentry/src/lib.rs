@@ -9,7 +9,7 @@ pub mod fdtable;
 pub mod kernel;
 pub mod limits;
 pub mod loader;
-pub mod memfile;
+
 pub mod mm;
 pub mod platform;
 pub mod seccomp;

@@ -20,7 +20,7 @@ use abi::Errno;
 use vfs::{BlockSeq, UserIo};
 use zerocopy::{FromBytes, IntoBytes};
 
-use crate::memfile::MemoryFile;
+use vfs::memfile::MemoryFile;
 use crate::platform::{AddressSpace, Backing, PlatformError};
 
 /// Faults map this much (aligned, clipped to the VMA) at once.

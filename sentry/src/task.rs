@@ -38,6 +38,14 @@ impl Credentials {
     }
 }
 
+/// Where a task's paths start: its root (chroot), working directory and umask.
+#[derive(Clone)]
+pub struct FsContext {
+    pub root: vfs::Path,
+    pub cwd: vfs::Path,
+    pub umask: u32,
+}
+
 pub struct Task {
     pub kernel: Arc<Kernel>,
     pub tid: i32,
@@ -55,6 +63,7 @@ pub struct Task {
     pub clear_child_tid: u64,
     pub robust_list: u64,
     pub limits: Limits,
+    pub fs: FsContext,
     /// Set when the task has exited; the run loop then stops.
     pub exit_status: Option<ExitStatus>,
     pub context: Box<dyn Context>,
@@ -161,6 +170,17 @@ impl Task {
     /// The memory manager as the `UserIo` that file operations take.
     pub fn user_io(&self) -> &dyn vfs::UserIo {
         &*self.mm
+    }
+
+    /// The identity file permission checks use (fsuid/fsgid follow the
+    /// effective ids).
+    pub fn fs_creds(&self) -> vfs::FsCreds {
+        vfs::FsCreds { uid: self.creds.euid, gid: self.creds.egid, groups: Vec::new() }
+    }
+
+    /// A resolver for paths as this task sees them.
+    pub fn resolver<'a>(&'a self, creds: &'a vfs::FsCreds) -> vfs::resolve::Resolver<'a> {
+        vfs::resolve::Resolver { ns: &self.kernel.mounts, root: &self.fs.root, creds }
     }
 
     /// RLIMIT_NOFILE, the bound for new fd numbers.

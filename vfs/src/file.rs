@@ -2,11 +2,14 @@
 //! and the operations of the file behind it.
 
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, MutexGuard};
 
 use abi::consts::*;
 use abi::structs::Stat;
 use abi::Errno;
 
+use crate::inode::{DirEntry, FileType, InodeRef};
+use crate::mount::Path;
 use crate::safemem::BlockSeq;
 
 /// Access to the calling task's memory, for operations (ioctl) whose arguments
@@ -35,6 +38,18 @@ pub trait FileOps: Send + Sync {
     fn seekable(&self) -> bool {
         false
     }
+    /// lseek: the new position.
+    fn seek(&self, _file: &FileDescription, _off: i64, _whence: i32) -> Result<i64, Errno> {
+        Err(Errno::ESPIPE)
+    }
+    /// ftruncate.
+    fn truncate(&self, _size: u64) -> Result<(), Errno> {
+        Err(Errno::EINVAL)
+    }
+    /// The entries of a directory from position `pos` on, "." and ".." first.
+    fn dir_entries(&self, _file: &FileDescription) -> Result<Vec<DirEntry>, Errno> {
+        Err(Errno::ENOTDIR)
+    }
 }
 
 /// Status flags that F_SETFL may change.
@@ -44,11 +59,23 @@ pub const SETFL_MASK: u32 = O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATI
 pub struct FileDescription {
     flags: AtomicU32,
     ops: Box<dyn FileOps>,
+    pos: Mutex<i64>,
+    /// Where in the tree it was opened (None for stdio given at start).
+    path: Option<Path>,
 }
 
 impl FileDescription {
-    pub fn new(flags: u32, ops: Box<dyn FileOps>) -> FileDescription {
-        FileDescription { flags: AtomicU32::new(flags & !O_CLOEXEC), ops }
+    pub fn new(flags: u32, ops: Box<dyn FileOps>, path: Option<Path>) -> FileDescription {
+        FileDescription { flags: AtomicU32::new(flags & !(O_CLOEXEC | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC)), ops, pos: Mutex::new(0), path }
+    }
+
+    /// The file position, locked for a read-modify-write.
+    pub fn pos(&self) -> MutexGuard<'_, i64> {
+        self.pos.lock().unwrap()
+    }
+
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_ref()
     }
 
     /// Access mode and status flags, as F_GETFL reports them.
@@ -72,5 +99,60 @@ impl FileDescription {
 
     pub fn ops(&self) -> &dyn FileOps {
         &*self.ops
+    }
+}
+
+/// An open directory, on any filesystem: its listing is taken when it is read
+/// from position 0 and served from there, as getdents needs a stable order.
+pub struct DirectoryFile {
+    inode: InodeRef,
+    parent_ino: u64,
+    snapshot: Mutex<Option<Vec<DirEntry>>>,
+}
+
+impl DirectoryFile {
+    pub fn new(inode: InodeRef, parent_ino: u64) -> DirectoryFile {
+        DirectoryFile { inode, parent_ino, snapshot: Mutex::default() }
+    }
+}
+
+impl FileOps for DirectoryFile {
+    fn read(&self, _file: &FileDescription, _dst: &BlockSeq, _offset: Option<i64>) -> Result<usize, Errno> {
+        Err(Errno::EISDIR)
+    }
+    fn stat(&self) -> Result<Stat, Errno> {
+        Ok(self.inode.stat())
+    }
+    fn seekable(&self) -> bool {
+        true
+    }
+    fn seek(&self, file: &FileDescription, off: i64, whence: i32) -> Result<i64, Errno> {
+        let mut pos = file.pos();
+        let new = match whence {
+            SEEK_SET => off,
+            SEEK_CUR => pos.checked_add(off).ok_or(Errno::EINVAL)?,
+            _ => return Err(Errno::EINVAL),
+        };
+        if new < 0 {
+            return Err(Errno::EINVAL);
+        }
+        if new == 0 {
+            *self.snapshot.lock().unwrap() = None;
+        }
+        *pos = new;
+        Ok(new)
+    }
+    fn dir_entries(&self, file: &FileDescription) -> Result<Vec<DirEntry>, Errno> {
+        let mut snap = self.snapshot.lock().unwrap();
+        if snap.is_none() || *file.pos() == 0 {
+            let own = self.inode.stat().st_ino;
+            let mut v = vec![
+                DirEntry { name: b".".to_vec(), ino: own, kind: FileType::Directory },
+                DirEntry { name: b"..".to_vec(), ino: self.parent_ino, kind: FileType::Directory },
+            ];
+            v.extend(self.inode.readdir()?);
+            *snap = Some(v);
+        }
+        Ok(snap.clone().unwrap_or_default())
     }
 }

@@ -175,4 +175,17 @@ impl FileOps for HostFile {
     fn seekable(&self) -> bool {
         self.host_stat().is_ok_and(|s| s.st_mode & S_IFMT == S_IFREG)
     }
+
+    fn seek(&self, _file: &FileDescription, off: i64, whence: i32) -> Result<i64, Errno> {
+        if !self.seekable() {
+            return Err(Errno::ESPIPE);
+        }
+        // SAFETY: lseek on our own fd.
+        let r = unsafe { libc::lseek(self.fd.as_raw_fd(), off, whence) };
+        if r < 0 {
+            Err(last_errno())
+        } else {
+            Ok(r)
+        }
+    }
 }

@@ -1,14 +1,21 @@
-//! The VFS core. Today it holds what the Foundation needs: open file descriptions
-//! with their `FileOps`, the memory-block sequences that file I/O reads into and
-//! writes from, and files backed by host fds (the stdio the sandbox is given).
-//! Mounts, dentries, path resolution, tmpfs, overlay, pipes, epoll and the
-//! gofer-backed filesystem arrive with the filesystem issue.
+//! The VFS core: open file descriptions and their `FileOps`, inodes, dentries,
+//! mounts and path resolution, the memory file and the memory-block sequences
+//! that file I/O reads into and writes from; tmpfs; and files backed by host
+//! fds (the stdio the sandbox is given). Overlay, pipes, epoll and the
+//! gofer-backed filesystem are still to come (filesystem issue).
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod file;
 pub mod host;
+pub mod inode;
+pub mod memfile;
+pub mod mount;
+pub mod resolve;
 pub mod safemem;
+pub mod tmpfs;
 
 pub use file::{FileDescription, FileOps, UserIo};
+pub use inode::{FsCreds, Inode, InodeRef};
+pub use mount::{Dentry, MountNamespace, Path};
 pub use safemem::{Block, BlockSeq};

@@ -80,25 +80,64 @@ impl BlockSeq {
     }
 
     /// Copies `src` into the sequence from byte `at` on; returns the bytes copied.
-    pub fn copy_from_at(&self, mut at: usize, mut src: &[u8]) -> usize {
+    pub fn copy_from_at(&self, at: usize, src: &[u8]) -> usize {
         let mut done = 0;
+        self.for_each_range(at, src.len(), |p, n| {
+            // SAFETY: `p..p+n` lies in a mapped, writable block (Block::new's
+            // contract), and Sentry memory never overlaps a Rust slice.
+            unsafe { std::ptr::copy_nonoverlapping(src.as_ptr().add(done), p, n) };
+            done += n;
+        });
+        done
+    }
+
+    /// Copies all of `src` (Sentry memory too) into the sequence from `at`.
+    pub fn copy_from_block_at(&self, at: usize, src: &Block) -> usize {
+        let mut done = 0;
+        self.for_each_range(at, src.len, |p, n| {
+            // SAFETY: both ranges are mapped Sentry memory (Block::new's
+            // contract); `copy` allows them to overlap.
+            unsafe { std::ptr::copy(src.as_ptr().add(done), p, n) };
+            done += n;
+        });
+        done
+    }
+
+    /// Copies `dst.len()` bytes of the sequence, from `at`, into `dst`.
+    pub fn copy_to_block_at(&self, at: usize, dst: &Block) -> usize {
+        let mut done = 0;
+        self.for_each_range(at, dst.len, |p, n| {
+            // SAFETY: as in copy_from_block_at, with the roles reversed.
+            unsafe { std::ptr::copy(p, dst.as_ptr().add(done), n) };
+            done += n;
+        });
+        done
+    }
+
+    /// Zeroes `len` bytes of the sequence from `at`.
+    pub fn zero_at(&self, at: usize, len: usize) {
+        self.for_each_range(at, len, |p, n| {
+            // SAFETY: `p..p+n` lies in a mapped, writable block.
+            unsafe { std::ptr::write_bytes(p, 0, n) };
+        });
+    }
+
+    /// Calls `f` on each piece of `[at, at+len)` (clipped to the sequence).
+    fn for_each_range(&self, mut at: usize, mut len: usize, mut f: impl FnMut(*mut u8, usize)) {
         for b in &self.blocks {
+            if len == 0 {
+                break;
+            }
             if at >= b.len {
                 at -= b.len;
                 continue;
             }
-            let n = (b.len - at).min(src.len());
-            // SAFETY: the block is mapped and writable (Block::new's contract),
-            // `at + n` fits in it, and Sentry memory never overlaps a Rust slice.
-            unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), b.as_ptr().add(at), n) };
+            let n = (b.len - at).min(len);
+            // SAFETY: `at < b.len`, so the pointer stays inside the block.
+            f(unsafe { b.as_ptr().add(at) }, n);
             at = 0;
-            done += n;
-            src = &src[n..];
-            if src.is_empty() {
-                break;
-            }
+            len -= n;
         }
-        done
     }
 
     /// Copies the start of the sequence into `dst`; returns the bytes copied.

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 
 use abi::consts::PAGE_SIZE;
 use abi::Errno;
-use vfs::Block;
+use crate::safemem::Block;
 
 /// Virtual size of the memory file: the most application memory a sandbox may
 /// have allocated at once. Host pages are only used when touched.
@@ -157,13 +157,13 @@ mod tests {
         let a = mf.allocate(2 * PAGE_SIZE).unwrap();
         let b = mf.allocate(PAGE_SIZE).unwrap();
         assert_ne!(a, b);
-        let blk = vfs::BlockSeq::new(vec![mf.block(a, 8)]);
+        let blk = crate::safemem::BlockSeq::new(vec![mf.block(a, 8)]);
         blk.copy_from(b"dirtydat");
         mf.free(a, 2 * PAGE_SIZE);
         let c = mf.allocate(PAGE_SIZE).unwrap();
         assert_eq!(c, a, "freed range is reused");
         let mut out = [1u8; 8];
-        vfs::BlockSeq::new(vec![mf.block(c, 8)]).copy_to(&mut out);
+        crate::safemem::BlockSeq::new(vec![mf.block(c, 8)]).copy_to(&mut out);
         assert_eq!(out, [0; 8], "reused memory reads zero");
         assert_eq!(mf.allocate(MEMORY_FILE_SIZE), Err(Errno::ENOMEM));
     }

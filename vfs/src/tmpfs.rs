@@ -1,0 +1,510 @@
+//! tmpfs: an in-memory filesystem. Regular files keep their data in pages of
+//! the memory file, so the pages can later be mapped into applications as they
+//! are (shared mappings, /dev/shm).
+
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use abi::consts::*;
+use abi::structs::{Stat, Timespec};
+use abi::Errno;
+
+use crate::file::{FileDescription, FileOps};
+use crate::inode::{file_type, DirEntry, Inode, InodeRef, NewAttrs, NewNode, SetAttr};
+use crate::memfile::MemoryFile;
+use crate::mount::Dentry;
+use crate::safemem::BlockSeq;
+
+/// The largest tmpfs file (MAX_LFS_FILESIZE).
+const MAX_FILE_SIZE: u64 = i64::MAX as u64;
+
+pub fn now() -> Timespec {
+    let d = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    Timespec { tv_sec: d.as_secs() as i64, tv_nsec: d.subsec_nanos() as i64 }
+}
+
+/// One tmpfs instance.
+pub struct Tmpfs {
+    dev: u64,
+    next_ino: AtomicU64,
+    mf: Arc<MemoryFile>,
+}
+
+impl Tmpfs {
+    /// A new, empty tmpfs whose root directory has `attrs`; returns its root.
+    pub fn new_root(mf: Arc<MemoryFile>, dev: u64, attrs: NewAttrs) -> Arc<Dentry> {
+        let fs = Arc::new(Tmpfs { dev, next_ino: AtomicU64::new(1), mf });
+        let root = Node::new(&fs, NodeKind::Dir(Mutex::default()), S_IFDIR | (attrs.mode & 0o7777), attrs);
+        root.meta.lock().unwrap().nlink = 2;
+        Dentry::new_root(root)
+    }
+}
+
+struct Meta {
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    nlink: u64,
+    atime: Timespec,
+    mtime: Timespec,
+    ctime: Timespec,
+}
+
+/// Contents of a regular file: page index -> memory-file offset; holes read 0.
+#[derive(Default)]
+struct FileData {
+    pages: BTreeMap<u64, u64>,
+    size: u64,
+}
+
+enum NodeKind {
+    Dir(Mutex<BTreeMap<Vec<u8>, Arc<Node>>>),
+    File(Mutex<FileData>),
+    Symlink(Vec<u8>),
+    Fifo,
+}
+
+pub struct Node {
+    fs: Arc<Tmpfs>,
+    ino: u64,
+    meta: Mutex<Meta>,
+    kind: NodeKind,
+}
+
+impl Node {
+    fn new(fs: &Arc<Tmpfs>, kind: NodeKind, mode: u32, attrs: NewAttrs) -> Arc<Node> {
+        let t = now();
+        Arc::new(Node {
+            fs: fs.clone(),
+            ino: fs.next_ino.fetch_add(1, Ordering::Relaxed),
+            meta: Mutex::new(Meta { mode, uid: attrs.uid, gid: attrs.gid, nlink: 1, atime: t, mtime: t, ctime: t }),
+            kind,
+        })
+    }
+
+    fn entries(&self) -> Result<&Mutex<BTreeMap<Vec<u8>, Arc<Node>>>, Errno> {
+        match &self.kind {
+            NodeKind::Dir(e) => Ok(e),
+            _ => Err(Errno::ENOTDIR),
+        }
+    }
+
+    fn is_dir(&self) -> bool {
+        matches!(self.kind, NodeKind::Dir(_))
+    }
+
+    fn touch_dir(&self) {
+        let t = now();
+        let mut m = self.meta.lock().unwrap();
+        m.mtime = t;
+        m.ctime = t;
+    }
+
+    fn data(&self) -> Result<&Mutex<FileData>, Errno> {
+        match &self.kind {
+            NodeKind::File(d) => Ok(d),
+            NodeKind::Dir(_) => Err(Errno::EISDIR),
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
+    /// Reads file bytes at `off` into `dst`; returns how many.
+    fn read_at(&self, dst: &BlockSeq, off: u64) -> Result<usize, Errno> {
+        let d = self.data()?.lock().unwrap();
+        if off >= d.size {
+            return Ok(0);
+        }
+        let n = (dst.len() as u64).min(d.size - off) as usize;
+        let mut done = 0usize;
+        while done < n {
+            let pos = off + done as u64;
+            let (page, in_page) = (pos / PAGE_SIZE, pos % PAGE_SIZE);
+            let chunk = ((PAGE_SIZE - in_page) as usize).min(n - done);
+            match d.pages.get(&page) {
+                Some(&mo) => {
+                    dst.copy_from_block_at(done, &self.fs.mf.block(mo + in_page, chunk as u64));
+                }
+                None => {
+                    dst.zero_at(done, chunk);
+                }
+            }
+            done += chunk;
+        }
+        Ok(n)
+    }
+
+    /// Writes `src` at `off`, growing the file; returns how many bytes.
+    fn write_at(&self, src: &BlockSeq, off: u64) -> Result<usize, Errno> {
+        let n = src.len() as u64;
+        let end = off.checked_add(n).filter(|&e| e <= MAX_FILE_SIZE).ok_or(Errno::EFBIG)?;
+        let mut d = self.data()?.lock().unwrap();
+        let mut done = 0u64;
+        while done < n {
+            let pos = off + done;
+            let (page, in_page) = (pos / PAGE_SIZE, pos % PAGE_SIZE);
+            let chunk = (PAGE_SIZE - in_page).min(n - done);
+            let mo = match d.pages.get(&page) {
+                Some(&mo) => mo,
+                None => {
+                    let mo = self.fs.mf.allocate(PAGE_SIZE).map_err(|_| Errno::ENOSPC)?;
+                    d.pages.insert(page, mo);
+                    mo
+                }
+            };
+            src.copy_to_block_at(done as usize, &self.fs.mf.block(mo + in_page, chunk));
+            done += chunk;
+        }
+        d.size = d.size.max(end);
+        drop(d);
+        let t = now();
+        let mut m = self.meta.lock().unwrap();
+        m.mtime = t;
+        m.ctime = t;
+        Ok(n as usize)
+    }
+
+    fn truncate(&self, size: u64) -> Result<(), Errno> {
+        if size > MAX_FILE_SIZE {
+            return Err(Errno::EFBIG);
+        }
+        let mut d = self.data()?.lock().unwrap();
+        if size < d.size {
+            // Whole pages past the end go back; the tail of the last page is zeroed.
+            let keep = size.div_ceil(PAGE_SIZE);
+            let gone: Vec<u64> = d.pages.range(keep..).map(|(&p, _)| p).collect();
+            for p in gone {
+                let mo = d.pages.remove(&p).unwrap();
+                self.fs.mf.free(mo, PAGE_SIZE);
+            }
+            if size % PAGE_SIZE != 0 {
+                if let Some(&mo) = d.pages.get(&(size / PAGE_SIZE)) {
+                    let tail = PAGE_SIZE - size % PAGE_SIZE;
+                    BlockSeq::new(vec![self.fs.mf.block(mo + size % PAGE_SIZE, tail)]).zero_at(0, tail as usize);
+                }
+            }
+        }
+        d.size = size;
+        Ok(())
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let NodeKind::File(d) = &self.kind {
+            let d = d.lock().unwrap();
+            for &mo in d.pages.values() {
+                self.fs.mf.free(mo, PAGE_SIZE);
+            }
+        }
+    }
+}
+
+fn node_of(inode: &InodeRef) -> Result<&Node, Errno> {
+    inode.as_any().downcast_ref::<Node>().ok_or(Errno::EXDEV)
+}
+
+impl Inode for Node {
+    fn stat(&self) -> Stat {
+        let m = self.meta.lock().unwrap();
+        let size = match &self.kind {
+            NodeKind::File(d) => d.lock().unwrap().size,
+            NodeKind::Symlink(t) => t.len() as u64,
+            // tmpfs reports directories as 20 bytes per entry plus 40 (like Linux's shmem).
+            NodeKind::Dir(e) => 40 + 20 * e.lock().unwrap().len() as u64,
+            NodeKind::Fifo => 0,
+        };
+        let blocks = match &self.kind {
+            NodeKind::File(d) => d.lock().unwrap().pages.len() as i64 * (PAGE_SIZE as i64 / 512),
+            _ => 0,
+        };
+        Stat {
+            st_dev: self.fs.dev,
+            st_ino: self.ino,
+            st_nlink: m.nlink,
+            st_mode: m.mode,
+            st_uid: m.uid,
+            st_gid: m.gid,
+            st_size: size as i64,
+            st_blksize: PAGE_SIZE as i64,
+            st_blocks: blocks,
+            st_atime: m.atime.tv_sec,
+            st_atime_nsec: m.atime.tv_nsec,
+            st_mtime: m.mtime.tv_sec,
+            st_mtime_nsec: m.mtime.tv_nsec,
+            st_ctime: m.ctime.tv_sec,
+            st_ctime_nsec: m.ctime.tv_nsec,
+            ..Stat::default()
+        }
+    }
+
+    fn setattr(&self, a: &SetAttr) -> Result<(), Errno> {
+        if let Some(size) = a.size {
+            self.truncate(size)?;
+        }
+        let t = now();
+        let mut m = self.meta.lock().unwrap();
+        if let Some(mode) = a.mode {
+            m.mode = (m.mode & S_IFMT) | (mode & 0o7777);
+        }
+        if let Some(uid) = a.uid {
+            m.uid = uid;
+        }
+        if let Some(gid) = a.gid {
+            m.gid = gid;
+        }
+        if let Some(at) = a.atime {
+            m.atime = at;
+        }
+        if let Some(mt) = a.mtime {
+            m.mtime = mt;
+        }
+        if a.size.is_some() {
+            m.mtime = t;
+        }
+        m.ctime = t;
+        Ok(())
+    }
+
+    fn lookup(&self, name: &[u8]) -> Result<InodeRef, Errno> {
+        let e = self.entries()?.lock().unwrap();
+        e.get(name).map(|n| n.clone() as InodeRef).ok_or(Errno::ENOENT)
+    }
+
+    fn create(&self, name: &[u8], node: NewNode<'_>, attrs: NewAttrs) -> Result<InodeRef, Errno> {
+        let mut e = self.entries()?.lock().unwrap();
+        if e.contains_key(name) {
+            return Err(Errno::EEXIST);
+        }
+        let perm = attrs.mode & 0o7777;
+        let n = match node {
+            NewNode::Regular => Node::new(&self.fs, NodeKind::File(Mutex::default()), S_IFREG | perm, attrs),
+            NewNode::Directory => {
+                let n = Node::new(&self.fs, NodeKind::Dir(Mutex::default()), S_IFDIR | perm, attrs);
+                n.meta.lock().unwrap().nlink = 2;
+                self.meta.lock().unwrap().nlink += 1;
+                n
+            }
+            NewNode::Symlink(target) => Node::new(&self.fs, NodeKind::Symlink(target.to_vec()), S_IFLNK | 0o777, attrs),
+            NewNode::Fifo => Node::new(&self.fs, NodeKind::Fifo, S_IFIFO | perm, attrs),
+        };
+        e.insert(name.to_vec(), n.clone());
+        drop(e);
+        self.touch_dir();
+        Ok(n)
+    }
+
+    fn link(&self, name: &[u8], target: &InodeRef) -> Result<(), Errno> {
+        let t = node_of(target)?;
+        if t.is_dir() {
+            return Err(Errno::EPERM);
+        }
+        let mut e = self.entries()?.lock().unwrap();
+        if e.contains_key(name) {
+            return Err(Errno::EEXIST);
+        }
+        let arc = Arc::clone(target).as_any_arc().downcast::<Node>().map_err(|_| Errno::EXDEV)?;
+        e.insert(name.to_vec(), arc);
+        drop(e);
+        let mut m = t.meta.lock().unwrap();
+        m.nlink += 1;
+        m.ctime = now();
+        drop(m);
+        self.touch_dir();
+        Ok(())
+    }
+
+    fn unlink(&self, name: &[u8], dir: bool) -> Result<(), Errno> {
+        let mut e = self.entries()?.lock().unwrap();
+        let n = e.get(name).ok_or(Errno::ENOENT)?;
+        match (dir, n.is_dir()) {
+            (true, false) => return Err(Errno::ENOTDIR),
+            (false, true) => return Err(Errno::EISDIR),
+            (true, true) if !n.entries()?.lock().unwrap().is_empty() => return Err(Errno::ENOTEMPTY),
+            _ => {}
+        }
+        let n = e.remove(name).unwrap();
+        drop(e);
+        let mut m = n.meta.lock().unwrap();
+        m.nlink = if dir { 0 } else { m.nlink.saturating_sub(1) };
+        m.ctime = now();
+        drop(m);
+        if dir {
+            self.meta.lock().unwrap().nlink -= 1;
+        }
+        self.touch_dir();
+        Ok(())
+    }
+
+    fn rename(&self, old: &[u8], new_dir: &InodeRef, new: &[u8]) -> Result<(), Errno> {
+        let target = node_of(new_dir)?;
+        let same_dir = std::ptr::eq(self, target);
+        // Lock the two maps in address order.
+        let (mut src, mut dst_guard);
+        if same_dir {
+            src = self.entries()?.lock().unwrap();
+            dst_guard = None;
+        } else if (self as *const Node) < (target as *const Node) {
+            src = self.entries()?.lock().unwrap();
+            dst_guard = Some(target.entries()?.lock().unwrap());
+        } else {
+            dst_guard = Some(target.entries()?.lock().unwrap());
+            src = self.entries()?.lock().unwrap();
+        }
+        let moving = src.get(old).cloned().ok_or(Errno::ENOENT)?;
+        let dst = dst_guard.as_deref_mut().unwrap_or(&mut *src);
+        if let Some(existing) = dst.get(new).cloned() {
+            if Arc::ptr_eq(&existing, &moving) {
+                return Ok(());
+            }
+            match (moving.is_dir(), existing.is_dir()) {
+                (true, false) => return Err(Errno::ENOTDIR),
+                (false, true) => return Err(Errno::EISDIR),
+                (true, true) if !existing.entries()?.lock().unwrap().is_empty() => return Err(Errno::ENOTEMPTY),
+                _ => {}
+            }
+            dst.remove(new);
+            let mut m = existing.meta.lock().unwrap();
+            m.nlink = if existing.is_dir() { 0 } else { m.nlink.saturating_sub(1) };
+            if existing.is_dir() {
+                target.meta.lock().unwrap().nlink -= 1;
+            }
+        }
+        dst.insert(new.to_vec(), moving.clone());
+        src.remove(old);
+        drop(src);
+        drop(dst_guard);
+        if moving.is_dir() && !same_dir {
+            self.meta.lock().unwrap().nlink -= 1;
+            target.meta.lock().unwrap().nlink += 1;
+        }
+        moving.meta.lock().unwrap().ctime = now();
+        self.touch_dir();
+        target.touch_dir();
+        Ok(())
+    }
+
+    fn readdir(&self) -> Result<Vec<DirEntry>, Errno> {
+        let e = self.entries()?.lock().unwrap();
+        Ok(e.iter()
+            .map(|(name, n)| DirEntry { name: name.clone(), ino: n.ino, kind: file_type(&**n) })
+            .collect())
+    }
+
+    fn readlink(&self) -> Result<Vec<u8>, Errno> {
+        match &self.kind {
+            NodeKind::Symlink(t) => Ok(t.clone()),
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
+    fn open(self: Arc<Self>, _flags: u32) -> Result<Box<dyn FileOps>, Errno> {
+        match &self.kind {
+            NodeKind::File(_) => Ok(Box::new(RegularFile { node: self })),
+            // FIFOs arrive with pipes; symlinks are never opened (O_PATH aside).
+            NodeKind::Fifo => Err(Errno::ENXIO),
+            NodeKind::Symlink(_) => Err(Errno::ELOOP),
+            NodeKind::Dir(_) => Err(Errno::EISDIR),
+        }
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn as_any_arc(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+}
+
+/// An open tmpfs regular file.
+struct RegularFile {
+    node: Arc<Node>,
+}
+
+impl FileOps for RegularFile {
+    fn read(&self, file: &FileDescription, dst: &BlockSeq, offset: Option<i64>) -> Result<usize, Errno> {
+        match offset {
+            Some(off) => self.node.read_at(dst, off as u64),
+            None => {
+                let mut pos = file.pos();
+                let n = self.node.read_at(dst, *pos as u64)?;
+                *pos += n as i64;
+                Ok(n)
+            }
+        }
+    }
+
+    fn write(&self, file: &FileDescription, src: &BlockSeq, offset: Option<i64>) -> Result<usize, Errno> {
+        match offset {
+            // pwrite on an O_APPEND file appends, as Linux does.
+            Some(_) if file.flags() & O_APPEND != 0 => {
+                let end = self.node.data()?.lock().unwrap().size;
+                self.node.write_at(src, end)
+            }
+            Some(off) => self.node.write_at(src, off as u64),
+            None => {
+                let mut pos = file.pos();
+                if file.flags() & O_APPEND != 0 {
+                    *pos = self.node.data()?.lock().unwrap().size as i64;
+                }
+                let n = self.node.write_at(src, *pos as u64)?;
+                *pos += n as i64;
+                Ok(n)
+            }
+        }
+    }
+
+    fn stat(&self) -> Result<Stat, Errno> {
+        Ok(self.node.stat())
+    }
+
+    fn seekable(&self) -> bool {
+        true
+    }
+
+    fn seek(&self, file: &FileDescription, off: i64, whence: i32) -> Result<i64, Errno> {
+        let d = self.node.data()?.lock().unwrap();
+        let size = d.size as i64;
+        let mut pos = file.pos();
+        let new = match whence {
+            SEEK_SET => off,
+            SEEK_CUR => pos.checked_add(off).ok_or(Errno::EOVERFLOW)?,
+            SEEK_END => size.checked_add(off).ok_or(Errno::EOVERFLOW)?,
+            SEEK_DATA | SEEK_HOLE => {
+                if off < 0 || off >= size {
+                    return Err(Errno::ENXIO);
+                }
+                let page_of = |o: i64| o as u64 / PAGE_SIZE;
+                let mut p = page_of(off);
+                let want_data = whence == SEEK_DATA;
+                loop {
+                    let start = (p * PAGE_SIZE) as i64;
+                    if start >= size {
+                        // Past the last page: data ends, the implicit hole at EOF.
+                        if want_data {
+                            return Err(Errno::ENXIO);
+                        }
+                        break size;
+                    }
+                    if d.pages.contains_key(&p) == want_data {
+                        break start.max(off);
+                    }
+                    p += 1;
+                }
+            }
+            _ => return Err(Errno::EINVAL),
+        };
+        if new < 0 {
+            return Err(Errno::EINVAL);
+        }
+        *pos = new;
+        Ok(new)
+    }
+
+    fn truncate(&self, size: u64) -> Result<(), Errno> {
+        self.node.setattr(&SetAttr { size: Some(size), ..SetAttr::default() })
+    }
+}
