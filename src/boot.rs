@@ -12,10 +12,10 @@ use platform_ptrace::PtracePlatform;
 use sentry::kernel::HostInfo;
 use sentry::limits::Limits;
 use sentry::loader::ExecSource;
-use vfs::memfile::MemoryFile;
 use sentry::platform::Platform;
 use sentry::task::Credentials;
 use sentry::{ExitStatus, InitProcess, Kernel};
+use vfs::memfile::MemoryFile;
 
 use crate::launch::EXE_FD;
 

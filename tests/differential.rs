@@ -61,3 +61,8 @@ fn death_by_signal() {
         compare("exit_signal", &[how], b"");
     }
 }
+
+#[test]
+fn files_and_directories() {
+    compare("files", &[], b"");
+}

@@ -14,11 +14,11 @@ use vfs::{FileDescription, MountNamespace, Path};
 use crate::fdtable::{FdEntry, FdTable};
 use crate::limits::Limits;
 use crate::loader::{self, AuxInfo, ExecError, ExecSource, Placement};
-use vfs::memfile::MemoryFile;
 use crate::mm::{Layout, MemoryManager, MMAP_MIN_ADDR};
 use crate::platform::{Platform, Registers};
 use crate::signal::SignalHandlers;
 use crate::task::{Credentials, ExitStatus, FsContext, Task};
+use vfs::memfile::MemoryFile;
 
 /// Serves a task's system call; implemented by the syscalls crate.
 pub trait SyscallTable: Send + Sync {

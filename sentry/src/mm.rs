@@ -20,8 +20,8 @@ use abi::Errno;
 use vfs::{BlockSeq, UserIo};
 use zerocopy::{FromBytes, IntoBytes};
 
-use vfs::memfile::MemoryFile;
 use crate::platform::{AddressSpace, Backing, PlatformError};
+use vfs::memfile::MemoryFile;
 
 /// Faults map this much (aligned, clipped to the VMA) at once.
 pub const FAULT_CHUNK: u64 = 2 << 20;

@@ -66,7 +66,12 @@ pub struct FileDescription {
 
 impl FileDescription {
     pub fn new(flags: u32, ops: Box<dyn FileOps>, path: Option<Path>) -> FileDescription {
-        FileDescription { flags: AtomicU32::new(flags & !(O_CLOEXEC | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC)), ops, pos: Mutex::new(0), path }
+        FileDescription {
+            flags: AtomicU32::new(flags & !(O_CLOEXEC | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC)),
+            ops,
+            pos: Mutex::new(0),
+            path,
+        }
     }
 
     /// The file position, locked for a read-modify-write.

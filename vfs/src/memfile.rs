@@ -7,9 +7,9 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr::NonNull;
 use std::sync::Mutex;
 
+use crate::safemem::Block;
 use abi::consts::PAGE_SIZE;
 use abi::Errno;
-use crate::safemem::Block;
 
 /// Virtual size of the memory file: the most application memory a sandbox may
 /// have allocated at once. Host pages are only used when touched.

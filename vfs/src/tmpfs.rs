@@ -60,8 +60,11 @@ struct FileData {
     size: u64,
 }
 
+/// A directory's entries, by name.
+type Entries = Mutex<BTreeMap<Vec<u8>, Arc<Node>>>;
+
 enum NodeKind {
-    Dir(Mutex<BTreeMap<Vec<u8>, Arc<Node>>>),
+    Dir(Entries),
     File(Mutex<FileData>),
     Symlink(Vec<u8>),
     Fifo,
@@ -85,7 +88,7 @@ impl Node {
         })
     }
 
-    fn entries(&self) -> Result<&Mutex<BTreeMap<Vec<u8>, Arc<Node>>>, Errno> {
+    fn entries(&self) -> Result<&Entries, Errno> {
         match &self.kind {
             NodeKind::Dir(e) => Ok(e),
             _ => Err(Errno::ENOTDIR),
@@ -179,7 +182,7 @@ impl Node {
                 let mo = d.pages.remove(&p).unwrap();
                 self.fs.mf.free(mo, PAGE_SIZE);
             }
-            if size % PAGE_SIZE != 0 {
+            if !size.is_multiple_of(PAGE_SIZE) {
                 if let Some(&mo) = d.pages.get(&(size / PAGE_SIZE)) {
                     let tail = PAGE_SIZE - size % PAGE_SIZE;
                     BlockSeq::new(vec![self.fs.mf.block(mo + size % PAGE_SIZE, tail)]).zero_at(0, tail as usize);
@@ -388,9 +391,7 @@ impl Inode for Node {
 
     fn readdir(&self) -> Result<Vec<DirEntry>, Errno> {
         let e = self.entries()?.lock().unwrap();
-        Ok(e.iter()
-            .map(|(name, n)| DirEntry { name: name.clone(), ino: n.ino, kind: file_type(&**n) })
-            .collect())
+        Ok(e.iter().map(|(name, n)| DirEntry { name: name.clone(), ino: n.ino, kind: file_type(&**n) }).collect())
     }
 
     fn readlink(&self) -> Result<Vec<u8>, Errno> {

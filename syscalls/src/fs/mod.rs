@@ -1,6 +1,10 @@
-//! File syscalls: I/O, fd management, stat, ioctl.
+//! File syscalls: opening, I/O, fd management, stat, names, directories, ioctl.
 
+pub mod dir;
 pub mod fd;
 pub mod ioctl;
+pub mod names;
+pub mod open;
+pub mod path;
 pub mod rw;
 pub mod stat;
