@@ -66,3 +66,8 @@ fn death_by_signal() {
 fn files_and_directories() {
     compare("files", &[], b"");
 }
+
+#[test]
+fn dev_memory_devices() {
+    compare("devices", &[], b"");
+}

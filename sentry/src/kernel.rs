@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use abi::consts::*;
 use abi::Errno;
+use vfs::dev::getrandom;
 use vfs::host::HostFile;
 use vfs::inode::{NewAttrs, NewNode};
 use vfs::mount::MountFlags;
@@ -68,19 +69,39 @@ pub struct Kernel {
 }
 
 /// The sandbox's mount tree. Until the gofer-backed overlay exists, the root
-/// is an empty in-memory tmpfs; /tmp and /dev/shm are tmpfs mounts of their own.
+/// is an empty in-memory tmpfs; /tmp, /dev and /dev/shm are tmpfs mounts of
+/// their own, /dev holding the memory devices.
 pub fn initial_mounts(mf: &Arc<MemoryFile>) -> Arc<MountNamespace> {
-    let dir = |mode: u32| NewAttrs { mode: S_IFDIR | mode, uid: 0, gid: 0 };
-    let root = Tmpfs::new_root(mf.clone(), TMPFS_DEV_BASE, dir(0o755));
+    let attrs = |ty: u32, mode: u32| NewAttrs { mode: ty | mode, uid: 0, gid: 0 };
+    let fresh = "a fresh tmpfs has room for these names";
+    let mut next_dev = TMPFS_DEV_BASE;
+    let mut new_tmpfs = |mode: u32| {
+        next_dev += 1;
+        Tmpfs::new_root(mf.clone(), next_dev, attrs(S_IFDIR, mode))
+    };
+    let root = new_tmpfs(0o755);
     let ns = Arc::new(MountNamespace::new(root.clone()));
-    let dev = root.create(b"dev", NewNode::Directory, dir(0o755)).expect("fresh tmpfs");
-    let tmp = root.create(b"tmp", NewNode::Directory, dir(0o1777)).expect("fresh tmpfs");
-    let shm = dev.create(b"shm", NewNode::Directory, dir(0o1777)).expect("fresh tmpfs");
-    for (n, at) in [tmp, shm].into_iter().enumerate() {
-        let fs = Tmpfs::new_root(mf.clone(), TMPFS_DEV_BASE + 1 + n as u64, dir(0o1777));
-        let at = Path { mount: ns.root().mount, dentry: at };
-        ns.mount(&at, fs, MountFlags::default());
+    let at = |d: Arc<vfs::Dentry>| Path { mount: ns.root().mount, dentry: d };
+    let dev_at = root.create(b"dev", NewNode::Directory, attrs(S_IFDIR, 0o755)).expect(fresh);
+    let tmp_at = root.create(b"tmp", NewNode::Directory, attrs(S_IFDIR, 0o1777)).expect(fresh);
+    ns.mount(&at(tmp_at), new_tmpfs(0o1777), MountFlags::default());
+    // /dev: a tmpfs of its own, as in containers, with the memory devices,
+    // the /proc/self/fd links and /dev/shm.
+    let dev = new_tmpfs(0o755);
+    let dev_mount = ns.mount(&at(dev_at), dev.clone(), MountFlags::default());
+    for (name, rdev) in vfs::dev::MEM_DEVICES {
+        dev.create(name, NewNode::CharDev(rdev), attrs(S_IFCHR, 0o666)).expect(fresh);
     }
+    for (name, target) in [
+        (&b"fd"[..], &b"/proc/self/fd"[..]),
+        (b"stdin", b"/proc/self/fd/0"),
+        (b"stdout", b"/proc/self/fd/1"),
+        (b"stderr", b"/proc/self/fd/2"),
+    ] {
+        dev.create(name, NewNode::Symlink(target), attrs(S_IFLNK, 0o777)).expect(fresh);
+    }
+    let shm_at = dev.create(b"shm", NewNode::Directory, attrs(S_IFDIR, 0o1777)).expect(fresh);
+    ns.mount(&Path { mount: dev_mount, dentry: shm_at }, new_tmpfs(0o1777), MountFlags::default());
     ns
 }
 
@@ -108,18 +129,6 @@ fn random_pages(max: u64) -> u64 {
     let mut b = [0u8; 8];
     getrandom(&mut b);
     (u64::from_le_bytes(b) % max) & !(PAGE_SIZE - 1)
-}
-
-/// Fills `buf` from the host's CSPRNG.
-pub fn getrandom(buf: &mut [u8]) {
-    let mut done = 0;
-    while done < buf.len() {
-        // SAFETY: writes at most the remaining length into `buf`.
-        let r = unsafe { libc::getrandom(buf[done..].as_mut_ptr().cast(), buf.len() - done, 0) };
-        if r > 0 {
-            done += r as usize;
-        }
-    }
 }
 
 impl Kernel {

@@ -70,6 +70,8 @@ pub enum NewNode<'a> {
     Directory,
     Symlink(&'a [u8]),
     Fifo,
+    /// A character device node with this device number.
+    CharDev(u64),
 }
 
 /// The owner and mode bits (type included) a new node gets.

@@ -6,6 +6,7 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod dev;
 pub mod file;
 pub mod host;
 pub mod inode;

@@ -68,6 +68,7 @@ enum NodeKind {
     File(Mutex<FileData>),
     Symlink(Vec<u8>),
     Fifo,
+    CharDev(u64),
 }
 
 pub struct Node {
@@ -217,7 +218,7 @@ impl Inode for Node {
             NodeKind::Symlink(t) => t.len() as u64,
             // tmpfs reports directories as 20 bytes per entry plus 40 (like Linux's shmem).
             NodeKind::Dir(e) => 40 + 20 * e.lock().unwrap().len() as u64,
-            NodeKind::Fifo => 0,
+            NodeKind::Fifo | NodeKind::CharDev(_) => 0,
         };
         let blocks = match &self.kind {
             NodeKind::File(d) => d.lock().unwrap().pages.len() as i64 * (PAGE_SIZE as i64 / 512),
@@ -230,6 +231,7 @@ impl Inode for Node {
             st_mode: m.mode,
             st_uid: m.uid,
             st_gid: m.gid,
+            st_rdev: if let NodeKind::CharDev(r) = self.kind { r } else { 0 },
             st_size: size as i64,
             st_blksize: PAGE_SIZE as i64,
             st_blocks: blocks,
@@ -292,6 +294,7 @@ impl Inode for Node {
             }
             NewNode::Symlink(target) => Node::new(&self.fs, NodeKind::Symlink(target.to_vec()), S_IFLNK | 0o777, attrs),
             NewNode::Fifo => Node::new(&self.fs, NodeKind::Fifo, S_IFIFO | perm, attrs),
+            NewNode::CharDev(rdev) => Node::new(&self.fs, NodeKind::CharDev(rdev), S_IFCHR | perm, attrs),
         };
         e.insert(name.to_vec(), n.clone());
         drop(e);
@@ -406,6 +409,10 @@ impl Inode for Node {
             NodeKind::File(_) => Ok(Box::new(RegularFile { node: self })),
             // FIFOs arrive with pipes; symlinks are never opened (O_PATH aside).
             NodeKind::Fifo => Err(Errno::ENXIO),
+            NodeKind::CharDev(rdev) => {
+                let node = self.clone();
+                crate::dev::open_char_device(*rdev, Box::new(move || node.stat()))
+            }
             NodeKind::Symlink(_) => Err(Errno::ELOOP),
             NodeKind::Dir(_) => Err(Errno::EISDIR),
         }

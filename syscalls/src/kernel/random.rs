@@ -22,7 +22,7 @@ pub fn getrandom(t: &mut Task, buf: UserBuf, len: usize, flags: u32) -> SyscallR
     let mut off = 0;
     while off < total {
         let n = (total - off).min(page.len());
-        sentry::kernel::getrandom(&mut page[..n]);
+        vfs::dev::getrandom(&mut page[..n]);
         blocks.copy_from_at(off, &page[..n]);
         off += n;
     }
