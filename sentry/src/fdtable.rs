@@ -1,6 +1,6 @@
 //! The fd table: fd numbers to open file descriptions, lowest free number first.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use abi::Errno;
 use vfs::FileDescription;
@@ -11,60 +11,72 @@ pub struct FdEntry {
     pub cloexec: bool,
 }
 
-#[derive(Clone, Default)]
+/// The fd table; shared by the threads of a process (and, with CLONE_FILES,
+/// beyond), so it locks internally.
+#[derive(Default)]
 pub struct FdTable {
-    slots: Vec<Option<FdEntry>>,
+    slots: Mutex<Vec<Option<FdEntry>>>,
 }
 
 impl FdTable {
-    pub fn get(&self, fd: i32) -> Result<&FdEntry, Errno> {
-        usize::try_from(fd).ok().and_then(|i| self.slots.get(i)).and_then(Option::as_ref).ok_or(Errno::EBADF)
+    pub fn get(&self, fd: i32) -> Result<FdEntry, Errno> {
+        let slots = self.slots.lock().unwrap();
+        usize::try_from(fd).ok().and_then(|i| slots.get(i)).and_then(Option::clone).ok_or(Errno::EBADF)
     }
 
     pub fn file(&self, fd: i32) -> Result<Arc<FileDescription>, Errno> {
-        self.get(fd).map(|e| e.file.clone())
+        self.get(fd).map(|e| e.file)
     }
 
-    pub fn set_cloexec(&mut self, fd: i32, cloexec: bool) -> Result<(), Errno> {
-        self.get(fd)?;
-        self.slots[fd as usize].as_mut().unwrap().cloexec = cloexec;
+    pub fn set_cloexec(&self, fd: i32, cloexec: bool) -> Result<(), Errno> {
+        let mut slots = self.slots.lock().unwrap();
+        let e = usize::try_from(fd).ok().and_then(|i| slots.get_mut(i)).and_then(Option::as_mut).ok_or(Errno::EBADF)?;
+        e.cloexec = cloexec;
         Ok(())
     }
 
     /// Installs at the lowest free fd >= `min`; EMFILE at or past `limit`.
-    pub fn install(&mut self, min: i32, entry: FdEntry, limit: u64) -> Result<i32, Errno> {
+    pub fn install(&self, min: i32, entry: FdEntry, limit: u64) -> Result<i32, Errno> {
+        let mut slots = self.slots.lock().unwrap();
         let min = min.max(0) as usize;
-        let free = (min..).find(|&i| self.slots.get(i).is_none_or(Option::is_none)).unwrap();
+        let free = (min..).find(|&i| slots.get(i).is_none_or(Option::is_none)).unwrap();
         if free as u64 >= limit {
             return Err(Errno::EMFILE);
         }
-        self.put(free, entry);
+        put(&mut slots, free, entry);
         Ok(free as i32)
     }
 
     /// Installs at exactly `fd`, returning what was there (to be closed).
-    pub fn install_at(&mut self, fd: i32, entry: FdEntry) -> Option<FdEntry> {
+    pub fn install_at(&self, fd: i32, entry: FdEntry) -> Option<FdEntry> {
+        let mut slots = self.slots.lock().unwrap();
         let i = fd as usize;
-        let old = self.slots.get_mut(i).and_then(Option::take);
-        self.put(i, entry);
+        let old = slots.get_mut(i).and_then(Option::take);
+        put(&mut slots, i, entry);
         old
     }
 
-    fn put(&mut self, i: usize, entry: FdEntry) {
-        if self.slots.len() <= i {
-            self.slots.resize(i + 1, None);
-        }
-        self.slots[i] = Some(entry);
-    }
-
-    pub fn remove(&mut self, fd: i32) -> Result<FdEntry, Errno> {
-        self.get(fd)?;
-        let e = self.slots[fd as usize].take().unwrap();
-        while matches!(self.slots.last(), Some(None)) {
-            self.slots.pop();
+    pub fn remove(&self, fd: i32) -> Result<FdEntry, Errno> {
+        let mut slots = self.slots.lock().unwrap();
+        let e = usize::try_from(fd).ok().and_then(|i| slots.get_mut(i)).and_then(Option::take).ok_or(Errno::EBADF)?;
+        while matches!(slots.last(), Some(None)) {
+            slots.pop();
         }
         Ok(e)
     }
+
+    /// The open fds, in order, for /proc/[pid]/fd.
+    pub fn fds(&self) -> Vec<(i32, FdEntry)> {
+        let slots = self.slots.lock().unwrap();
+        slots.iter().enumerate().filter_map(|(i, e)| e.clone().map(|e| (i as i32, e))).collect()
+    }
+}
+
+fn put(slots: &mut Vec<Option<FdEntry>>, i: usize, entry: FdEntry) {
+    if slots.len() <= i {
+        slots.resize(i + 1, None);
+    }
+    slots[i] = Some(entry);
 }
 
 #[cfg(test)]
@@ -84,7 +96,7 @@ mod tests {
 
     #[test]
     fn lowest_free_number_first() {
-        let mut t = FdTable::default();
+        let t = FdTable::default();
         assert_eq!(t.install(0, entry(), 1024), Ok(0));
         assert_eq!(t.install(0, entry(), 1024), Ok(1));
         assert_eq!(t.install(0, entry(), 1024), Ok(2));

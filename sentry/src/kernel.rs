@@ -172,7 +172,7 @@ impl Kernel {
         getrandom(&mut aux.random);
         let loaded = loader::load(&mm, &*init.exe, &init.execfn, &init.argv, &init.envp, &aux, place)?;
 
-        let mut fds = FdTable::default();
+        let fds = Arc::new(FdTable::default());
         for (n, fd) in init.stdio.into_iter().enumerate() {
             let Some(fd) = fd else { continue };
             let flags = host_fd_flags(&fd);
@@ -196,7 +196,7 @@ impl Kernel {
             clear_child_tid: 0,
             robust_list: 0,
             limits: init.limits,
-            fs: FsContext { root: self.mounts.root(), cwd: self.mounts.root(), umask: 0o022 },
+            fs: Arc::new(FsContext::new(self.mounts.root(), 0o022)),
             exit_status: None,
             context,
         };

@@ -1,6 +1,8 @@
 //! A task: one application thread, driven by one host thread for its lifetime.
 
-use std::sync::Arc;
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 
 use abi::signal::*;
 use abi::Errno;
@@ -39,11 +41,33 @@ impl Credentials {
 }
 
 /// Where a task's paths start: its root (chroot), working directory and umask.
-#[derive(Clone)]
+/// Shared by threads (and CLONE_FS), so it locks internally.
 pub struct FsContext {
-    pub root: vfs::Path,
-    pub cwd: vfs::Path,
-    pub umask: u32,
+    root: Mutex<vfs::Path>,
+    cwd: Mutex<vfs::Path>,
+    umask: AtomicU32,
+}
+
+impl FsContext {
+    pub fn new(root: vfs::Path, umask: u32) -> FsContext {
+        FsContext { cwd: Mutex::new(root.clone()), root: Mutex::new(root), umask: AtomicU32::new(umask) }
+    }
+    pub fn root(&self) -> vfs::Path {
+        self.root.lock().unwrap().clone()
+    }
+    pub fn cwd(&self) -> vfs::Path {
+        self.cwd.lock().unwrap().clone()
+    }
+    pub fn set_cwd(&self, p: vfs::Path) {
+        *self.cwd.lock().unwrap() = p;
+    }
+    pub fn umask(&self) -> u32 {
+        self.umask.load(Ordering::Relaxed)
+    }
+    /// Sets the umask; returns the old one.
+    pub fn swap_umask(&self, mask: u32) -> u32 {
+        self.umask.swap(mask, Ordering::Relaxed)
+    }
 }
 
 pub struct Task {
@@ -54,7 +78,7 @@ pub struct Task {
     pub pgid: i32,
     pub regs: Registers,
     pub mm: Arc<MemoryManager>,
-    pub fds: FdTable,
+    pub fds: Arc<FdTable>,
     pub creds: Credentials,
     pub signal_mask: SigSet,
     /// Signals generated but not yet delivered (handlers do not run yet).
@@ -63,7 +87,7 @@ pub struct Task {
     pub clear_child_tid: u64,
     pub robust_list: u64,
     pub limits: Limits,
-    pub fs: FsContext,
+    pub fs: Arc<FsContext>,
     /// Set when the task has exited; the run loop then stops.
     pub exit_status: Option<ExitStatus>,
     pub context: Box<dyn Context>,
@@ -72,6 +96,7 @@ pub struct Task {
 impl Task {
     /// The task loop: run application code, serve what stopped it, repeat.
     pub fn run(&mut self) -> ExitStatus {
+        CURRENT_TID.with(|c| c.set(self.tid));
         loop {
             if let Some(status) = self.exit_status {
                 return status;
@@ -178,9 +203,9 @@ impl Task {
         vfs::FsCreds { uid: self.creds.euid, gid: self.creds.egid, groups: Vec::new() }
     }
 
-    /// A resolver for paths as this task sees them.
-    pub fn resolver<'a>(&'a self, creds: &'a vfs::FsCreds) -> vfs::resolve::Resolver<'a> {
-        vfs::resolve::Resolver { ns: &self.kernel.mounts, root: &self.fs.root, creds }
+    /// A resolver for paths as this task sees them (`root` is its root).
+    pub fn resolver<'a>(&'a self, root: &'a vfs::Path, creds: &'a vfs::FsCreds) -> vfs::resolve::Resolver<'a> {
+        vfs::resolve::Resolver { ns: &self.kernel.mounts, root, creds }
     }
 
     /// RLIMIT_NOFILE, the bound for new fd numbers.
@@ -191,3 +216,13 @@ impl Task {
 
 /// A syscall result: the value for rax, or an errno.
 pub type SyscallResult = Result<u64, Errno>;
+
+thread_local! {
+    /// The task this host thread runs (Linux's `current`), for /proc/self.
+    static CURRENT_TID: Cell<i32> = const { Cell::new(0) };
+}
+
+/// The thread id of the task running on this host thread (0 if none).
+pub fn current_tid() -> i32 {
+    CURRENT_TID.with(|c| c.get())
+}

@@ -45,11 +45,12 @@ pub fn getdents64(t: &mut Task, fd: Fd, buf: UserBuf, count: u32) -> SyscallResu
 }
 
 pub fn getcwd(t: &mut Task, buf: UserBuf, size: usize) -> SyscallResult {
-    if t.fs.cwd.dentry.is_deleted() {
+    let cwd = t.fs.cwd();
+    if cwd.dentry.is_deleted() {
         return Err(Errno::ENOENT);
     }
-    let creds = t.fs_creds();
-    let mut path = match t.resolver(&creds).path_of(&t.fs.cwd) {
+    let (creds, root) = (t.fs_creds(), t.fs.root());
+    let mut path = match t.resolver(&root, &creds).path_of(&cwd) {
         Some(p) => p,
         // A cwd outside the root (after chroot) is reported as unreachable.
         None => b"(unreachable)".to_vec(),
@@ -69,7 +70,7 @@ fn set_cwd(t: &mut Task, p: Path) -> SyscallResult {
     if !t.fs_creds().may(&p.inode().stat(), MAY_EXEC) {
         return Err(Errno::EACCES);
     }
-    t.fs.cwd = p;
+    t.fs.set_cwd(p);
     Ok(0)
 }
 
@@ -85,7 +86,5 @@ pub fn fchdir(t: &mut Task, fd: Fd) -> SyscallResult {
 }
 
 pub fn umask(t: &mut Task, mask: u32) -> SyscallResult {
-    let old = t.fs.umask;
-    t.fs.umask = mask & 0o777;
-    Ok(old as u64)
+    Ok(t.fs.swap_umask(mask & 0o777) as u64)
 }

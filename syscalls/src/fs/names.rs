@@ -32,7 +32,7 @@ fn sticky_ok(creds: &FsCreds, dir: &Stat, victim: &Stat) -> Result<(), Errno> {
 }
 
 fn new_attrs(t: &Task, creds: &FsCreds, ty: u32, mode: u32) -> NewAttrs {
-    NewAttrs { mode: ty | (mode & 0o7777 & !t.fs.umask), uid: creds.uid, gid: creds.gid }
+    NewAttrs { mode: ty | (mode & 0o7777 & !t.fs.umask()), uid: creds.uid, gid: creds.gid }
 }
 
 fn mkdir_at(t: &mut Task, dirfd: Fd, path: UserCStr, mode: u32) -> SyscallResult {

@@ -63,12 +63,12 @@ pub fn do_open(t: &mut Task, dirfd: Fd, path: UserCStr, flags: u32, mode: u32) -
     let path_only = flags & O_PATH != 0;
     let acc = flags & O_ACCMODE;
     let (want_read, want_write) = (acc == O_RDONLY || acc == O_RDWR, acc == O_WRONLY || acc == O_RDWR);
-    let creds = t.fs_creds();
+    let (creds, root) = (t.fs_creds(), t.fs.root());
     let p = path.read_path(t)?;
     if p.is_empty() {
         return Err(Errno::ENOENT);
     }
-    let start = if p[0] == b'/' { t.fs.cwd.clone() } else { start_dir(t, dirfd)? };
+    let start = if p[0] == b'/' { t.fs.cwd() } else { start_dir(t, dirfd)? };
     let follow = flags & O_NOFOLLOW == 0;
     let mut created = false;
     let target: Path = if flags & O_CREAT != 0 && !path_only {
@@ -86,7 +86,7 @@ pub fn do_open(t: &mut Task, dirfd: Fd, path: UserCStr, flags: u32, mode: u32) -
                     if !follow {
                         return Err(Errno::ELOOP);
                     }
-                    t.resolver(&creds).resolve(&start, &p, true)?
+                    t.resolver(&root, &creds).resolve(&start, &p, true)?
                 } else {
                     t.kernel.mounts.mounted_on(&found).map_or(found, |m| Path { dentry: m.root.clone(), mount: m })
                 }
@@ -95,7 +95,8 @@ pub fn do_open(t: &mut Task, dirfd: Fd, path: UserCStr, flags: u32, mode: u32) -
                 if !creds.may(&parent.dir.inode().stat(), MAY_WRITE | MAY_EXEC) {
                     return Err(Errno::EACCES);
                 }
-                let attrs = NewAttrs { mode: S_IFREG | (mode & 0o7777 & !t.fs.umask), uid: creds.uid, gid: creds.gid };
+                let attrs =
+                    NewAttrs { mode: S_IFREG | (mode & 0o7777 & !t.fs.umask()), uid: creds.uid, gid: creds.gid };
                 let d = parent.dir.dentry.create(&parent.name, NewNode::Regular, attrs)?;
                 created = true;
                 Path { mount: parent.dir.mount, dentry: d }
@@ -103,7 +104,7 @@ pub fn do_open(t: &mut Task, dirfd: Fd, path: UserCStr, flags: u32, mode: u32) -
             Err(e) => return Err(e),
         }
     } else {
-        t.resolver(&creds).resolve(&start, &p, follow)?
+        t.resolver(&root, &creds).resolve(&start, &p, follow)?
     };
     let kind = file_type(&**target.inode());
     if flags & O_DIRECTORY != 0 && kind != FileType::Directory {

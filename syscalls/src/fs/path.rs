@@ -13,7 +13,7 @@ use crate::args::{Fd, UserCStr};
 /// directory open on `dirfd`.
 pub fn start_dir(t: &Task, dirfd: Fd) -> Result<Path, Errno> {
     if dirfd.0 == AT_FDCWD {
-        return Ok(t.fs.cwd.clone());
+        return Ok(t.fs.cwd());
     }
     let file = t.fds.file(dirfd.0)?;
     let p = file.path().cloned().ok_or(Errno::ENOTDIR)?;
@@ -39,7 +39,7 @@ pub fn lookup_flags(flags: u32) -> LookupFlags {
 /// The file `dirfd` itself (AT_EMPTY_PATH): any open fd with a path.
 fn fd_path(t: &Task, dirfd: Fd) -> Result<Path, Errno> {
     if dirfd.0 == AT_FDCWD {
-        return Ok(t.fs.cwd.clone());
+        return Ok(t.fs.cwd());
     }
     t.fds.file(dirfd.0)?.path().cloned().ok_or(Errno::EBADF)
 }
@@ -50,9 +50,9 @@ pub fn lookup(t: &Task, dirfd: Fd, path: UserCStr, how: LookupFlags) -> Result<P
     if p.is_empty() {
         return if how.empty_path { fd_path(t, dirfd) } else { Err(Errno::ENOENT) };
     }
-    let start = if p[0] == b'/' { t.fs.cwd.clone() } else { start_dir(t, dirfd)? };
-    let creds = t.fs_creds();
-    t.resolver(&creds).resolve(&start, &p, how.follow)
+    let start = if p[0] == b'/' { t.fs.cwd() } else { start_dir(t, dirfd)? };
+    let (creds, root) = (t.fs_creds(), t.fs.root());
+    t.resolver(&root, &creds).resolve(&start, &p, how.follow)
 }
 
 /// Resolves all but the last component of a user path.
@@ -61,9 +61,9 @@ pub fn lookup_parent(t: &Task, dirfd: Fd, path: UserCStr) -> Result<Parent, Errn
     if p.is_empty() {
         return Err(Errno::ENOENT);
     }
-    let start = if p[0] == b'/' { t.fs.cwd.clone() } else { start_dir(t, dirfd)? };
-    let creds = t.fs_creds();
-    t.resolver(&creds).resolve_parent(&start, &p)
+    let start = if p[0] == b'/' { t.fs.cwd() } else { start_dir(t, dirfd)? };
+    let (creds, root) = (t.fs_creds(), t.fs.root());
+    t.resolver(&root, &creds).resolve_parent(&start, &p)
 }
 
 /// Whether `name` is a real entry name (not "", "." or "..").
