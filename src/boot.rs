@@ -138,7 +138,16 @@ pub fn boot(args: BootArgs) -> i32 {
     }
 
     let mounts = sentry::kernel::initial_mounts(&memfile);
-    let kernel = Arc::new(Kernel { platform, memfile, mounts, syscalls: table, hostname: args.hostname, host });
+    let kernel = Arc::new(Kernel {
+        platform,
+        memfile,
+        mounts,
+        tasks: Default::default(),
+        syscalls: table,
+        hostname: args.hostname,
+        host,
+    });
+    sentry::procfs::mount(&kernel);
     let init = InitProcess {
         exe: Box::new(HostExe(File::from(exe))),
         execfn,

@@ -71,3 +71,8 @@ fn files_and_directories() {
 fn dev_memory_devices() {
     compare("devices", &[], b"");
 }
+
+#[test]
+fn proc_self() {
+    compare("proc", &[], b"");
+}

@@ -1,7 +1,9 @@
 //! The Kernel: global state of one sandbox, and the start of its first process.
 
+use std::collections::BTreeMap;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
+use std::sync::Mutex;
 
 use abi::consts::*;
 use abi::Errno;
@@ -59,10 +61,26 @@ impl HostInfo {
     }
 }
 
+/// What the rest of the kernel (procfs) may see of a running task.
+#[derive(Clone)]
+pub struct TaskView {
+    pub tid: i32,
+    pub tgid: i32,
+    pub uid: u32,
+    pub gid: u32,
+    pub fds: Arc<FdTable>,
+    pub fs: Arc<FsContext>,
+    pub mm: Arc<MemoryManager>,
+    /// The executable as exec'd (AT_EXECFN).
+    pub exe: Vec<u8>,
+}
+
 pub struct Kernel {
     pub platform: Arc<dyn Platform>,
     pub memfile: Arc<MemoryFile>,
     pub mounts: Arc<MountNamespace>,
+    /// Running tasks by thread id.
+    pub tasks: Mutex<BTreeMap<i32, TaskView>>,
     pub syscalls: Arc<dyn SyscallTable>,
     pub hostname: String,
     pub host: HostInfo,
@@ -84,6 +102,8 @@ pub fn initial_mounts(mf: &Arc<MemoryFile>) -> Arc<MountNamespace> {
     let at = |d: Arc<vfs::Dentry>| Path { mount: ns.root().mount, dentry: d };
     let dev_at = root.create(b"dev", NewNode::Directory, attrs(S_IFDIR, 0o755)).expect(fresh);
     let tmp_at = root.create(b"tmp", NewNode::Directory, attrs(S_IFDIR, 0o1777)).expect(fresh);
+    // procfs needs the kernel; it is mounted here by `procfs::mount`.
+    root.create(b"proc", NewNode::Directory, attrs(S_IFDIR, 0o555)).expect(fresh);
     ns.mount(&at(tmp_at), new_tmpfs(0o1777), MountFlags::default());
     // /dev: a tmpfs of its own, as in containers, with the memory devices,
     // the /proc/self/fd links and /dev/shm.
@@ -200,7 +220,24 @@ impl Kernel {
             exit_status: None,
             context,
         };
-        Ok(task.run())
+        let view = TaskView {
+            tid: task.tid,
+            tgid: task.tgid,
+            uid: task.creds.euid,
+            gid: task.creds.egid,
+            fds: task.fds.clone(),
+            fs: task.fs.clone(),
+            mm: task.mm.clone(),
+            exe: init.execfn.clone(),
+        };
+        self.tasks.lock().unwrap().insert(task.tid, view);
+        let status = task.run();
+        self.tasks.lock().unwrap().remove(&task.tid);
+        Ok(status)
+    }
+
+    pub fn task(&self, tid: i32) -> Option<TaskView> {
+        self.tasks.lock().unwrap().get(&tid).cloned()
     }
 }
 

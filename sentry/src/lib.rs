@@ -12,6 +12,7 @@ pub mod loader;
 
 pub mod mm;
 pub mod platform;
+pub mod procfs;
 pub mod seccomp;
 pub mod signal;
 pub mod task;

@@ -8,7 +8,7 @@
 use abi::consts::*;
 use abi::Errno;
 
-use crate::mm::{page_down, page_up, Access, MemoryManager, MmapRequest};
+use crate::mm::{page_down, page_up, Access, MemoryManager, MmapRequest, VmaName};
 
 /// Something an executable can be read from.
 pub trait ExecSource {
@@ -232,6 +232,7 @@ pub fn load(
                 growsdown: false,
                 populate: false,
                 low_2g: false,
+                name: VmaName::Image,
             };
             mm.mmap(req).map_err(|e| ExecError { errno: e, msg: format!("cannot map segment: {e}") })?;
         }
@@ -310,6 +311,7 @@ fn build_stack(
         growsdown: true,
         populate: false,
         low_2g: false,
+        name: VmaName::Stack,
     };
     let fail = |e: Errno| ExecError { errno: e, msg: format!("cannot set up the stack: {e}") };
     mm.mmap(req).map_err(fail)?;

@@ -42,6 +42,17 @@ pub fn page_up(a: u64) -> Option<u64> {
     a.checked_add(PAGE_SIZE - 1).map(page_down)
 }
 
+/// What /proc/[pid]/maps names a VMA.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum VmaName {
+    #[default]
+    Anon,
+    Heap,
+    Stack,
+    /// The executable's segments (shown with its path).
+    Image,
+}
+
 /// A virtual memory area: `[start, end)`, start being its key in the map.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Vma {
@@ -50,6 +61,7 @@ pub struct Vma {
     /// MAP_SHARED (only anonymous memory exists today).
     pub shared: bool,
     pub growsdown: bool,
+    pub name: VmaName,
 }
 
 /// A populated range `[start, end)` backed by the memory file from `off`.
@@ -125,6 +137,7 @@ pub struct MmapRequest {
     pub populate: bool,
     /// MAP_32BIT: somewhere in the low 2 GiB (x86-64 puts it in [1 GiB, 2 GiB)).
     pub low_2g: bool,
+    pub name: VmaName,
 }
 
 /// Where MAP_32BIT mappings go, as on x86-64 Linux.
@@ -172,6 +185,38 @@ impl MemoryManager {
         s.brk = addr;
     }
 
+    /// The text of /proc/[pid]/maps; `image` is the executable's path.
+    pub fn proc_maps(&self, image: &[u8]) -> Vec<u8> {
+        let s = self.lock();
+        let mut out = Vec::new();
+        for (&start, v) in &s.vmas {
+            let perm = |p: Prot, c: char| if v.prot.contains(p) { c } else { '-' };
+            let line = format!(
+                "{:08x}-{:08x} {}{}{}{} 00000000 00:00 0",
+                start,
+                v.end,
+                perm(Prot::READ, 'r'),
+                perm(Prot::WRITE, 'w'),
+                perm(Prot::EXEC, 'x'),
+                if v.shared { 's' } else { 'p' }
+            );
+            let name: &[u8] = match v.name {
+                VmaName::Anon => b"",
+                VmaName::Heap => b"[heap]",
+                VmaName::Stack => b"[stack]",
+                VmaName::Image => image,
+            };
+            out.extend_from_slice(line.as_bytes());
+            if !name.is_empty() {
+                // Linux pads the fixed columns to 73 characters before the name.
+                out.resize(out.len() + 73usize.saturating_sub(line.len()), b' ');
+                out.extend_from_slice(name);
+            }
+            out.push(b'\n');
+        }
+        out
+    }
+
     /// A copy of the VMA map, for inspection.
     pub fn vmas(&self) -> Vec<(u64, Vma)> {
         self.lock().vmas.iter().map(|(&s, &v)| (s, v)).collect()
@@ -203,7 +248,7 @@ impl MemoryManager {
         } else {
             s.find_free(page_down(req.addr), len).ok_or(Errno::ENOMEM)?
         };
-        let vma = Vma { end: addr + len, prot: req.prot, shared: req.shared, growsdown: req.growsdown };
+        let vma = Vma { end: addr + len, prot: req.prot, shared: req.shared, growsdown: req.growsdown, name: req.name };
         s.insert_vma(addr, vma);
         if req.populate && !req.prot.is_empty() {
             // Like Linux, a mapping that cannot be populated now is still made;
@@ -404,12 +449,18 @@ impl MemoryManager {
             return cur;
         };
         if new_top > old_top {
-            if new_top > s.layout.max_addr || s.overlaps(old_top, new_top + STACK_GUARD_GAP.min(PAGE_SIZE)) {
+            if new_top > s.layout.max_addr || s.overlaps(old_top, new_top + PAGE_SIZE) {
                 return cur;
             }
             s.insert_vma(
                 old_top,
-                Vma { end: new_top, prot: Prot::READ | Prot::WRITE, shared: false, growsdown: false },
+                Vma {
+                    end: new_top,
+                    prot: Prot::READ | Prot::WRITE,
+                    shared: false,
+                    growsdown: false,
+                    name: VmaName::Heap,
+                },
             );
         } else if new_top < old_top && self.remove_range(&mut s, new_top, old_top).is_err() {
             return cur;

@@ -81,6 +81,7 @@ pub fn mmap(t: &mut Task, addr: u64, len: u64, prot: u64, flags: u64, fd: Fd, of
         growsdown: f.contains(MapFlags::GROWSDOWN),
         populate: f.intersects(MapFlags::POPULATE | MapFlags::LOCKED) && !f.contains(MapFlags::NONBLOCK),
         low_2g: f.contains(MapFlags::BIT32),
+        name: sentry::mm::VmaName::Anon,
     };
     t.mm.mmap(req)
 }

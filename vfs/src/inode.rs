@@ -124,6 +124,11 @@ pub trait Inode: Send + Sync {
     fn readlink(&self) -> Result<Vec<u8>, Errno> {
         Err(Errno::EINVAL)
     }
+    /// A "magic" link (/proc/[pid]/fd/N, exe, cwd) jumps straight to where it
+    /// points instead of being resolved as text.
+    fn magic_link(&self) -> Option<Result<crate::mount::Path, Errno>> {
+        None
+    }
     /// The file operations of an open description of this inode.
     fn open(self: Arc<Self>, flags: u32) -> Result<Box<dyn FileOps>, Errno>;
     fn as_any(&self) -> &dyn Any;

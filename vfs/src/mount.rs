@@ -150,6 +150,16 @@ impl Path {
     }
 }
 
+impl Path {
+    /// A path for an inode that lives in no mounted tree (a pipe or a host fd
+    /// reached through /proc/[pid]/fd).
+    pub fn detached(inode: InodeRef) -> Path {
+        let dentry = Dentry::new_root(inode);
+        let mount = Arc::new(Mount { id: 0, root: dentry.clone(), parent: None, flags: MountFlags::default() });
+        Path { mount, dentry }
+    }
+}
+
 /// The mount tree of a sandbox.
 pub struct MountNamespace {
     root: Arc<Mount>,

@@ -89,6 +89,10 @@ impl Resolver<'_> {
                 if *links > MAX_SYMLINKS {
                     return Err(Errno::ELOOP);
                 }
+                if let Some(to) = next.inode().magic_link() {
+                    cur = to?;
+                    continue;
+                }
                 let target = next.inode().readlink()?;
                 if target.is_empty() {
                     return Err(Errno::ENOENT);

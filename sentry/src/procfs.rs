@@ -1,0 +1,327 @@
+//! A minimal /proc: `self`, and for each process `exe`, `cwd`, `fd/` and
+//! `maps`. The links are "magic": following them lands on the file itself.
+
+use std::any::Any;
+use std::sync::{Arc, Weak};
+
+use abi::consts::*;
+use abi::structs::Stat;
+use abi::Errno;
+use vfs::file::{DirectoryFile, FileDescription, FileOps};
+use vfs::inode::{DirEntry, FileType, Inode, InodeRef, SetAttr};
+use vfs::mount::MountFlags;
+use vfs::resolve::Resolver;
+use vfs::{BlockSeq, Dentry, FsCreds, Path};
+
+use crate::kernel::{Kernel, TaskView};
+use crate::task::current_tid;
+
+/// The device number of procfs.
+const PROC_DEV: u64 = 0x10;
+
+/// Mounts procfs on /proc.
+pub fn mount(kernel: &Arc<Kernel>) {
+    let root = kernel.mounts.root();
+    let creds = FsCreds::default();
+    let at = Resolver { ns: &kernel.mounts, root: &root, creds: &creds }
+        .resolve(&root, b"/proc", true)
+        .expect("/proc exists in the initial tree");
+    let node: InodeRef = Arc::new(ProcNode { kernel: Arc::downgrade(kernel), kind: Kind::Root });
+    kernel.mounts.mount(&at, Dentry::new_root(node), MountFlags::default());
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Root,
+    SelfLink,
+    PidDir(i32),
+    Exe(i32),
+    Cwd(i32),
+    FdDir(i32),
+    Fd(i32, i32),
+    Maps(i32),
+}
+
+struct ProcNode {
+    kernel: Weak<Kernel>,
+    kind: Kind,
+}
+
+impl ProcNode {
+    fn task(&self, pid: i32) -> Result<TaskView, Errno> {
+        self.kernel.upgrade().and_then(|k| k.task(pid)).ok_or(Errno::ENOENT)
+    }
+
+    fn child(&self, kind: Kind) -> InodeRef {
+        Arc::new(ProcNode { kernel: self.kernel.clone(), kind })
+    }
+
+    fn file_type(&self) -> FileType {
+        match self.kind {
+            Kind::Root | Kind::PidDir(_) | Kind::FdDir(_) => FileType::Directory,
+            Kind::SelfLink | Kind::Exe(_) | Kind::Cwd(_) | Kind::Fd(..) => FileType::Symlink,
+            Kind::Maps(_) => FileType::Regular,
+        }
+    }
+
+    fn ino(&self) -> u64 {
+        let per_pid = |pid: i32, n: u64| ((pid as u64) << 32) | n;
+        match self.kind {
+            Kind::Root => 1,
+            Kind::SelfLink => 2,
+            Kind::PidDir(p) => per_pid(p, 1),
+            Kind::Exe(p) => per_pid(p, 2),
+            Kind::Cwd(p) => per_pid(p, 3),
+            Kind::FdDir(p) => per_pid(p, 4),
+            Kind::Maps(p) => per_pid(p, 5),
+            Kind::Fd(p, fd) => per_pid(p, 0x1000 + fd as u64),
+        }
+    }
+
+    /// The path of `p` as the task `pid` sees it.
+    fn path_text(&self, t: &TaskView, p: &Path) -> Vec<u8> {
+        let root = t.fs.root();
+        let creds = FsCreds::default();
+        let Some(k) = self.kernel.upgrade() else { return Vec::new() };
+        let mut text = Resolver { ns: &k.mounts, root: &root, creds: &creds }.path_of(p).unwrap_or_default();
+        if p.dentry.is_deleted() {
+            text.extend_from_slice(b" (deleted)");
+        }
+        text
+    }
+
+    fn fd_entry(&self, pid: i32, fd: i32) -> Result<Arc<FileDescription>, Errno> {
+        self.task(pid)?.fds.file(fd).map_err(|_| Errno::ENOENT)
+    }
+}
+
+/// Names of a file that has no place in the tree, as Linux shows them.
+fn anon_name(st: &Stat) -> Vec<u8> {
+    match st.st_mode & S_IFMT {
+        S_IFIFO => format!("pipe:[{}]", st.st_ino).into_bytes(),
+        S_IFSOCK => format!("socket:[{}]", st.st_ino).into_bytes(),
+        _ => b"anon_inode:[host]".to_vec(),
+    }
+}
+
+/// The stat of an open file that has no place in the tree, as an inode.
+struct OpenFileInode(Arc<FileDescription>);
+
+impl Inode for OpenFileInode {
+    fn stat(&self) -> Stat {
+        self.0.ops().stat().unwrap_or_default()
+    }
+    fn setattr(&self, _: &SetAttr) -> Result<(), Errno> {
+        Err(Errno::EPERM)
+    }
+    fn open(self: Arc<Self>, _flags: u32) -> Result<Box<dyn FileOps>, Errno> {
+        // Reopening a pipe or host fd through /proc is not offered yet.
+        Err(Errno::ENXIO)
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn as_any_arc(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+}
+
+impl Inode for ProcNode {
+    fn stat(&self) -> Stat {
+        let (uid, gid) = match self.kind {
+            Kind::Root | Kind::SelfLink => (0, 0),
+            Kind::PidDir(p) | Kind::Exe(p) | Kind::Cwd(p) | Kind::FdDir(p) | Kind::Fd(p, _) | Kind::Maps(p) => {
+                self.task(p).map(|t| (t.uid, t.gid)).unwrap_or((0, 0))
+            }
+        };
+        let mode = match self.kind {
+            Kind::Root | Kind::PidDir(_) => S_IFDIR | 0o555,
+            Kind::FdDir(_) => S_IFDIR | 0o500,
+            Kind::SelfLink => S_IFLNK | 0o777,
+            Kind::Exe(_) | Kind::Cwd(_) => S_IFLNK | 0o777,
+            Kind::Fd(..) => S_IFLNK | 0o700,
+            Kind::Maps(_) => S_IFREG | 0o444,
+        };
+        let nlink = if self.file_type() == FileType::Directory { 2 } else { 1 };
+        Stat {
+            st_dev: PROC_DEV,
+            st_ino: self.ino(),
+            st_nlink: nlink,
+            st_mode: mode,
+            st_uid: uid,
+            st_gid: gid,
+            st_blksize: PAGE_SIZE as i64,
+            ..Stat::default()
+        }
+    }
+
+    fn setattr(&self, _attr: &SetAttr) -> Result<(), Errno> {
+        Err(Errno::EPERM)
+    }
+
+    fn lookup(&self, name: &[u8]) -> Result<InodeRef, Errno> {
+        let number = || std::str::from_utf8(name).ok().and_then(|s| s.parse::<i32>().ok()).filter(|&n| n >= 0);
+        match self.kind {
+            Kind::Root if name == b"self" => Ok(self.child(Kind::SelfLink)),
+            Kind::Root => {
+                let pid = number().ok_or(Errno::ENOENT)?;
+                self.task(pid)?;
+                Ok(self.child(Kind::PidDir(pid)))
+            }
+            Kind::PidDir(p) => {
+                self.task(p)?;
+                match name {
+                    b"exe" => Ok(self.child(Kind::Exe(p))),
+                    b"cwd" => Ok(self.child(Kind::Cwd(p))),
+                    b"fd" => Ok(self.child(Kind::FdDir(p))),
+                    b"maps" => Ok(self.child(Kind::Maps(p))),
+                    _ => Err(Errno::ENOENT),
+                }
+            }
+            Kind::FdDir(p) => {
+                let fd = number().ok_or(Errno::ENOENT)?;
+                self.fd_entry(p, fd)?;
+                Ok(self.child(Kind::Fd(p, fd)))
+            }
+            _ => Err(Errno::ENOTDIR),
+        }
+    }
+
+    fn readdir(&self) -> Result<Vec<DirEntry>, Errno> {
+        let entry = |name: Vec<u8>, kind: Kind| {
+            let n = ProcNode { kernel: self.kernel.clone(), kind };
+            DirEntry { name, ino: n.ino(), kind: n.file_type() }
+        };
+        match self.kind {
+            Kind::Root => {
+                let k = self.kernel.upgrade().ok_or(Errno::ENOENT)?;
+                let mut v = vec![entry(b"self".to_vec(), Kind::SelfLink)];
+                let tgids: Vec<i32> = k.tasks.lock().unwrap().values().map(|t| t.tgid).collect();
+                v.extend(tgids.into_iter().map(|p| entry(p.to_string().into_bytes(), Kind::PidDir(p))));
+                Ok(v)
+            }
+            Kind::PidDir(p) => Ok(vec![
+                entry(b"cwd".to_vec(), Kind::Cwd(p)),
+                entry(b"exe".to_vec(), Kind::Exe(p)),
+                entry(b"fd".to_vec(), Kind::FdDir(p)),
+                entry(b"maps".to_vec(), Kind::Maps(p)),
+            ]),
+            Kind::FdDir(p) => {
+                let fds = self.task(p)?.fds.fds();
+                Ok(fds.into_iter().map(|(fd, _)| entry(fd.to_string().into_bytes(), Kind::Fd(p, fd))).collect())
+            }
+            _ => Err(Errno::ENOTDIR),
+        }
+    }
+
+    fn readlink(&self) -> Result<Vec<u8>, Errno> {
+        match self.kind {
+            Kind::SelfLink => {
+                let tid = current_tid();
+                let t = self.task(tid)?;
+                Ok(t.tgid.to_string().into_bytes())
+            }
+            Kind::Exe(p) => Ok(self.task(p)?.exe),
+            Kind::Cwd(p) => {
+                let t = self.task(p)?;
+                Ok(self.path_text(&t, &t.fs.cwd()))
+            }
+            Kind::Fd(p, fd) => {
+                let t = self.task(p)?;
+                let file = self.fd_entry(p, fd)?;
+                Ok(match file.path() {
+                    Some(path) => self.path_text(&t, path),
+                    None => anon_name(&file.ops().stat()?),
+                })
+            }
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
+    fn magic_link(&self) -> Option<Result<Path, Errno>> {
+        match self.kind {
+            Kind::Cwd(p) => Some(self.task(p).map(|t| t.fs.cwd())),
+            Kind::Fd(p, fd) => Some(self.fd_entry(p, fd).map(|file| match file.path() {
+                Some(path) => path.clone(),
+                None => Path::detached(Arc::new(OpenFileInode(file.clone()))),
+            })),
+            // The executable is not in the sandbox's tree yet (the launcher
+            // reads it from the host): the link reads, but leads nowhere.
+            Kind::Exe(_) => Some(Err(Errno::ENOENT)),
+            _ => None,
+        }
+    }
+
+    fn open(self: Arc<Self>, _flags: u32) -> Result<Box<dyn FileOps>, Errno> {
+        match self.kind {
+            Kind::Maps(p) => {
+                let t = self.task(p)?;
+                let image = t.exe.clone();
+                Ok(Box::new(SnapshotFile { data: t.mm.proc_maps(&image), stat: self.stat() }))
+            }
+            Kind::Root | Kind::PidDir(_) | Kind::FdDir(_) => {
+                Ok(Box::new(DirectoryFile::new(self.clone(), self.stat().st_ino)))
+            }
+            _ => Err(Errno::ELOOP),
+        }
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn as_any_arc(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+}
+
+/// A proc file whose text is generated when it is opened.
+struct SnapshotFile {
+    data: Vec<u8>,
+    stat: Stat,
+}
+
+impl FileOps for SnapshotFile {
+    fn read(&self, file: &FileDescription, dst: &BlockSeq, offset: Option<i64>) -> Result<usize, Errno> {
+        let mut at_pos = None;
+        let start = match offset {
+            Some(o) => o as usize,
+            None => {
+                let g = file.pos();
+                let p = *g as usize;
+                at_pos = Some(g);
+                p
+            }
+        };
+        let start = start.min(self.data.len());
+        let n = (self.data.len() - start).min(dst.len());
+        let copied = dst.copy_from(&self.data[start..start + n]);
+        if let Some(mut pos) = at_pos {
+            *pos += copied as i64;
+        }
+        Ok(copied)
+    }
+    fn write(&self, _: &FileDescription, _: &BlockSeq, _: Option<i64>) -> Result<usize, Errno> {
+        Err(Errno::EACCES)
+    }
+    fn stat(&self) -> Result<Stat, Errno> {
+        Ok(self.stat)
+    }
+    fn seekable(&self) -> bool {
+        true
+    }
+    fn seek(&self, file: &FileDescription, off: i64, whence: i32) -> Result<i64, Errno> {
+        let mut pos = file.pos();
+        let new = match whence {
+            SEEK_SET => off,
+            SEEK_CUR => *pos + off,
+            SEEK_END => self.data.len() as i64 + off,
+            _ => return Err(Errno::EINVAL),
+        };
+        if new < 0 {
+            return Err(Errno::EINVAL);
+        }
+        *pos = new;
+        Ok(new)
+    }
+}
