@@ -1,4 +1,16 @@
-//! The Gofer: the separate, chrooted, seccomp-confined process through which the
-//! Sentry reaches host files. It will own the request/response wire protocol
-//! (shared with the VFS client) and the server that walks, opens and donates host
-//! files. Arrives with the filesystem issue; nothing lives here yet.
+//! The Gofer: the separate, confined process through which the Sentry reaches
+//! host files. This crate holds the wire protocol (shared with the VFS's client
+//! filesystem), the fd-passing transport, and the server.
+//!
+//! The protocol is request/response over a SOCK_SEQPACKET socket, one message
+//! each way. Files are addressed by gofer-side handles. A walk opens exactly
+//! one component with O_NOFOLLOW relative to its parent handle, so no name the
+//! Sentry sends can leave the exported tree; the Sentry resolves symlinks
+//! itself. Regular files opened for I/O are donated to the Sentry with
+//! SCM_RIGHTS; directory listings come with every entry's attributes.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod protocol;
+pub mod server;
+pub mod transport;

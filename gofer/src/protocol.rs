@@ -1,0 +1,253 @@
+//! The messages. Every request starts with an op (u32); every reply with a
+//! status (i32: 0, or a negative errno) and, on success, the op's payload.
+//! Integers are little-endian; byte strings carry a u32 length.
+
+use abi::structs::Stat;
+use zerocopy::{FromBytes, IntoBytes};
+
+/// A gofer-side file handle.
+pub type Handle = u64;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Request {
+    /// The root of export `index` (0 is the root filesystem).
+    Attach {
+        index: u32,
+    },
+    /// One component below a directory handle, never following a symlink.
+    Walk {
+        dir: Handle,
+        name: Vec<u8>,
+    },
+    Stat {
+        handle: Handle,
+    },
+    /// Opens a regular file for I/O; the reply carries its fd.
+    Open {
+        handle: Handle,
+        flags: u32,
+    },
+    /// Entries of a directory from `cookie` (0 to start) on.
+    ReadDir {
+        handle: Handle,
+        cookie: u64,
+    },
+    ReadLink {
+        handle: Handle,
+    },
+    Close {
+        handle: Handle,
+    },
+}
+
+/// One entry of a ReadDir reply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub name: Vec<u8>,
+    pub stat: Stat,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reply {
+    /// Attach and Walk.
+    Node {
+        handle: Handle,
+        stat: Stat,
+    },
+    Stat(Stat),
+    /// Open (the fd travels beside the message), Close.
+    Done,
+    /// `next` is 0 when the listing is complete.
+    Entries {
+        next: u64,
+        entries: Vec<Entry>,
+    },
+    Link(Vec<u8>),
+}
+
+const ATTACH: u32 = 1;
+const WALK: u32 = 2;
+const STAT: u32 = 3;
+const OPEN: u32 = 4;
+const READDIR: u32 = 5;
+const READLINK: u32 = 6;
+const CLOSE: u32 = 7;
+
+#[derive(Default)]
+struct W(Vec<u8>);
+
+impl W {
+    fn u32(mut self, v: u32) -> Self {
+        self.0.extend_from_slice(&v.to_le_bytes());
+        self
+    }
+    fn u64(mut self, v: u64) -> Self {
+        self.0.extend_from_slice(&v.to_le_bytes());
+        self
+    }
+    fn bytes(self, b: &[u8]) -> Self {
+        let mut s = self.u32(b.len() as u32);
+        s.0.extend_from_slice(b);
+        s
+    }
+    fn stat(mut self, st: &Stat) -> Self {
+        self.0.extend_from_slice(st.as_bytes());
+        self
+    }
+}
+
+/// A reader that fails (None) on truncated or malformed input.
+struct R<'a>(&'a [u8]);
+
+impl R<'_> {
+    fn take(&mut self, n: usize) -> Option<&[u8]> {
+        if self.0.len() < n {
+            return None;
+        }
+        let (a, b) = self.0.split_at(n);
+        self.0 = b;
+        Some(a)
+    }
+    fn u32(&mut self) -> Option<u32> {
+        self.take(4).map(|b| u32::from_le_bytes(b.try_into().unwrap()))
+    }
+    fn i32(&mut self) -> Option<i32> {
+        self.u32().map(|v| v as i32)
+    }
+    fn u64(&mut self) -> Option<u64> {
+        self.take(8).map(|b| u64::from_le_bytes(b.try_into().unwrap()))
+    }
+    fn bytes(&mut self) -> Option<Vec<u8>> {
+        let n = self.u32()? as usize;
+        self.take(n).map(<[u8]>::to_vec)
+    }
+    fn stat(&mut self) -> Option<Stat> {
+        self.take(std::mem::size_of::<Stat>()).and_then(|b| Stat::read_from_bytes(b).ok())
+    }
+    fn done(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Request {
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            Request::Attach { index } => W::default().u32(ATTACH).u32(*index),
+            Request::Walk { dir, name } => W::default().u32(WALK).u64(*dir).bytes(name),
+            Request::Stat { handle } => W::default().u32(STAT).u64(*handle),
+            Request::Open { handle, flags } => W::default().u32(OPEN).u64(*handle).u32(*flags),
+            Request::ReadDir { handle, cookie } => W::default().u32(READDIR).u64(*handle).u64(*cookie),
+            Request::ReadLink { handle } => W::default().u32(READLINK).u64(*handle),
+            Request::Close { handle } => W::default().u32(CLOSE).u64(*handle),
+        }
+        .0
+    }
+
+    /// None for anything malformed.
+    pub fn decode(b: &[u8]) -> Option<Request> {
+        let mut r = R(b);
+        let req = match r.u32()? {
+            ATTACH => Request::Attach { index: r.u32()? },
+            WALK => Request::Walk { dir: r.u64()?, name: r.bytes()? },
+            STAT => Request::Stat { handle: r.u64()? },
+            OPEN => Request::Open { handle: r.u64()?, flags: r.u32()? },
+            READDIR => Request::ReadDir { handle: r.u64()?, cookie: r.u64()? },
+            READLINK => Request::ReadLink { handle: r.u64()? },
+            CLOSE => Request::Close { handle: r.u64()? },
+            _ => return None,
+        };
+        r.done().then_some(req)
+    }
+}
+
+/// Encodes a reply to `req`: its payload, or the errno.
+pub fn encode_reply(reply: &Result<Reply, i32>) -> Vec<u8> {
+    let w = W::default();
+    match reply {
+        Err(errno) => w.u32((-errno) as u32),
+        Ok(Reply::Node { handle, stat }) => w.u32(0).u64(*handle).stat(stat),
+        Ok(Reply::Stat(st)) => w.u32(0).stat(st),
+        Ok(Reply::Done) => w.u32(0),
+        Ok(Reply::Entries { next, entries }) => {
+            let mut w = w.u32(0).u64(*next).u32(entries.len() as u32);
+            for e in entries {
+                w = w.bytes(&e.name).stat(&e.stat);
+            }
+            w
+        }
+        Ok(Reply::Link(t)) => w.u32(0).bytes(t),
+    }
+    .0
+}
+
+/// A message that does not parse as the reply it should be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Malformed;
+
+/// Decodes a reply to a request of `req`'s kind. Ok(Err(errno)) is the
+/// gofer's answer; Err(Malformed) a broken message.
+pub fn decode_reply(req: &Request, b: &[u8]) -> Result<Result<Reply, i32>, Malformed> {
+    let mut r = R(b);
+    let status = r.i32().ok_or(Malformed)?;
+    if status != 0 {
+        return Ok(Err(-status));
+    }
+    let reply = (|| {
+        Some(match req {
+            Request::Attach { .. } | Request::Walk { .. } => Reply::Node { handle: r.u64()?, stat: r.stat()? },
+            Request::Stat { .. } => Reply::Stat(r.stat()?),
+            Request::Open { .. } | Request::Close { .. } => Reply::Done,
+            Request::ReadDir { .. } => {
+                let next = r.u64()?;
+                let n = r.u32()? as usize;
+                let mut entries = Vec::with_capacity(n.min(4096));
+                for _ in 0..n {
+                    entries.push(Entry { name: r.bytes()?, stat: r.stat()? });
+                }
+                Reply::Entries { next, entries }
+            }
+            Request::ReadLink { .. } => Reply::Link(r.bytes()?),
+        })
+    })()
+    .ok_or(Malformed)?;
+    if !r.done() {
+        return Err(Malformed);
+    }
+    Ok(Ok(reply))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_round_trip_and_garbage_is_refused() {
+        let reqs = [
+            Request::Attach { index: 2 },
+            Request::Walk { dir: 7, name: b"etc".to_vec() },
+            Request::Stat { handle: 9 },
+            Request::Open { handle: 3, flags: 0o2 },
+            Request::ReadDir { handle: 4, cookie: 100 },
+            Request::ReadLink { handle: 5 },
+            Request::Close { handle: 6 },
+        ];
+        for r in &reqs {
+            assert_eq!(Request::decode(&r.encode()).as_ref(), Some(r));
+            let enc = r.encode();
+            assert_eq!(Request::decode(&enc[..enc.len() - 1]), None, "truncated {r:?}");
+        }
+        assert_eq!(Request::decode(&[99, 0, 0, 0]), None);
+        assert_eq!(Request::decode(&[]), None);
+    }
+
+    #[test]
+    fn replies_round_trip() {
+        let st = Stat { st_ino: 42, st_mode: 0o100644, st_size: 3, ..Stat::default() };
+        let req = Request::ReadDir { handle: 1, cookie: 0 };
+        let reply = Ok(Reply::Entries { next: 0, entries: vec![Entry { name: b"a".to_vec(), stat: st }] });
+        assert_eq!(decode_reply(&req, &encode_reply(&reply)), Ok(reply));
+        let err: Result<Reply, i32> = Err(2);
+        assert_eq!(decode_reply(&req, &encode_reply(&err)), Ok(Err(2)));
+        assert_eq!(decode_reply(&Request::Stat { handle: 1 }, &[0, 0, 0, 0, 1]), Err(Malformed));
+    }
+}
