@@ -32,11 +32,17 @@ pub struct BootArgs {
     strace_fd: Option<RawFd>,
     #[arg(long)]
     debug_fd: Option<RawFd>,
+    /// The Sentry's end of the gofer socket.
+    #[arg(long)]
+    gofer_fd: Option<RawFd>,
     #[arg(long)]
     selftest_forbidden_syscall: bool,
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     argv: Vec<std::ffi::OsString>,
 }
+
+/// The device number the root filesystem (the gofer's) reports.
+const GOFER_DEV: u64 = 0x30;
 
 /// The executable, read through the fd the launcher opened.
 struct HostExe(File);
@@ -137,7 +143,18 @@ pub fn boot(args: BootArgs) -> i32 {
         return 125;
     }
 
-    let mounts = sentry::kernel::initial_mounts(&memfile);
+    // The root filesystem: the gofer's export, attached before the seal.
+    let root = match args.gofer_fd.and_then(take_fd) {
+        Some(sock) => match vfs::gofer::GoferClient::new(sock).attach(0, GOFER_DEV) {
+            Ok(root) => Some(root),
+            Err(e) => {
+                eprintln!("rvisor: the gofer did not serve the root filesystem: {e}");
+                return 125;
+            }
+        },
+        None => None,
+    };
+    let mounts = sentry::kernel::initial_mounts(&memfile, root);
     let kernel = Arc::new(Kernel {
         platform,
         memfile,
@@ -147,7 +164,9 @@ pub fn boot(args: BootArgs) -> i32 {
         hostname: args.hostname,
         host,
     });
-    sentry::procfs::mount(&kernel);
+    if let Err(e) = sentry::procfs::mount(&kernel) {
+        eprintln!("rvisor: /proc is not mounted: the root has no /proc directory ({e})");
+    }
     let init = InitProcess {
         exe: Box::new(HostExe(File::from(exe))),
         execfn,

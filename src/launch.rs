@@ -16,6 +16,7 @@ use crate::SandboxOpts;
 pub const EXE_FD: RawFd = 3;
 pub const STRACE_FD: RawFd = 4;
 pub const DEBUG_FD: RawFd = 5;
+pub const GOFER_FD: RawFd = 6;
 
 /// Finds PROG the way execvp does: a name with a slash is a path, else PATH is
 /// searched for an executable regular file.
@@ -78,8 +79,16 @@ fn launch(opts: &SandboxOpts, argv: &[OsString]) -> Result<i32, (i32, String)> {
     let debug_log = opts.debug_log.as_deref().map(open_log).transpose()?;
 
     let self_exe = std::env::current_exe().map_err(|e| (125, format!("rvisor: cannot find own executable: {e}")))?;
+    let rootfs = &opts.rootfs;
+    if !rootfs.is_dir() {
+        return Err((125, format!("rvisor: --rootfs {}: not a directory", rootfs.display())));
+    }
+    let (sentry_end, gofer_end) =
+        gofer::transport::socketpair().map_err(|e| (125, format!("rvisor: cannot create the gofer socket: {e}")))?;
+    let mut gofer = spawn_gofer(&self_exe, rootfs, gofer_end)?;
     let mut cmd = Command::new(self_exe);
     cmd.arg("boot").arg("--execfn").arg(&path).arg("--hostname").arg(&opts.hostname);
+    cmd.arg("--gofer-fd").arg(GOFER_FD.to_string());
     if opts.strace || strace_log.is_some() {
         cmd.arg("--strace");
     }
@@ -93,11 +102,16 @@ fn launch(opts: &SandboxOpts, argv: &[OsString]) -> Result<i32, (i32, String)> {
         cmd.arg("--selftest-forbidden-syscall");
     }
     cmd.arg("--").args(argv);
-    let pass: Vec<(RawFd, RawFd)> = [Some(&exe), strace_log.as_ref(), debug_log.as_ref()]
-        .iter()
-        .zip([EXE_FD, STRACE_FD, DEBUG_FD])
-        .filter_map(|(f, to)| f.map(|f| (f.as_raw_fd(), to)))
-        .collect();
+    let pass: Vec<(RawFd, RawFd)> = [
+        Some(exe.as_raw_fd()),
+        strace_log.as_ref().map(|f| f.as_raw_fd()),
+        debug_log.as_ref().map(|f| f.as_raw_fd()),
+        Some(sentry_end.as_raw_fd()),
+    ]
+    .iter()
+    .zip([EXE_FD, STRACE_FD, DEBUG_FD, GOFER_FD])
+    .filter_map(|(f, to)| f.map(|f| (f, to)))
+    .collect();
     // The Sentry gets stdio and exactly these fds, at fixed numbers; nothing
     // else the launcher inherited crosses over.
     // SAFETY: the closure only calls prctl, fcntl, dup2, close and close_range,
@@ -121,12 +135,12 @@ fn launch(opts: &SandboxOpts, argv: &[OsString]) -> Result<i32, (i32, String)> {
                     return Err(std::io::Error::last_os_error());
                 }
             }
-            for fd in [EXE_FD, STRACE_FD, DEBUG_FD] {
+            for fd in [EXE_FD, STRACE_FD, DEBUG_FD, GOFER_FD] {
                 if !moved.iter().any(|&(_, to)| to == fd) {
                     libc::close(fd);
                 }
             }
-            libc::syscall(libc::SYS_close_range, DEBUG_FD + 1, u32::MAX, 0);
+            libc::syscall(libc::SYS_close_range, GOFER_FD + 1, u32::MAX, 0);
             Ok(())
         });
     }
@@ -137,7 +151,11 @@ fn launch(opts: &SandboxOpts, argv: &[OsString]) -> Result<i32, (i32, String)> {
         libc::signal(libc::SIGINT, libc::SIG_IGN);
         libc::signal(libc::SIGQUIT, libc::SIG_IGN);
     }
-    let status = cmd.status().map_err(|e| (125, format!("rvisor: cannot start the sentry: {e}")))?;
+    let status = cmd.status().map_err(|e| (125, format!("rvisor: cannot start the sentry: {e}")));
+    drop(sentry_end);
+    // The gofer ends when the Sentry's end of the socket closes.
+    let _ = gofer.wait();
+    let status = status?;
     if let Some(code) = status.code() {
         return Ok(code);
     }
@@ -148,4 +166,32 @@ fn launch(opts: &SandboxOpts, argv: &[OsString]) -> Result<i32, (i32, String)> {
     }
     let why = if sig == libc::SIGSYS { " (a host syscall its seccomp filter forbids)" } else { "" };
     Err((128 + sig, format!("rvisor: the sentry was killed by {}{why}", abi::signal::name(sig))))
+}
+
+/// Starts `rvisor gofer` serving `rootfs` on `sock` (as its fd 3).
+fn spawn_gofer(
+    self_exe: &Path,
+    rootfs: &Path,
+    sock: std::os::fd::OwnedFd,
+) -> Result<std::process::Child, (i32, String)> {
+    let mut cmd = Command::new(self_exe);
+    cmd.arg("gofer").arg("--root").arg(rootfs).arg("--sock-fd").arg("3");
+    let raw = sock.as_raw_fd();
+    // SAFETY: the closure only calls prctl, fcntl, dup2 and close_range, which
+    // are async-signal-safe.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            let tmp = libc::fcntl(raw, libc::F_DUPFD, 64);
+            if tmp < 0 || libc::dup2(tmp, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            libc::syscall(libc::SYS_close_range, 4, u32::MAX, 0);
+            Ok(())
+        });
+    }
+    cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null());
+    let child = cmd.spawn().map_err(|e| (125, format!("rvisor: cannot start the gofer: {e}")))?;
+    drop(sock);
+    Ok(child)
 }

@@ -1,6 +1,7 @@
 //! `rvisor`: runs untrusted Linux programs under the Sentry.
 
 mod boot;
+mod gofer_cmd;
 mod launch;
 
 use std::path::PathBuf;
@@ -28,6 +29,9 @@ pub struct SandboxOpts {
     /// The sandbox's hostname.
     #[arg(long, default_value = "rvisor")]
     hostname: String,
+    /// The directory the sandbox sees as its root (read-only, through the gofer).
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    rootfs: PathBuf,
     /// Make the Sentry try a forbidden host syscall once its seccomp filter is
     /// in force (it must be killed).
     #[arg(long, hide = true)]
@@ -47,6 +51,9 @@ enum Command {
     /// The Sentry process of a sandbox (started by rvisor itself).
     #[command(hide = true)]
     Boot(boot::BootArgs),
+    /// The gofer process of a sandbox (started by rvisor itself).
+    #[command(hide = true)]
+    Gofer(gofer_cmd::GoferArgs),
     /// Print the syscall table (markdown).
     Syscalls,
 }
@@ -56,6 +63,7 @@ fn main() {
     let code = match cli.command {
         Command::Do { opts, argv } => launch::run_do(&opts, &argv),
         Command::Boot(args) => boot::boot(args),
+        Command::Gofer(args) => gofer_cmd::gofer(args),
         Command::Syscalls => {
             print!("{}", syscalls::markdown_table());
             0

@@ -203,18 +203,27 @@ fn sentry_is_under_seccomp_and_pinned_with_its_stub() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // The application blocks reading stdin: find the Sentry and its stub.
+    // The application blocks reading stdin: find the Sentry, its stub and the gofer.
+    let role = |pid: u32| std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let is = |pid: u32, word: &[u8]| role(pid).split(|&b| b == 0).nth(1) == Some(word);
     let mut found = None;
     for _ in 0..200 {
         std::thread::sleep(std::time::Duration::from_millis(20));
-        if let Some(&sentry) = children(child.id()).first() {
+        let kids = children(child.id());
+        let sentry = kids.iter().copied().find(|&p| is(p, b"boot"));
+        let gofer = kids.iter().copied().find(|&p| is(p, b"gofer"));
+        if let (Some(sentry), Some(gofer)) = (sentry, gofer) {
             if let Some(&stub) = children(sentry).first() {
-                found = Some((sentry, stub));
+                found = Some((sentry, stub, gofer));
                 break;
             }
         }
     }
-    let (sentry, stub) = found.expect("sentry and stub processes");
+    let (sentry, stub, gofer) = found.expect("sentry, stub and gofer processes");
+    assert_eq!(status_field(gofer, "Seccomp"), "2", "the gofer runs under its own seccomp filter");
+    assert_eq!(status_field(gofer, "NoNewPrivs"), "1");
+    let ns = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/mnt")).unwrap();
+    assert_ne!(ns(&gofer.to_string()), ns("self"), "the gofer has a mount namespace of its own");
     assert_eq!(status_field(sentry, "Seccomp"), "2", "the Sentry runs under a seccomp filter");
     assert_eq!(status_field(sentry, "NoNewPrivs"), "1");
     assert_eq!(status_field(stub, "Seccomp"), "2", "the stub has its own filter");
@@ -353,4 +362,55 @@ fn random_hostile_syscalls_never_hurt_the_sentry() {
         survived += String::from_utf8_lossy(&o.stdout).contains("survived") as i32;
     }
     assert!(survived >= 10, "only {survived} of 40 runs got through their calls: the test lost its teeth");
+}
+
+#[test]
+fn the_rootfs_is_a_jail() {
+    let Some(bb) = busybox() else { panic!("busybox-static is required") };
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("jail-root");
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(root.join("data")).unwrap();
+    std::fs::write(root.join("data/inside.txt"), b"inside\n").unwrap();
+    std::os::unix::fs::symlink("../../../../../../etc", root.join("data/up")).unwrap();
+    std::os::unix::fs::symlink("/etc", root.join("data/abs")).unwrap();
+    let fifo = std::ffi::CString::new(root.join("fifo").as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: mkfifo with a NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+    let run = |args: &[&str]| {
+        let mut c = Command::new(RVISOR);
+        c.arg("do").arg("--rootfs").arg(&root).arg("--").arg(bb).args(args);
+        common::run(c, b"")
+    };
+    let o = run(&["cat", "/data/inside.txt"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "inside\n", "{}", stderr(&o));
+    // Symlinks resolve inside the sandbox's root, whatever they say.
+    for link in ["/data/up/hostname", "/data/abs/hostname", "/../../etc/hostname"] {
+        let o = run(&["cat", link]);
+        assert!(o.stdout.is_empty(), "{link} leaked: {}", String::from_utf8_lossy(&o.stdout));
+        assert!(stderr(&o).contains("No such file"), "{link}: {}", stderr(&o));
+    }
+    let o = run(&["ls", "/"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "data\nfifo\n");
+    // A FIFO in the rootfs is never opened (and never blocks).
+    let o = run(&["cat", "/fifo"]);
+    assert_ne!(shell_status(&o), 0);
+    assert!(stderr(&o).contains("No such device or address"), "{}", stderr(&o));
+    // Writes to the root stay out of the host.
+    for args in [
+        &["sh", "-c", "echo x > /data/new"][..],
+        &["mkdir", "/data/d"],
+        &["rm", "/data/inside.txt"],
+        &["mv", "/data/inside.txt", "/data/moved"],
+    ] {
+        let o = run(args);
+        assert!(stderr(&o).contains("Read-only file system"), "{args:?}: {}", stderr(&o));
+    }
+    assert!(!root.join("data/new").exists() && !root.join("data/d").exists() && !root.join("data/moved").exists());
+    assert!(root.join("data/inside.txt").exists());
+    // A missing rootfs is a clear error, before anything starts.
+    let mut c = Command::new(RVISOR);
+    c.args(["do", "--rootfs", "/no/such/dir", "--"]).arg(bb).arg("true");
+    let o = common::run(c, b"");
+    assert_eq!(shell_status(&o), 125);
+    assert!(stderr(&o).contains("--rootfs /no/such/dir: not a directory"), "{}", stderr(&o));
 }

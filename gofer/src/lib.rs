@@ -11,6 +11,7 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod confine;
 pub mod protocol;
 pub mod server;
 pub mod transport;

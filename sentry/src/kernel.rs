@@ -12,7 +12,7 @@ use vfs::host::HostFile;
 use vfs::inode::{NewAttrs, NewNode};
 use vfs::mount::MountFlags;
 use vfs::tmpfs::Tmpfs;
-use vfs::{FileDescription, MountNamespace, Path};
+use vfs::{FileDescription, InodeRef, MountNamespace, Path};
 
 use crate::fdtable::{FdEntry, FdTable};
 use crate::limits::Limits;
@@ -86,10 +86,11 @@ pub struct Kernel {
     pub host: HostInfo,
 }
 
-/// The sandbox's mount tree. Until the gofer-backed overlay exists, the root
-/// is an empty in-memory tmpfs; /tmp, /dev and /dev/shm are tmpfs mounts of
-/// their own, /dev holding the memory devices.
-pub fn initial_mounts(mf: &Arc<MemoryFile>) -> Arc<MountNamespace> {
+/// The sandbox's mount tree: `root` (the gofer's export of the rootfs,
+/// read-only until the overlay exists) or, without one, an empty tmpfs; /tmp,
+/// /dev and /dev/shm are tmpfs mounts of their own, /dev holding the memory
+/// devices. A mount whose mount point the root lacks is left out.
+pub fn initial_mounts(mf: &Arc<MemoryFile>, root: Option<InodeRef>) -> Arc<MountNamespace> {
     let attrs = |ty: u32, mode: u32| NewAttrs { mode: ty | mode, uid: 0, gid: 0 };
     let fresh = "a fresh tmpfs has room for these names";
     let mut next_dev = TMPFS_DEV_BASE;
@@ -97,31 +98,39 @@ pub fn initial_mounts(mf: &Arc<MemoryFile>) -> Arc<MountNamespace> {
         next_dev += 1;
         Tmpfs::new_root(mf.clone(), next_dev, attrs(S_IFDIR, mode))
     };
-    let root = new_tmpfs(0o755);
+    let root = match root {
+        Some(inode) => vfs::Dentry::new_root(inode),
+        None => new_tmpfs(0o755),
+    };
     let ns = Arc::new(MountNamespace::new(root.clone()));
-    let at = |d: Arc<vfs::Dentry>| Path { mount: ns.root().mount, dentry: d };
-    let dev_at = root.create(b"dev", NewNode::Directory, attrs(S_IFDIR, 0o755)).expect(fresh);
-    let tmp_at = root.create(b"tmp", NewNode::Directory, attrs(S_IFDIR, 0o1777)).expect(fresh);
-    // procfs needs the kernel; it is mounted here by `procfs::mount`.
-    root.create(b"proc", NewNode::Directory, attrs(S_IFDIR, 0o555)).expect(fresh);
-    ns.mount(&at(tmp_at), new_tmpfs(0o1777), MountFlags::default());
+    let mount_point = |name: &[u8], mode: u32| {
+        let d = root.lookup(name).or_else(|_| root.create(name, NewNode::Directory, attrs(S_IFDIR, mode))).ok()?;
+        Some(Path { mount: ns.root().mount, dentry: d })
+    };
+    if let Some(at) = mount_point(b"tmp", 0o1777) {
+        ns.mount(&at, new_tmpfs(0o1777), MountFlags::default());
+    }
+    // procfs needs the kernel; it is mounted on this by `procfs::mount`.
+    let _ = mount_point(b"proc", 0o555);
     // /dev: a tmpfs of its own, as in containers, with the memory devices,
     // the /proc/self/fd links and /dev/shm.
-    let dev = new_tmpfs(0o755);
-    let dev_mount = ns.mount(&at(dev_at), dev.clone(), MountFlags::default());
-    for (name, rdev) in vfs::dev::MEM_DEVICES {
-        dev.create(name, NewNode::CharDev(rdev), attrs(S_IFCHR, 0o666)).expect(fresh);
+    if let Some(at) = mount_point(b"dev", 0o755) {
+        let dev = new_tmpfs(0o755);
+        let dev_mount = ns.mount(&at, dev.clone(), MountFlags::default());
+        for (name, rdev) in vfs::dev::MEM_DEVICES {
+            dev.create(name, NewNode::CharDev(rdev), attrs(S_IFCHR, 0o666)).expect(fresh);
+        }
+        for (name, target) in [
+            (&b"fd"[..], &b"/proc/self/fd"[..]),
+            (b"stdin", b"/proc/self/fd/0"),
+            (b"stdout", b"/proc/self/fd/1"),
+            (b"stderr", b"/proc/self/fd/2"),
+        ] {
+            dev.create(name, NewNode::Symlink(target), attrs(S_IFLNK, 0o777)).expect(fresh);
+        }
+        let shm_at = dev.create(b"shm", NewNode::Directory, attrs(S_IFDIR, 0o1777)).expect(fresh);
+        ns.mount(&Path { mount: dev_mount, dentry: shm_at }, new_tmpfs(0o1777), MountFlags::default());
     }
-    for (name, target) in [
-        (&b"fd"[..], &b"/proc/self/fd"[..]),
-        (b"stdin", b"/proc/self/fd/0"),
-        (b"stdout", b"/proc/self/fd/1"),
-        (b"stderr", b"/proc/self/fd/2"),
-    ] {
-        dev.create(name, NewNode::Symlink(target), attrs(S_IFLNK, 0o777)).expect(fresh);
-    }
-    let shm_at = dev.create(b"shm", NewNode::Directory, attrs(S_IFDIR, 0o1777)).expect(fresh);
-    ns.mount(&Path { mount: dev_mount, dentry: shm_at }, new_tmpfs(0o1777), MountFlags::default());
     ns
 }
 

@@ -19,15 +19,14 @@ use crate::task::current_tid;
 /// The device number of procfs.
 const PROC_DEV: u64 = 0x10;
 
-/// Mounts procfs on /proc.
-pub fn mount(kernel: &Arc<Kernel>) {
+/// Mounts procfs on /proc, if the root has that directory.
+pub fn mount(kernel: &Arc<Kernel>) -> Result<(), Errno> {
     let root = kernel.mounts.root();
     let creds = FsCreds::default();
-    let at = Resolver { ns: &kernel.mounts, root: &root, creds: &creds }
-        .resolve(&root, b"/proc", true)
-        .expect("/proc exists in the initial tree");
+    let at = Resolver { ns: &kernel.mounts, root: &root, creds: &creds }.resolve(&root, b"/proc", true)?;
     let node: InodeRef = Arc::new(ProcNode { kernel: Arc::downgrade(kernel), kind: Kind::Root });
     kernel.mounts.mount(&at, Dentry::new_root(node), MountFlags::default());
+    Ok(())
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -55,6 +55,9 @@ fn sentry_rules() -> Vec<(i64, ArgFilter)> {
         any(SYS_getrandom),
         // Releasing memory-file pages.
         one_of(SYS_fallocate, 1, &[(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE) as u64]),
+        // The gofer socket (the flags its transport uses).
+        one_of(SYS_sendmsg, 2, &[MSG_NOSIGNAL as u64]),
+        one_of(SYS_recvmsg, 2, &[MSG_CMSG_CLOEXEC as u64]),
         any(SYS_exit),
         any(SYS_exit_group),
     ]

@@ -6,7 +6,7 @@
 //! polls the host fd first. Only the terminal ioctls a program needs to learn
 //! about its terminal are answered, from the host tty; nothing else is passed on.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use abi::consts::*;
 use abi::structs::{Stat, Termios, Winsize};
@@ -28,25 +28,13 @@ pub struct HostFile {
     foreground_pgid: i32,
 }
 
-fn last_errno() -> Errno {
+pub(crate) fn last_errno() -> Errno {
     Errno(std::io::Error::last_os_error().raw_os_error().unwrap_or(5))
 }
 
 impl HostFile {
     pub fn new(fd: OwnedFd, foreground_pgid: i32) -> HostFile {
         HostFile { fd, foreground_pgid }
-    }
-
-    fn host_stat(&self) -> Result<libc::stat, Errno> {
-        let mut st = std::mem::MaybeUninit::<libc::stat>::zeroed();
-        // SAFETY: fstat writes a full struct stat into `st`, which is large enough.
-        // The raw syscall: glibc's fstat is newfstatat, which the Sentry's filter refuses.
-        let r = unsafe { libc::syscall(libc::SYS_fstat, self.fd.as_raw_fd(), st.as_mut_ptr()) };
-        if r < 0 {
-            return Err(last_errno());
-        }
-        // SAFETY: fstat succeeded, so it initialised the struct.
-        Ok(unsafe { st.assume_init() })
     }
 
     /// Waits for nothing: fails with EAGAIN unless the host fd is ready for `events`.
@@ -61,9 +49,6 @@ impl HostFile {
         }
     }
 
-    /// readv/writev (or preadv/pwritev at `offset`) between the host fd and
-    /// Sentry-mapped memory, IOV_MAX iovecs at a time, stopping at a short
-    /// transfer as one big host call would.
     fn transfer(
         &self,
         file: &FileDescription,
@@ -74,30 +59,7 @@ impl HostFile {
         if file.flags() & O_NONBLOCK != 0 {
             self.ready_now(if write { libc::POLLOUT } else { libc::POLLIN })?;
         }
-        let iov = blocks.iovecs();
-        let fd = self.fd.as_raw_fd();
-        let mut done = 0usize;
-        for chunk in iov.chunks(IOV_MAX) {
-            let (v, n) = (chunk.as_ptr(), chunk.len() as i32);
-            let off = offset.map(|o| o + done as i64);
-            // SAFETY: the iovecs describe Sentry-mapped memory (BlockSeq's contract).
-            let r = unsafe {
-                match (write, off) {
-                    (false, None) => libc::readv(fd, v, n),
-                    (false, Some(off)) => libc::preadv(fd, v, n, off),
-                    (true, None) => libc::writev(fd, v, n),
-                    (true, Some(off)) => libc::pwritev(fd, v, n, off),
-                }
-            };
-            if r < 0 {
-                return if done > 0 { Ok(done) } else { Err(last_errno()) };
-            }
-            done += r as usize;
-            if (r as usize) < chunk.iter().map(|i| i.iov_len).sum::<usize>() {
-                break;
-            }
-        }
-        Ok(done)
+        transfer(self.fd.as_raw_fd(), blocks, offset, write)
     }
 
     fn host_ioctl<T: IntoBytes + zerocopy::FromBytes>(&self, cmd: u32, out: &mut T) -> Result<(), Errno> {
@@ -110,6 +72,47 @@ impl HostFile {
             Ok(())
         }
     }
+}
+
+/// readv/writev (or preadv/pwritev at `offset`) between a host fd and
+/// Sentry-mapped memory, IOV_MAX iovecs at a time, stopping at a short
+/// transfer as one big host call would.
+pub fn transfer(fd: RawFd, blocks: &BlockSeq, offset: Option<i64>, write: bool) -> Result<usize, Errno> {
+    let iov = blocks.iovecs();
+    let mut done = 0usize;
+    for chunk in iov.chunks(IOV_MAX) {
+        let (v, n) = (chunk.as_ptr(), chunk.len() as i32);
+        let off = offset.map(|o| o + done as i64);
+        // SAFETY: the iovecs describe Sentry-mapped memory (BlockSeq's contract).
+        let r = unsafe {
+            match (write, off) {
+                (false, None) => libc::readv(fd, v, n),
+                (false, Some(off)) => libc::preadv(fd, v, n, off),
+                (true, None) => libc::writev(fd, v, n),
+                (true, Some(off)) => libc::pwritev(fd, v, n, off),
+            }
+        };
+        if r < 0 {
+            return if done > 0 { Ok(done) } else { Err(last_errno()) };
+        }
+        done += r as usize;
+        if (r as usize) < chunk.iter().map(|i| i.iov_len).sum::<usize>() {
+            break;
+        }
+    }
+    Ok(done)
+}
+
+/// fstat of a host fd, by the raw syscall (glibc's fstat is newfstatat, which
+/// the Sentry's filter refuses).
+pub fn host_fstat(fd: RawFd) -> Result<Stat, Errno> {
+    let mut st = Stat::default();
+    // SAFETY: fstat writes one struct stat, which `Stat` is laid out as.
+    let r = unsafe { libc::syscall(libc::SYS_fstat, fd, st.as_mut_bytes().as_mut_ptr()) };
+    if r < 0 {
+        return Err(last_errno());
+    }
+    Ok(st)
 }
 
 impl FileOps for HostFile {
@@ -125,27 +128,7 @@ impl FileOps for HostFile {
     }
 
     fn stat(&self) -> Result<Stat, Errno> {
-        let h = self.host_stat()?;
-        Ok(Stat {
-            st_dev: HOST_FD_DEV,
-            st_ino: h.st_ino,
-            st_nlink: h.st_nlink,
-            st_mode: h.st_mode,
-            st_uid: h.st_uid,
-            st_gid: h.st_gid,
-            pad0: 0,
-            st_rdev: h.st_rdev,
-            st_size: h.st_size,
-            st_blksize: h.st_blksize,
-            st_blocks: h.st_blocks,
-            st_atime: h.st_atime,
-            st_atime_nsec: h.st_atime_nsec,
-            st_mtime: h.st_mtime,
-            st_mtime_nsec: h.st_mtime_nsec,
-            st_ctime: h.st_ctime,
-            st_ctime_nsec: h.st_ctime_nsec,
-            unused: [0; 3],
-        })
+        Ok(Stat { st_dev: HOST_FD_DEV, ..host_fstat(self.fd.as_raw_fd())? })
     }
 
     fn ioctl(&self, _file: &FileDescription, io: &dyn UserIo, cmd: u32, arg: u64) -> Result<u64, Errno> {
@@ -173,7 +156,7 @@ impl FileOps for HostFile {
     }
 
     fn seekable(&self) -> bool {
-        self.host_stat().is_ok_and(|s| s.st_mode & S_IFMT == S_IFREG)
+        host_fstat(self.fd.as_raw_fd()).is_ok_and(|s| s.st_mode & S_IFMT == S_IFREG)
     }
 
     fn seek(&self, _file: &FileDescription, off: i64, whence: i32) -> Result<i64, Errno> {

@@ -8,6 +8,7 @@
 
 pub mod dev;
 pub mod file;
+pub mod gofer;
 pub mod host;
 pub mod inode;
 pub mod memfile;
