@@ -3,27 +3,20 @@
 
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::path::PathBuf;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStringExt;
 use std::sync::Arc;
 
 use platform_ptrace::PtracePlatform;
 use sentry::kernel::HostInfo;
 use sentry::limits::Limits;
-use sentry::loader::ExecSource;
 use sentry::platform::Platform;
 use sentry::task::Credentials;
 use sentry::{ExitStatus, InitProcess, Kernel};
 use vfs::memfile::MemoryFile;
 
-use crate::launch::EXE_FD;
-
 #[derive(clap::Args, Debug)]
 pub struct BootArgs {
-    /// The executable's path as exec'd (AT_EXECFN); the file itself is fd 3.
-    #[arg(long)]
-    execfn: PathBuf,
     #[arg(long)]
     hostname: String,
     #[arg(long)]
@@ -43,26 +36,6 @@ pub struct BootArgs {
 
 /// The device number the root filesystem (the gofer's) reports.
 const GOFER_DEV: u64 = 0x30;
-
-/// The executable, read through the fd the launcher opened.
-struct HostExe(File);
-
-impl ExecSource for HostExe {
-    fn read_at(&self, off: u64, buf: &mut [u8]) -> std::io::Result<usize> {
-        std::os::unix::fs::FileExt::read_at(&self.0, buf, off)
-    }
-    fn size(&self) -> std::io::Result<u64> {
-        // The raw fstat syscall: File::metadata (statx) and glibc's fstat
-        // (newfstatat) are refused by the seccomp filter.
-        let mut st = std::mem::MaybeUninit::<libc::stat>::zeroed();
-        // SAFETY: fstat fills one struct stat.
-        if unsafe { libc::syscall(libc::SYS_fstat, self.0.as_raw_fd(), st.as_mut_ptr()) } < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        // SAFETY: fstat succeeded.
-        Ok(unsafe { st.assume_init() }.st_size as u64)
-    }
-}
 
 /// Takes ownership of an fd the launcher passed, if it is open.
 fn take_fd(fd: RawFd) -> Option<OwnedFd> {
@@ -96,12 +69,11 @@ pub fn boot(args: BootArgs) -> i32 {
         default_hook(info);
         std::process::abort();
     }));
-    let execfn = args.execfn.as_os_str().as_bytes().to_vec();
-    let shown = args.execfn.display().to_string();
-    let Some(exe) = take_fd(EXE_FD) else {
-        eprintln!("rvisor boot: no executable on fd {EXE_FD}");
+    let Some(prog) = args.argv.first().cloned() else {
+        eprintln!("rvisor boot: no program");
         return 125;
     };
+    let shown = prog.to_string_lossy().into_owned();
     // Host facts, read while the Sentry may still ask the host for them.
     let host = HostInfo::read();
     let creds = Credentials::of_host_user();
@@ -168,8 +140,7 @@ pub fn boot(args: BootArgs) -> i32 {
         eprintln!("rvisor: /proc is not mounted: the root has no /proc directory ({e})");
     }
     let init = InitProcess {
-        exe: Box::new(HostExe(File::from(exe))),
-        execfn,
+        prog: prog.into_vec(),
         argv: args.argv.into_iter().map(|a| a.into_vec()).collect(),
         envp: std::env::vars_os().map(|(k, v)| [k.into_vec(), b"=".to_vec(), v.into_vec()].concat()).collect(),
         stdio,

@@ -1,62 +1,20 @@
-//! The launcher: finds the program, starts the Sentry process (`rvisor boot`)
-//! with the fds it needs, and reports how the application ended.
+//! The launcher: starts the gofer and the Sentry process (`rvisor boot`) with
+//! the fds they need, and reports how the application ended. The program is
+//! found and read by the Sentry, in the sandbox's own filesystem.
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 use std::fs::File;
 use std::os::fd::{AsRawFd, RawFd};
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use crate::SandboxOpts;
 
 /// Fixed fd numbers in the Sentry process.
-pub const EXE_FD: RawFd = 3;
 pub const STRACE_FD: RawFd = 4;
 pub const DEBUG_FD: RawFd = 5;
 pub const GOFER_FD: RawFd = 6;
-
-/// Finds PROG the way execvp does: a name with a slash is a path, else PATH is
-/// searched for an executable regular file.
-fn resolve(prog: &OsStr) -> Result<PathBuf, (i32, String)> {
-    let name = prog.to_string_lossy().into_owned();
-    if prog.is_empty() {
-        return Err((127, format!("rvisor: '{name}': No such file or directory")));
-    }
-    if prog.as_bytes().contains(&b'/') {
-        return Ok(PathBuf::from(prog));
-    }
-    let path = std::env::var_os("PATH").unwrap_or_else(|| OsString::from("/usr/local/bin:/usr/bin:/bin"));
-    for dir in std::env::split_paths(&path) {
-        let cand = dir.join(prog);
-        if let Ok(m) = std::fs::metadata(&cand) {
-            if m.is_file() && m.permissions().mode() & 0o111 != 0 {
-                return Ok(cand);
-            }
-        }
-    }
-    Err((127, format!("rvisor: {name}: command not found")))
-}
-
-/// Opens the executable as execve would check it: a regular file with execute
-/// permission (126 otherwise, 127 if missing, as a shell says).
-fn open_exe(path: &Path) -> Result<File, (i32, String)> {
-    let shown = path.display();
-    let f = File::open(path).map_err(|e| {
-        let code = if e.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 };
-        (code, format!("rvisor: {shown}: {e}"))
-    })?;
-    let m = f.metadata().map_err(|e| (126, format!("rvisor: {shown}: {e}")))?;
-    if m.is_dir() {
-        return Err((126, format!("rvisor: {shown}: Is a directory")));
-    }
-    if !m.is_file() || m.permissions().mode() & 0o111 == 0 {
-        return Err((126, format!("rvisor: {shown}: Permission denied")));
-    }
-    Ok(f)
-}
 
 fn open_log(path: &Path) -> Result<File, (i32, String)> {
     File::create(path).map_err(|e| (125, format!("rvisor: cannot open {}: {e}", path.display())))
@@ -73,8 +31,6 @@ pub fn run_do(opts: &SandboxOpts, argv: &[OsString]) -> i32 {
 }
 
 fn launch(opts: &SandboxOpts, argv: &[OsString]) -> Result<i32, (i32, String)> {
-    let path = resolve(&argv[0])?;
-    let exe = open_exe(&path)?;
     let strace_log = opts.strace_log.as_deref().map(open_log).transpose()?;
     let debug_log = opts.debug_log.as_deref().map(open_log).transpose()?;
 
@@ -87,7 +43,7 @@ fn launch(opts: &SandboxOpts, argv: &[OsString]) -> Result<i32, (i32, String)> {
         gofer::transport::socketpair().map_err(|e| (125, format!("rvisor: cannot create the gofer socket: {e}")))?;
     let mut gofer = spawn_gofer(&self_exe, rootfs, gofer_end)?;
     let mut cmd = Command::new(self_exe);
-    cmd.arg("boot").arg("--execfn").arg(&path).arg("--hostname").arg(&opts.hostname);
+    cmd.arg("boot").arg("--hostname").arg(&opts.hostname);
     cmd.arg("--gofer-fd").arg(GOFER_FD.to_string());
     if opts.strace || strace_log.is_some() {
         cmd.arg("--strace");
@@ -103,13 +59,12 @@ fn launch(opts: &SandboxOpts, argv: &[OsString]) -> Result<i32, (i32, String)> {
     }
     cmd.arg("--").args(argv);
     let pass: Vec<(RawFd, RawFd)> = [
-        Some(exe.as_raw_fd()),
         strace_log.as_ref().map(|f| f.as_raw_fd()),
         debug_log.as_ref().map(|f| f.as_raw_fd()),
         Some(sentry_end.as_raw_fd()),
     ]
     .iter()
-    .zip([EXE_FD, STRACE_FD, DEBUG_FD, GOFER_FD])
+    .zip([STRACE_FD, DEBUG_FD, GOFER_FD])
     .filter_map(|(f, to)| f.map(|f| (f, to)))
     .collect();
     // The Sentry gets stdio and exactly these fds, at fixed numbers; nothing
@@ -135,7 +90,7 @@ fn launch(opts: &SandboxOpts, argv: &[OsString]) -> Result<i32, (i32, String)> {
                     return Err(std::io::Error::last_os_error());
                 }
             }
-            for fd in [EXE_FD, STRACE_FD, DEBUG_FD, GOFER_FD] {
+            for fd in [STRACE_FD, DEBUG_FD, GOFER_FD] {
                 if !moved.iter().any(|&(_, to)| to == fd) {
                     libc::close(fd);
                 }

@@ -153,10 +153,15 @@ fn missing_garbage_and_unrunnable_executables() {
     );
     assert_eq!(shell_status(&o), 127);
     assert!(stderr(&o).contains("command not found"), "{}", stderr(&o));
-    // A dynamic executable needs the filesystem, which comes later: ENOENT.
-    let o = rvisor(&[], Path::new("/bin/true"), &[], b"");
+    // A dynamic executable whose interpreter is missing: ENOENT, as Linux says.
+    let dynamic = std::fs::read("/bin/true").unwrap();
+    let at = dynamic.windows(10).position(|w| w == b"/lib64/ld-").expect("a PT_INTERP string");
+    let mut broken = dynamic.clone();
+    broken[at + 1..at + 6].copy_from_slice(b"nope_");
+    let p = write("no-interp", &broken, 0o755);
+    let o = rvisor(&[], &p, &[], b"");
     assert_eq!(shell_status(&o), 127, "{}", stderr(&o));
-    assert!(stderr(&o).contains("interpreter"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("interpreter /nope_"), "{}", stderr(&o));
 }
 
 #[test]
@@ -370,6 +375,9 @@ fn the_rootfs_is_a_jail() {
     let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("jail-root");
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(root.join("data")).unwrap();
+    std::fs::create_dir_all(root.join("bin")).unwrap();
+    // The program itself comes from the sandbox's root.
+    std::fs::copy(bb, root.join("bin/busybox")).unwrap();
     std::fs::write(root.join("data/inside.txt"), b"inside\n").unwrap();
     std::os::unix::fs::symlink("../../../../../../etc", root.join("data/up")).unwrap();
     std::os::unix::fs::symlink("/etc", root.join("data/abs")).unwrap();
@@ -378,7 +386,7 @@ fn the_rootfs_is_a_jail() {
     assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
     let run = |args: &[&str]| {
         let mut c = Command::new(RVISOR);
-        c.arg("do").arg("--rootfs").arg(&root).arg("--").arg(bb).args(args);
+        c.arg("do").arg("--rootfs").arg(&root).arg("--").arg("/bin/busybox").args(args);
         common::run(c, b"")
     };
     let o = run(&["cat", "/data/inside.txt"]);
@@ -390,7 +398,7 @@ fn the_rootfs_is_a_jail() {
         assert!(stderr(&o).contains("No such file"), "{link}: {}", stderr(&o));
     }
     let o = run(&["ls", "/"]);
-    assert_eq!(String::from_utf8_lossy(&o.stdout), "data\nfifo\n");
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "bin\ndata\nfifo\n");
     // A FIFO in the rootfs is never opened (and never blocks).
     let o = run(&["cat", "/fifo"]);
     assert_ne!(shell_status(&o), 0);

@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::path::Path;
+
 use common::compare;
 
 #[test]
@@ -75,4 +77,38 @@ fn dev_memory_devices() {
 #[test]
 fn proc_self() {
     compare("proc", &[], b"");
+}
+
+/// Dynamic programs from the host's own root, loaded by ld.so in the sandbox,
+/// against the same programs run natively.
+#[test]
+fn dynamic_host_programs() {
+    let cases: &[&[&str]] = &[
+        &["/bin/ls", "-la", "/etc/hostname", "/usr/bin/ls"],
+        &["/bin/cat", "/etc/debian_version"],
+        &["/usr/bin/head", "-n", "3", "/etc/passwd"],
+        &["/usr/bin/stat", "-c", "%s %a %F %h %U", "/etc/passwd", "/usr", "/etc/os-release"],
+        &["/usr/bin/wc", "-c", "/usr/bin/ls"],
+        &["/usr/bin/sort", "-r", "/etc/shells"],
+        &["/usr/bin/md5sum", "/usr/bin/true"],
+        &["/bin/ls", "/nonexistent"],
+        &["/usr/bin/readlink", "-f", "/proc/self/exe"],
+    ];
+    for args in cases {
+        let bin = Path::new(args[0]);
+        let n = common::native(bin, &args[1..], b"");
+        let r = common::rvisor(&[], bin, &args[1..], b"");
+        assert_eq!(
+            String::from_utf8_lossy(&n.stdout),
+            String::from_utf8_lossy(&r.stdout),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&r.stderr)
+        );
+        assert_eq!(
+            common::shell_status(&n),
+            common::shell_status(&r),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&r.stderr)
+        );
+    }
 }

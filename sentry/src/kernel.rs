@@ -14,9 +14,10 @@ use vfs::mount::MountFlags;
 use vfs::tmpfs::Tmpfs;
 use vfs::{FileDescription, InodeRef, MountNamespace, Path};
 
+use crate::exec::{find_executable, open_interpreter, VfsExec};
 use crate::fdtable::{FdEntry, FdTable};
 use crate::limits::Limits;
-use crate::loader::{self, AuxInfo, ExecError, ExecSource, Placement};
+use crate::loader::{self, AuxInfo, ExecError, Placement};
 use crate::mm::{Layout, MemoryManager, MMAP_MIN_ADDR};
 use crate::platform::{Platform, Registers};
 use crate::signal::SignalHandlers;
@@ -71,8 +72,8 @@ pub struct TaskView {
     pub fds: Arc<FdTable>,
     pub fs: Arc<FsContext>,
     pub mm: Arc<MemoryManager>,
-    /// The executable as exec'd (AT_EXECFN).
-    pub exe: Vec<u8>,
+    /// The executable.
+    pub exe: Path,
 }
 
 pub struct Kernel {
@@ -139,9 +140,8 @@ const TMPFS_DEV_BASE: u64 = 0x20;
 
 /// What the sandbox's first process runs.
 pub struct InitProcess {
-    pub exe: Box<dyn ExecSource + Send>,
-    /// The path as exec'd (AT_EXECFN).
-    pub execfn: Vec<u8>,
+    /// The program, found as execvp finds it (PATH from `envp`).
+    pub prog: Vec<u8>,
     pub argv: Vec<Vec<u8>>,
     pub envp: Vec<Vec<u8>>,
     /// Host fds that become the process's fds 0, 1, 2 (None: closed).
@@ -199,7 +199,14 @@ impl Kernel {
             random: [0; 16],
         };
         getrandom(&mut aux.random);
-        let loaded = loader::load(&mm, &*init.exe, &init.execfn, &init.argv, &init.envp, &aux, place)?;
+        let root = self.mounts.root();
+        let fs_creds = vfs::FsCreds { uid: init.creds.euid, gid: init.creds.egid, groups: Vec::new() };
+        let path_env =
+            init.envp.iter().find_map(|e| e.strip_prefix(b"PATH=")).unwrap_or(b"/usr/local/bin:/usr/bin:/bin").to_vec();
+        let exe = find_executable(&self.mounts, &root, &root, &fs_creds, &init.prog, &path_env)?;
+        let open_interp = |name: &[u8]| open_interpreter(&self.mounts, &root, &fs_creds, name);
+        let src = VfsExec(exe.file.clone());
+        let loaded = loader::load(&mm, &src, &exe.execfn, &init.argv, &init.envp, &aux, place, &open_interp)?;
 
         let fds = Arc::new(FdTable::default());
         for (n, fd) in init.stdio.into_iter().enumerate() {
@@ -237,7 +244,7 @@ impl Kernel {
             fds: task.fds.clone(),
             fs: task.fs.clone(),
             mm: task.mm.clone(),
-            exe: init.execfn.clone(),
+            exe: exe.path.clone(),
         };
         self.tasks.lock().unwrap().insert(task.tid, view);
         let status = task.run();

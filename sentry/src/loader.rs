@@ -1,9 +1,8 @@
-//! The ELF loader: maps a static x86-64 ELF (ET_EXEC or static-pie ET_DYN) and
+//! The ELF loader: maps an x86-64 ELF (ET_EXEC, ET_DYN, static or dynamic) and
 //! builds the initial stack with argv, envp and the auxiliary vector.
 //!
-//! Dynamic executables (PT_INTERP) need the interpreter from the sandbox's
-//! filesystem, which arrives with the filesystem issue; until then they fail
-//! with ENOENT, which is what Linux says when the interpreter is missing.
+//! A dynamic executable's interpreter (PT_INTERP) is found in the sandbox's
+//! filesystem and loaded where mmap would put it; AT_BASE says where.
 
 use abi::consts::*;
 use abi::Errno;
@@ -110,97 +109,126 @@ pub struct Placement {
     pub stack_offset: u64,
 }
 
-/// Loads `src` into `mm` and builds the stack. `execfn` is the path as exec'd.
-pub fn load(
+/// A parsed ELF header and program headers.
+struct Elf {
+    e_type: u16,
+    entry: u64,
+    phoff: u64,
+    phnum: usize,
+    phdrs: Vec<Phdr>,
+    file_len: u64,
+}
+
+impl Elf {
+    fn parse(src: &dyn ExecSource) -> Result<Elf, ExecError> {
+        let file_len = src.size().map_err(|e| ExecError { errno: Errno::from_io(&e), msg: e.to_string() })?;
+        let mut eh = [0u8; 64];
+        if file_len < 64 {
+            return Err(enoexec("not an ELF file (too short)"));
+        }
+        read_exact_at(src, 0, &mut eh)?;
+        if &eh[..4] != b"\x7fELF" {
+            return Err(enoexec("not an ELF file (bad magic)"));
+        }
+        if eh[4] != 2 || eh[5] != 1 || eh[6] != 1 {
+            return Err(enoexec("not a little-endian ELF64 version 1 file"));
+        }
+        let e_type = u16_at(&eh, 16);
+        if u16_at(&eh, 18) != EM_X86_64 {
+            return Err(enoexec("not an x86-64 executable"));
+        }
+        if e_type != ET_EXEC && e_type != ET_DYN {
+            return Err(enoexec(format!("ELF type {e_type} is not executable")));
+        }
+        let phoff = u64_at(&eh, 32);
+        let phentsize = u16_at(&eh, 54) as usize;
+        let phnum = u16_at(&eh, 56) as usize;
+        if phentsize != PHDR_SIZE || phnum == 0 || phnum * PHDR_SIZE > 65536 {
+            return Err(enoexec("bad program header table"));
+        }
+        let ph_len = (phnum * PHDR_SIZE) as u64;
+        if phoff.checked_add(ph_len).is_none_or(|e| e > file_len) {
+            return Err(enoexec("program headers lie beyond the end of the file"));
+        }
+        let mut phb = vec![0u8; ph_len as usize];
+        read_exact_at(src, phoff, &mut phb)?;
+        let phdrs: Vec<Phdr> = phb
+            .chunks_exact(PHDR_SIZE)
+            .map(|b| Phdr {
+                p_type: u32_at(b, 0),
+                p_flags: u32_at(b, 4),
+                p_offset: u64_at(b, 8),
+                p_vaddr: u64_at(b, 16),
+                p_filesz: u64_at(b, 32),
+                p_memsz: u64_at(b, 40),
+                p_align: u64_at(b, 48),
+            })
+            .collect();
+        let elf = Elf { e_type, entry: u64_at(&eh, 24), phoff, phnum, phdrs, file_len };
+        for p in elf.loads() {
+            if p.p_filesz > p.p_memsz {
+                return Err(enoexec("segment file size exceeds its memory size"));
+            }
+            if p.p_offset.checked_add(p.p_filesz).is_none_or(|e| e > file_len) {
+                return Err(enoexec("segment lies beyond the end of the file (truncated?)"));
+            }
+            if p.p_vaddr % PAGE_SIZE != p.p_offset % PAGE_SIZE {
+                return Err(enoexec("segment offset and address are not congruent modulo the page size"));
+            }
+        }
+        if elf.loads().next().is_none() {
+            return Err(enoexec("no loadable segments"));
+        }
+        Ok(elf)
+    }
+
+    /// The loadable segments that occupy memory (Linux skips empty ones).
+    fn loads(&self) -> impl Iterator<Item = &Phdr> {
+        self.phdrs.iter().filter(|p| p.p_type == PT_LOAD && p.p_memsz > 0)
+    }
+
+    /// The PT_INTERP path, if the program asks for an interpreter.
+    fn interp(&self, src: &dyn ExecSource) -> Result<Option<Vec<u8>>, ExecError> {
+        let Some(p) = self.phdrs.iter().find(|p| p.p_type == PT_INTERP) else { return Ok(None) };
+        if p.p_filesz < 2
+            || p.p_filesz > PATH_MAX as u64
+            || p.p_offset.checked_add(p.p_filesz).is_none_or(|e| e > self.file_len)
+        {
+            return Err(enoexec("bad PT_INTERP"));
+        }
+        let mut name = vec![0u8; p.p_filesz as usize];
+        read_exact_at(src, p.p_offset, &mut name)?;
+        if name.last() != Some(&0) {
+            return Err(enoexec("PT_INTERP is not NUL-terminated"));
+        }
+        name.pop();
+        Ok(Some(name))
+    }
+
+    /// Lowest page and one past the highest byte of the image, unbiased.
+    fn span(&self) -> (u64, u64) {
+        let lo = self.loads().map(|p| page_down(p.p_vaddr)).min().unwrap_or(0);
+        let hi = self.loads().map(|p| p.p_vaddr.saturating_add(p.p_memsz)).max().unwrap_or(0);
+        (lo, hi)
+    }
+
+    fn max_align(&self) -> u64 {
+        self.loads().map(|p| p.p_align).filter(|a| a.is_power_of_two()).max().unwrap_or(PAGE_SIZE).max(PAGE_SIZE)
+    }
+}
+
+/// Maps every loadable segment at its address plus `bias`; returns the end of
+/// the image (page-aligned).
+fn map_segments(
     mm: &MemoryManager,
     src: &dyn ExecSource,
-    execfn: &[u8],
-    argv: &[Vec<u8>],
-    envp: &[Vec<u8>],
-    aux: &AuxInfo,
-    place: Placement,
-) -> Result<Loaded, ExecError> {
-    let file_len = src.size().map_err(|e| ExecError { errno: Errno::from_io(&e), msg: e.to_string() })?;
-    let mut eh = [0u8; 64];
-    if file_len < 64 {
-        return Err(enoexec("not an ELF file (too short)"));
-    }
-    read_exact_at(src, 0, &mut eh)?;
-    if &eh[..4] != b"\x7fELF" {
-        return Err(enoexec("not an ELF file (bad magic)"));
-    }
-    if eh[4] != 2 || eh[5] != 1 || eh[6] != 1 {
-        return Err(enoexec("not a little-endian ELF64 version 1 file"));
-    }
-    let e_type = u16_at(&eh, 16);
-    if u16_at(&eh, 18) != EM_X86_64 {
-        return Err(enoexec("not an x86-64 executable"));
-    }
-    if e_type != ET_EXEC && e_type != ET_DYN {
-        return Err(enoexec(format!("ELF type {e_type} is not executable")));
-    }
-    let e_entry = u64_at(&eh, 24);
-    let e_phoff = u64_at(&eh, 32);
-    let e_phentsize = u16_at(&eh, 54) as usize;
-    let e_phnum = u16_at(&eh, 56) as usize;
-    if e_phentsize != PHDR_SIZE || e_phnum == 0 || e_phnum * PHDR_SIZE > 65536 {
-        return Err(enoexec("bad program header table"));
-    }
-    let ph_len = (e_phnum * PHDR_SIZE) as u64;
-    if e_phoff.checked_add(ph_len).is_none_or(|e| e > file_len) {
-        return Err(enoexec("program headers lie beyond the end of the file"));
-    }
-    let mut phb = vec![0u8; ph_len as usize];
-    read_exact_at(src, e_phoff, &mut phb)?;
-    let phdrs: Vec<Phdr> = phb
-        .chunks_exact(PHDR_SIZE)
-        .map(|b| Phdr {
-            p_type: u32_at(b, 0),
-            p_flags: u32_at(b, 4),
-            p_offset: u64_at(b, 8),
-            p_vaddr: u64_at(b, 16),
-            p_filesz: u64_at(b, 32),
-            p_memsz: u64_at(b, 40),
-            p_align: u64_at(b, 48),
-        })
-        .collect();
-
-    if let Some(interp) = phdrs.iter().find(|p| p.p_type == PT_INTERP) {
-        let mut name = vec![0u8; interp.p_filesz.min(4096) as usize];
-        read_exact_at(src, interp.p_offset, &mut name)?;
-        let name = String::from_utf8_lossy(name.split(|&b| b == 0).next().unwrap_or(&[])).into_owned();
-        return Err(ExecError {
-            errno: Errno::ENOENT,
-            msg: format!("interpreter {name} not found: dynamic executables need the sandbox filesystem, which rVisor does not have yet"),
-        });
-    }
-    let loads: Vec<Phdr> = phdrs.iter().copied().filter(|p| p.p_type == PT_LOAD).collect();
-    if loads.is_empty() {
-        return Err(enoexec("no loadable segments"));
-    }
+    elf: &Elf,
+    bias: u64,
+    name: VmaName,
+) -> Result<u64, ExecError> {
     let layout = mm.layout();
-    for p in &loads {
-        if p.p_filesz > p.p_memsz {
-            return Err(enoexec("segment file size exceeds its memory size"));
-        }
-        if p.p_offset.checked_add(p.p_filesz).is_none_or(|e| e > file_len) {
-            return Err(enoexec("segment lies beyond the end of the file (truncated?)"));
-        }
-        if p.p_vaddr % PAGE_SIZE != p.p_offset % PAGE_SIZE {
-            return Err(enoexec("segment offset and address are not congruent modulo the page size"));
-        }
-    }
-    let min_vaddr = loads.iter().map(|p| page_down(p.p_vaddr)).min().unwrap();
-    let bias = if e_type == ET_DYN {
-        let align =
-            loads.iter().map(|p| p.p_align).filter(|a| a.is_power_of_two()).max().unwrap_or(PAGE_SIZE).max(PAGE_SIZE);
-        (place.pie_base & !(align - 1)).wrapping_sub(min_vaddr)
-    } else {
-        0
-    };
     let mut image_end = 0u64;
-    // Linux skips segments that occupy no memory.
-    for p in loads.iter().filter(|p| p.p_memsz > 0) {
+    for p in elf.loads() {
         let vaddr = p.p_vaddr.wrapping_add(bias);
         let start = page_down(vaddr);
         let end = vaddr.checked_add(p.p_memsz).and_then(page_up).filter(|&e| e <= layout.max_addr);
@@ -221,21 +249,19 @@ pub fn load(
         if p.p_flags & PF_X != 0 {
             prot |= Prot::EXEC;
         }
-        if end > start {
-            let req = MmapRequest {
-                addr: start,
-                len: end - start,
-                prot,
-                shared: false,
-                fixed: true,
-                noreplace: false,
-                growsdown: false,
-                populate: false,
-                low_2g: false,
-                name: VmaName::Image,
-            };
-            mm.mmap(req).map_err(|e| ExecError { errno: e, msg: format!("cannot map segment: {e}") })?;
-        }
+        let req = MmapRequest {
+            addr: start,
+            len: end - start,
+            prot,
+            shared: false,
+            fixed: true,
+            noreplace: false,
+            growsdown: false,
+            populate: false,
+            low_2g: false,
+            name,
+        };
+        mm.mmap(req).map_err(|e| ExecError { errno: e, msg: format!("cannot map segment: {e}") })?;
         // The file's bytes from the start of the page, as a file mapping shows them.
         let lead = vaddr - start;
         let mut data = vec![0u8; (lead + p.p_filesz) as usize];
@@ -243,18 +269,80 @@ pub fn load(
         mm.copy_out_with(start, &data, Access::Force)
             .map_err(|e| ExecError { errno: e, msg: format!("cannot fill segment: {e}") })?;
     }
+    Ok(image_end)
+}
+
+/// Finds and opens a program's interpreter (PT_INTERP) in the sandbox.
+pub type OpenInterp<'a> = dyn Fn(&[u8]) -> Result<Box<dyn ExecSource>, ExecError> + 'a;
+
+/// Loads `src` (and its interpreter, through `open_interp`) into `mm` and
+/// builds the stack. `execfn` is the path as exec'd.
+#[allow(clippy::too_many_arguments)]
+pub fn load(
+    mm: &MemoryManager,
+    src: &dyn ExecSource,
+    execfn: &[u8],
+    argv: &[Vec<u8>],
+    envp: &[Vec<u8>],
+    aux: &AuxInfo,
+    place: Placement,
+    open_interp: &OpenInterp<'_>,
+) -> Result<Loaded, ExecError> {
+    let elf = Elf::parse(src)?;
+    let interp = elf.interp(src)?;
+    let layout = mm.layout();
+    let (lo, _) = elf.span();
+    let bias = if elf.e_type == ET_DYN { (place.pie_base & !(elf.max_align() - 1)).wrapping_sub(lo) } else { 0 };
+    let image_end = map_segments(mm, src, &elf, bias, VmaName::Image)?;
+
     // AT_PHDR: where the program headers lie in memory, from the segment whose
     // file range holds them (Linux ignores PT_PHDR for this).
-    let phdr_addr = loads
-        .iter()
-        .find(|p| p.p_offset <= e_phoff && e_phoff < p.p_offset + p.p_filesz)
-        .map_or(0, |p| (e_phoff - p.p_offset).wrapping_add(p.p_vaddr).wrapping_add(bias));
+    let phdr_addr = elf
+        .loads()
+        .find(|p| p.p_offset <= elf.phoff && elf.phoff < p.p_offset + p.p_filesz)
+        .map_or(0, |p| (elf.phoff - p.p_offset).wrapping_add(p.p_vaddr).wrapping_add(bias));
     mm.set_brk_start(image_end + place.brk_offset);
 
-    let entry = e_entry.wrapping_add(bias);
+    let entry = elf.entry.wrapping_add(bias);
     if entry >= layout.max_addr {
         return Err(ExecError { errno: Errno::EINVAL, msg: "entry point outside the user address space".into() });
     }
+    let (start, base) = match interp {
+        None => (entry, 0),
+        Some(name) => {
+            let isrc = open_interp(&name)?;
+            let ielf = Elf::parse(&*isrc).map_err(|e| ExecError {
+                errno: Errno::ELIBBAD,
+                msg: format!("interpreter {}: {}", String::from_utf8_lossy(&name), e.msg),
+            })?;
+            if ielf.e_type != ET_DYN || ielf.interp(&*isrc)?.is_some() {
+                return Err(ExecError { errno: Errno::ELIBBAD, msg: "the interpreter must be a static ET_DYN".into() });
+            }
+            // Where mmap would put it: reserve the whole span, then map into it.
+            let (ilo, ihi) = ielf.span();
+            let span = page_up(ihi - ilo).ok_or_else(|| enoexec("interpreter too large"))?;
+            let reserve = MmapRequest {
+                addr: 0,
+                len: span + ielf.max_align(),
+                prot: Prot::empty(),
+                shared: false,
+                fixed: false,
+                noreplace: false,
+                growsdown: false,
+                populate: false,
+                low_2g: false,
+                name: VmaName::Anon,
+            };
+            let at = mm
+                .mmap(reserve)
+                .map_err(|e| ExecError { errno: e, msg: format!("no room for the interpreter: {e}") })?;
+            let ibase = (at + ielf.max_align() - 1) & !(ielf.max_align() - 1);
+            let ibias = ibase.wrapping_sub(ilo);
+            map_segments(mm, &*isrc, &ielf, ibias, VmaName::Anon)?;
+            (ielf.entry.wrapping_add(ibias), ibias)
+        }
+    };
+
     let auxv = [
         (AT_MINSIGSTKSZ, aux.minsigstksz),
         (AT_HWCAP, aux.hwcap),
@@ -262,8 +350,8 @@ pub fn load(
         (AT_CLKTCK, 100),
         (AT_PHDR, phdr_addr),
         (AT_PHENT, PHDR_SIZE as u64),
-        (AT_PHNUM, e_phnum as u64),
-        (AT_BASE, 0),
+        (AT_PHNUM, elf.phnum as u64),
+        (AT_BASE, base),
         (AT_FLAGS, 0),
         (AT_ENTRY, entry),
         (AT_UID, aux.uid as u64),
@@ -273,7 +361,7 @@ pub fn load(
         (AT_SECURE, 0),
     ];
     let sp = build_stack(mm, place, execfn, argv, envp, &auxv, aux)?;
-    Ok(Loaded { entry, sp })
+    Ok(Loaded { entry: start, sp })
 }
 
 /// Writes strings, AT_RANDOM bytes, the platform string, auxv, envp, argv and

@@ -220,7 +220,10 @@ impl Inode for ProcNode {
                 let t = self.task(tid)?;
                 Ok(t.tgid.to_string().into_bytes())
             }
-            Kind::Exe(p) => Ok(self.task(p)?.exe),
+            Kind::Exe(p) => {
+                let t = self.task(p)?;
+                Ok(self.path_text(&t, &t.exe))
+            }
             Kind::Cwd(p) => {
                 let t = self.task(p)?;
                 Ok(self.path_text(&t, &t.fs.cwd()))
@@ -244,9 +247,7 @@ impl Inode for ProcNode {
                 Some(path) => path.clone(),
                 None => Path::detached(Arc::new(OpenFileInode(file.clone()))),
             })),
-            // The executable is not in the sandbox's tree yet (the launcher
-            // reads it from the host): the link reads, but leads nowhere.
-            Kind::Exe(_) => Some(Err(Errno::ENOENT)),
+            Kind::Exe(p) => Some(self.task(p).map(|t| t.exe)),
             _ => None,
         }
     }
@@ -255,7 +256,7 @@ impl Inode for ProcNode {
         match self.kind {
             Kind::Maps(p) => {
                 let t = self.task(p)?;
-                let image = t.exe.clone();
+                let image = self.path_text(&t, &t.exe);
                 Ok(Box::new(SnapshotFile { data: t.mm.proc_maps(&image), stat: self.stat() }))
             }
             Kind::Root | Kind::PidDir(_) | Kind::FdDir(_) => {

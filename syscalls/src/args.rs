@@ -117,4 +117,9 @@ impl<T> UserPtr<T> {
     pub fn from_null() -> Self {
         UserPtr { addr: 0, _t: PhantomData }
     }
+
+    /// A pointer from an argument that is a pointer in some uses only.
+    pub fn from_addr(addr: u64) -> Self {
+        UserPtr { addr, _t: PhantomData }
+    }
 }

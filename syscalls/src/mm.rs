@@ -2,7 +2,7 @@
 
 use abi::consts::*;
 use abi::Errno;
-use sentry::mm::{page_up, MmapRequest};
+use sentry::mm::{page_up, Access, MmapRequest};
 use sentry::{SyscallResult, Task};
 
 use crate::args::Fd;
@@ -11,6 +11,8 @@ pub fn brk(t: &mut Task, addr: u64) -> SyscallResult {
     let limit = t.limits.get(RLIMIT_DATA).rlim_cur;
     Ok(t.mm.brk(addr, limit))
 }
+
+const PROT_WRITE_BIT: u64 = 0x2;
 
 /// The flags MAP_SHARED_VALIDATE accepts (LEGACY_MAP_MASK and MAP_SYNC).
 const VALIDATED_FLAGS: u64 = 0x3
@@ -28,8 +30,8 @@ const VALIDATED_FLAGS: u64 = 0x3
     | 0x100000
     | (0x3f << 26);
 
-/// mmap of anonymous memory. File mappings need files that can be mapped,
-/// which arrive with the filesystem issue: the stdio fds of today cannot be.
+/// mmap: anonymous memory, and regular files mapped privately (or shared
+/// read-only) by reading them into the mapping.
 pub fn mmap(t: &mut Task, addr: u64, len: u64, prot: u64, flags: u64, fd: Fd, off: u64) -> SyscallResult {
     if !off.is_multiple_of(PAGE_SIZE) {
         return Err(Errno::EINVAL);
@@ -60,13 +62,26 @@ pub fn mmap(t: &mut Task, addr: u64, len: u64, prot: u64, flags: u64, fd: Fd, of
     if fixed && !addr.is_multiple_of(PAGE_SIZE) {
         return Err(Errno::EINVAL);
     }
-    if !anonymous {
+    let file = if anonymous {
+        None
+    } else {
         let file = t.fds.file(fd.0)?;
-        if !file.readable() {
+        if !file.readable() || (shared && prot & PROT_WRITE_BIT != 0 && !file.writable()) {
             return Err(Errno::EACCES);
         }
-        return Err(Errno::ENODEV);
-    }
+        let st = file.ops().stat()?;
+        match st.st_mode & S_IFMT {
+            // A private mapping of /dev/zero is anonymous memory.
+            S_IFCHR if st.st_rdev == vfs::dev::ZERO => None,
+            S_IFREG if shared && prot & PROT_WRITE_BIT != 0 => {
+                // Writable shared file mappings need the file's own pages
+                // mapped; not there yet.
+                return Err(Errno::ENODEV);
+            }
+            S_IFREG => Some(file),
+            _ => return Err(Errno::ENODEV),
+        }
+    };
     if f.contains(MapFlags::HUGETLB) {
         // The sandbox has no huge page pool.
         return Err(Errno::ENOMEM);
@@ -83,7 +98,18 @@ pub fn mmap(t: &mut Task, addr: u64, len: u64, prot: u64, flags: u64, fd: Fd, of
         low_2g: f.contains(MapFlags::BIT32),
         name: sentry::mm::VmaName::Anon,
     };
-    t.mm.mmap(req)
+    let addr = t.mm.mmap(req)?;
+    if let Some(file) = file {
+        // The file's bytes, read now into the mapping's own pages: a private
+        // copy (or a read-only shared one). Past the end of the file the
+        // pages stay zero (Linux would SIGBUS beyond the last page).
+        let blocks = t.mm.blocks(addr, len, Access::Force)?;
+        if let Err(e) = file.ops().read(&file, &blocks, Some(off as i64)) {
+            let _ = t.mm.munmap(addr, len);
+            return Err(e);
+        }
+    }
+    Ok(addr)
 }
 
 pub fn munmap(t: &mut Task, addr: u64, len: u64) -> SyscallResult {

@@ -49,6 +49,7 @@ static const char *errname(int e) {
     case ENOTEMPTY: return "ENOTEMPTY";
     case EOVERFLOW: return "EOVERFLOW";
     case ENOTSOCK: return "ENOTSOCK";
+    case ENODATA: return "ENODATA";
     default: return "E?";
     }
 }

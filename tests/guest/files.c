@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 
 static char base[64];
 
@@ -210,6 +211,31 @@ int main(void) {
     CHECK("access missing", access("missing", F_OK));
     CHECK("access bad mode", access("e.txt", 8));
     CHECK("faccessat2 bad flags", syscall(SYS_faccessat2, AT_FDCWD, "e.txt", F_OK, 0x8));
+
+    // Extended attributes.
+    CHECK("setxattr user", setxattr("e.txt", "user.color", "blue", 4, 0));
+    CHECK("setxattr XATTR_CREATE existing", setxattr("e.txt", "user.color", "red", 3, XATTR_CREATE));
+    CHECK("setxattr XATTR_REPLACE missing", setxattr("e.txt", "user.size", "1", 1, XATTR_REPLACE));
+    CHECK("setxattr bad flags", setxattr("e.txt", "user.x", "1", 1, 3));
+    CHECK("setxattr unknown namespace", setxattr("e.txt", "bogus.x", "1", 1, 0));
+    CHECK("setxattr empty name", setxattr("e.txt", "", "1", 1, 0));
+    CHECK("getxattr size query", getxattr("e.txt", "user.color", NULL, 0));
+    memset(t, 0, sizeof t);
+    CHECK("getxattr", getxattr("e.txt", "user.color", t, sizeof t));
+    printf("value '%s'\n", t);
+    CHECK("getxattr too small", getxattr("e.txt", "user.color", t, 2));
+    CHECK("getxattr missing", getxattr("e.txt", "user.none", t, sizeof t));
+    CHECK("lgetxattr on missing file", lgetxattr("missing", "user.color", t, sizeof t));
+    char names[256];
+    CHECK("listxattr", listxattr("e.txt", names, sizeof names));
+    CHECK("listxattr size query", listxattr("e.txt", NULL, 0));
+    CHECK("removexattr", removexattr("e.txt", "user.color"));
+    CHECK("removexattr again", removexattr("e.txt", "user.color"));
+    CHECK("lsetxattr user on symlink", lsetxattr("ln", "user.x", "1", 1, 0));
+    CHECK("statx", ({ struct statx sx; statx(AT_FDCWD, "e.txt", 0, STATX_BASIC_STATS, &sx) == 0 && sx.stx_size == 100 && S_ISREG(sx.stx_mode); }));
+    CHECK("statx bad flags", ({ struct statx sx; statx(AT_FDCWD, "e.txt", 0x80000, STATX_BASIC_STATS, &sx); }));
+    CHECK("statx reserved mask", ({ struct statx sx; statx(AT_FDCWD, "e.txt", 0, 0x80000000, &sx); }));
+    CHECK("statx missing", ({ struct statx sx; statx(AT_FDCWD, "missing", 0, STATX_BASIC_STATS, &sx); }));
 
     // fchdir and *at with a directory fd.
     int dfd = open("sub3", O_RDONLY | O_DIRECTORY);

@@ -107,6 +107,18 @@ impl FileDescription {
     }
 }
 
+impl FileDescription {
+    /// Reads into a Sentry buffer at `off` (pread), for the kernel's own use
+    /// (the ELF loader, private file mappings).
+    pub fn read_at(&self, buf: &mut [u8], off: u64) -> Result<usize, Errno> {
+        let Some(ptr) = std::ptr::NonNull::new(buf.as_mut_ptr()) else { return Ok(0) };
+        // SAFETY: `buf` stays borrowed, and so valid, for the whole call; the
+        // sequence does not outlive it.
+        let seq = BlockSeq::new(vec![unsafe { crate::safemem::Block::new(ptr, buf.len()) }]);
+        self.ops.read(self, &seq, Some(off as i64))
+    }
+}
+
 /// An open directory, on any filesystem: its listing is taken when it is read
 /// from position 0 and served from there, as getdents needs a stable order.
 pub struct DirectoryFile {

@@ -107,6 +107,14 @@ impl Inode for GoferNode {
         Err(Errno::EROFS)
     }
 
+    fn setxattr(&self, _name: &[u8], _value: &[u8], _flags: u32) -> Result<(), Errno> {
+        Err(Errno::EROFS)
+    }
+
+    fn removexattr(&self, _name: &[u8]) -> Result<(), Errno> {
+        Err(Errno::EROFS)
+    }
+
     fn readdir(&self) -> Result<Vec<DirEntry>, Errno> {
         if self.stat.st_mode & S_IFMT != S_IFDIR {
             return Err(Errno::ENOTDIR);

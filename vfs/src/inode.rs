@@ -124,6 +124,20 @@ pub trait Inode: Send + Sync {
     fn readlink(&self) -> Result<Vec<u8>, Errno> {
         Err(Errno::EINVAL)
     }
+    /// The value of extended attribute `name` (namespace already checked).
+    fn getxattr(&self, _name: &[u8]) -> Result<Vec<u8>, Errno> {
+        Err(Errno::ENODATA)
+    }
+    /// Sets an extended attribute; `flags` are XATTR_CREATE / XATTR_REPLACE.
+    fn setxattr(&self, _name: &[u8], _value: &[u8], _flags: u32) -> Result<(), Errno> {
+        Err(Errno::EOPNOTSUPP)
+    }
+    fn listxattr(&self) -> Result<Vec<Vec<u8>>, Errno> {
+        Ok(Vec::new())
+    }
+    fn removexattr(&self, _name: &[u8]) -> Result<(), Errno> {
+        Err(Errno::ENODATA)
+    }
     /// A "magic" link (/proc/[pid]/fd/N, exe, cwd) jumps straight to where it
     /// points instead of being resolved as text.
     fn magic_link(&self) -> Option<Result<crate::mount::Path, Errno>> {

@@ -18,6 +18,10 @@ use crate::memfile::MemoryFile;
 use crate::mount::Dentry;
 use crate::safemem::BlockSeq;
 
+/// setxattr flags.
+pub const XATTR_CREATE: u32 = 1;
+pub const XATTR_REPLACE: u32 = 2;
+
 /// The largest tmpfs file (MAX_LFS_FILESIZE).
 const MAX_FILE_SIZE: u64 = i64::MAX as u64;
 
@@ -76,6 +80,7 @@ pub struct Node {
     ino: u64,
     meta: Mutex<Meta>,
     kind: NodeKind,
+    xattrs: Mutex<BTreeMap<Vec<u8>, Vec<u8>>>,
 }
 
 impl Node {
@@ -86,6 +91,7 @@ impl Node {
             ino: fs.next_ino.fetch_add(1, Ordering::Relaxed),
             meta: Mutex::new(Meta { mode, uid: attrs.uid, gid: attrs.gid, nlink: 1, atime: t, mtime: t, ctime: t }),
             kind,
+            xattrs: Mutex::default(),
         })
     }
 
@@ -402,6 +408,39 @@ impl Inode for Node {
             NodeKind::Symlink(t) => Ok(t.clone()),
             _ => Err(Errno::EINVAL),
         }
+    }
+
+    fn getxattr(&self, name: &[u8]) -> Result<Vec<u8>, Errno> {
+        self.xattrs.lock().unwrap().get(name).cloned().ok_or(Errno::ENODATA)
+    }
+
+    fn setxattr(&self, name: &[u8], value: &[u8], flags: u32) -> Result<(), Errno> {
+        // user.* attributes live only on regular files and directories.
+        if name.starts_with(b"user.") && !matches!(self.kind, NodeKind::File(_) | NodeKind::Dir(_)) {
+            return Err(Errno::EPERM);
+        }
+        let mut x = self.xattrs.lock().unwrap();
+        let exists = x.contains_key(name);
+        if flags & XATTR_CREATE != 0 && exists {
+            return Err(Errno::EEXIST);
+        }
+        if flags & XATTR_REPLACE != 0 && !exists {
+            return Err(Errno::ENODATA);
+        }
+        x.insert(name.to_vec(), value.to_vec());
+        drop(x);
+        self.meta.lock().unwrap().ctime = now();
+        Ok(())
+    }
+
+    fn listxattr(&self) -> Result<Vec<Vec<u8>>, Errno> {
+        Ok(self.xattrs.lock().unwrap().keys().cloned().collect())
+    }
+
+    fn removexattr(&self, name: &[u8]) -> Result<(), Errno> {
+        self.xattrs.lock().unwrap().remove(name).map(|_| ()).ok_or(Errno::ENODATA)?;
+        self.meta.lock().unwrap().ctime = now();
+        Ok(())
     }
 
     fn open(self: Arc<Self>, _flags: u32) -> Result<Box<dyn FileOps>, Errno> {

@@ -8,3 +8,5 @@ pub mod open;
 pub mod path;
 pub mod rw;
 pub mod stat;
+pub mod statx;
+pub mod xattr;

@@ -2,6 +2,7 @@
 //! scheduling, randomness and signal state.
 
 pub mod exit;
+pub mod futex;
 pub mod identity;
 pub mod limits;
 pub mod random;

@@ -1,0 +1,152 @@
+//! futex. Processes have one thread today, so a wake finds no waiter and a
+//! wait ends only by its timeout (or never), exactly as Linux behaves for a
+//! single-threaded process; wait queues arrive with threads.
+
+use std::time::{Duration, Instant};
+
+use abi::consts::*;
+use abi::structs::Timespec;
+use abi::Errno;
+use sentry::{SyscallResult, Task};
+
+use crate::args::UserPtr;
+
+const FUTEX_WAIT: u32 = 0;
+const FUTEX_WAKE: u32 = 1;
+const FUTEX_REQUEUE: u32 = 3;
+const FUTEX_CMP_REQUEUE: u32 = 4;
+const FUTEX_WAKE_OP: u32 = 5;
+const FUTEX_WAIT_BITSET: u32 = 9;
+const FUTEX_WAKE_BITSET: u32 = 10;
+const FUTEX_PRIVATE_FLAG: u32 = 128;
+const FUTEX_CLOCK_REALTIME: u32 = 256;
+
+fn check_addr(uaddr: u64) -> Result<(), Errno> {
+    if !uaddr.is_multiple_of(4) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(())
+}
+
+/// Blocks until `deadline` (never, if None): nothing else can wake the task.
+fn sleep_until(deadline: Option<Instant>) -> SyscallResult {
+    match deadline {
+        Some(d) => {
+            let now = Instant::now();
+            if d > now {
+                std::thread::sleep(d - now);
+            }
+            Err(Errno::ETIMEDOUT)
+        }
+        None => loop {
+            std::thread::park();
+        },
+    }
+}
+
+fn valid(ts: &Timespec) -> Result<(), Errno> {
+    if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(())
+}
+
+/// The deadline of a wait: FUTEX_WAIT's timeout is relative; WAIT_BITSET's is
+/// absolute, on CLOCK_MONOTONIC or (FUTEX_CLOCK_REALTIME) CLOCK_REALTIME.
+fn deadline(t: &Task, timeout: UserPtr<Timespec>, absolute: bool, realtime: bool) -> Result<Option<Instant>, Errno> {
+    let Some(ts) = timeout.read_opt(t)? else { return Ok(None) };
+    valid(&ts)?;
+    let want = Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32);
+    if !absolute {
+        return Ok(Some(Instant::now() + want));
+    }
+    let clock = if realtime { libc::CLOCK_REALTIME } else { libc::CLOCK_MONOTONIC };
+    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes one timespec.
+    unsafe { libc::clock_gettime(clock, &mut now) };
+    let now = Duration::new(now.tv_sec as u64, now.tv_nsec as u32);
+    Ok(Some(Instant::now() + want.saturating_sub(now)))
+}
+
+/// FUTEX_WAKE_OP's operation on the word at uaddr2; returns the old value.
+fn wake_op(t: &Task, uaddr2: u64, encoded: u32) -> Result<(), Errno> {
+    let op = (encoded >> 28) & 7;
+    let shift = encoded & (8 << 28) != 0;
+    let cmp = (encoded >> 24) & 15;
+    let mut oparg = ((encoded << 8) as i32 >> 20) as u32;
+    let cmparg = ((encoded << 20) as i32 >> 20) as u32;
+    if shift {
+        if oparg > 31 {
+            oparg &= 31;
+        }
+        oparg = 1u32 << oparg;
+    }
+    let old: u32 = t.mm.read_obj(uaddr2)?;
+    let new = match op {
+        0 => oparg,
+        1 => old.wrapping_add(oparg),
+        2 => old | oparg,
+        3 => old & !oparg,
+        4 => old ^ oparg,
+        _ => return Err(Errno::ENOSYS),
+    };
+    if cmp > 5 {
+        return Err(Errno::ENOSYS);
+    }
+    let _ = cmparg;
+    t.mm.write_obj(uaddr2, &new)
+}
+
+pub fn futex(t: &mut Task, uaddr: u64, op: u32, val: u32, timeout: u64, uaddr2: u64, val3: u32) -> SyscallResult {
+    let cmd = op & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
+    let realtime = op & FUTEX_CLOCK_REALTIME != 0;
+    if realtime && cmd != FUTEX_WAIT_BITSET && cmd != FUTEX_WAIT {
+        return Err(Errno::ENOSYS);
+    }
+    match cmd {
+        FUTEX_WAIT | FUTEX_WAIT_BITSET => {
+            check_addr(uaddr)?;
+            if cmd == FUTEX_WAIT_BITSET && val3 == 0 {
+                return Err(Errno::EINVAL);
+            }
+            let timeout = UserPtr::<Timespec>::from_addr(timeout);
+            let until = deadline(t, timeout, cmd == FUTEX_WAIT_BITSET, realtime)?;
+            let cur: u32 = t.mm.read_obj(uaddr)?;
+            if cur != val {
+                return Err(Errno::EAGAIN);
+            }
+            sleep_until(until)
+        }
+        FUTEX_WAKE | FUTEX_WAKE_BITSET => {
+            check_addr(uaddr)?;
+            if cmd == FUTEX_WAKE_BITSET && val3 == 0 {
+                return Err(Errno::EINVAL);
+            }
+            Ok(0)
+        }
+        FUTEX_REQUEUE | FUTEX_CMP_REQUEUE => {
+            check_addr(uaddr)?;
+            check_addr(uaddr2)?;
+            if (val as i32) < 0 || (timeout as i32) < 0 {
+                return Err(Errno::EINVAL);
+            }
+            if cmd == FUTEX_CMP_REQUEUE {
+                let cur: u32 = t.mm.read_obj(uaddr)?;
+                if cur != val3 {
+                    return Err(Errno::EAGAIN);
+                }
+            }
+            Ok(0)
+        }
+        FUTEX_WAKE_OP => {
+            check_addr(uaddr)?;
+            check_addr(uaddr2)?;
+            wake_op(t, uaddr2, val3)?;
+            Ok(0)
+        }
+        // PI futexes and the rest arrive with threads.
+        _ => Err(Errno::ENOSYS),
+    }
+}
+
+const _: () = assert!(PAGE_SIZE == 4096);
