@@ -78,6 +78,8 @@ pub fn boot(args: BootArgs) -> i32 {
     let host = HostInfo::read();
     let creds = Credentials::of_host_user();
     let limits = Limits::from_host();
+    // The caller's working directory, to start in inside the sandbox.
+    let cwd = std::env::current_dir().map(|d| d.into_os_string().into_vec()).unwrap_or_else(|_| b"/".to_vec());
     let stdio = (0..3).map(dup_stdio).collect();
     // A write to a closed pipe is the application's SIGPIPE, never the Sentry's.
     // SAFETY: changes only this process's disposition of SIGPIPE.
@@ -141,6 +143,7 @@ pub fn boot(args: BootArgs) -> i32 {
     }
     let init = InitProcess {
         prog: prog.into_vec(),
+        cwd,
         argv: args.argv.into_iter().map(|a| a.into_vec()).collect(),
         envp: std::env::vars_os().map(|(k, v)| [k.into_vec(), b"=".to_vec(), v.into_vec()].concat()).collect(),
         stdio,

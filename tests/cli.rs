@@ -422,3 +422,18 @@ fn the_rootfs_is_a_jail() {
     assert_eq!(shell_status(&o), 125);
     assert!(stderr(&o).contains("--rootfs /no/such/dir: not a directory"), "{}", stderr(&o));
 }
+
+#[test]
+fn the_program_starts_in_the_callers_directory() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let bin = build_guest("hello", Link::Static);
+    let rel = bin.strip_prefix(dir).unwrap();
+    let mut c = Command::new(RVISOR);
+    c.current_dir(dir).args(["do", "--"]).arg(rel).arg("relative");
+    let o = common::run(c, b"");
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "hello from relative\n", "{}", stderr(&o));
+    let mut c = Command::new(RVISOR);
+    c.current_dir(dir).args(["do", "--", "/bin/pwd"]);
+    let o = common::run(c, b"");
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim_end(), dir.to_str().unwrap(), "{}", stderr(&o));
+}

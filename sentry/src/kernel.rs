@@ -11,6 +11,7 @@ use vfs::dev::getrandom;
 use vfs::host::HostFile;
 use vfs::inode::{NewAttrs, NewNode};
 use vfs::mount::MountFlags;
+use vfs::resolve::Resolver;
 use vfs::tmpfs::Tmpfs;
 use vfs::{FileDescription, InodeRef, MountNamespace, Path};
 
@@ -142,6 +143,8 @@ const TMPFS_DEV_BASE: u64 = 0x20;
 pub struct InitProcess {
     /// The program, found as execvp finds it (PATH from `envp`).
     pub prog: Vec<u8>,
+    /// The working directory to start in; the root if the sandbox lacks it.
+    pub cwd: Vec<u8>,
     pub argv: Vec<Vec<u8>>,
     pub envp: Vec<Vec<u8>>,
     /// Host fds that become the process's fds 0, 1, 2 (None: closed).
@@ -203,7 +206,12 @@ impl Kernel {
         let fs_creds = vfs::FsCreds { uid: init.creds.euid, gid: init.creds.egid, groups: Vec::new() };
         let path_env =
             init.envp.iter().find_map(|e| e.strip_prefix(b"PATH=")).unwrap_or(b"/usr/local/bin:/usr/bin:/bin").to_vec();
-        let exe = find_executable(&self.mounts, &root, &root, &fs_creds, &init.prog, &path_env)?;
+        let cwd = Resolver { ns: &self.mounts, root: &root, creds: &fs_creds }
+            .resolve(&root, &init.cwd, true)
+            .ok()
+            .filter(|p| vfs::inode::file_type(&**p.inode()) == vfs::inode::FileType::Directory)
+            .unwrap_or_else(|| root.clone());
+        let exe = find_executable(&self.mounts, &root, &cwd, &fs_creds, &init.prog, &path_env)?;
         let open_interp = |name: &[u8]| open_interpreter(&self.mounts, &root, &fs_creds, name);
         let src = VfsExec(exe.file.clone());
         let loaded = loader::load(&mm, &src, &exe.execfn, &init.argv, &init.envp, &aux, place, &open_interp)?;
@@ -232,7 +240,7 @@ impl Kernel {
             clear_child_tid: 0,
             robust_list: 0,
             limits: init.limits,
-            fs: Arc::new(FsContext::new(self.mounts.root(), 0o022)),
+            fs: Arc::new(FsContext::new(root.clone(), cwd, 0o022)),
             exit_status: None,
             context,
         };

@@ -49,8 +49,8 @@ pub struct FsContext {
 }
 
 impl FsContext {
-    pub fn new(root: vfs::Path, umask: u32) -> FsContext {
-        FsContext { cwd: Mutex::new(root.clone()), root: Mutex::new(root), umask: AtomicU32::new(umask) }
+    pub fn new(root: vfs::Path, cwd: vfs::Path, umask: u32) -> FsContext {
+        FsContext { cwd: Mutex::new(cwd), root: Mutex::new(root), umask: AtomicU32::new(umask) }
     }
     pub fn root(&self) -> vfs::Path {
         self.root.lock().unwrap().clone()
