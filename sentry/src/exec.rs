@@ -98,3 +98,48 @@ pub fn open_interpreter(
         .map_err(|e| ExecError { errno: e.errno, msg: format!("interpreter {shown}: {}", e.msg) })?;
     Ok(Box::new(VfsExec(file)))
 }
+
+/// The interpreter line of a `#!` script, as binfmt_script reads it from the
+/// first 256 bytes: the interpreter and at most one argument (the rest of the
+/// line, trimmed). None if the file is not a script.
+pub fn script_interpreter(head: &[u8]) -> Option<Result<(Vec<u8>, Option<Vec<u8>>), ExecError>> {
+    let rest = head.strip_prefix(b"#!")?;
+    let line = match rest.iter().position(|&b| b == b'\n') {
+        Some(n) => &rest[..n],
+        // No end of line within the buffer: Linux refuses a truncated name.
+        None if head.len() >= SCRIPT_HEAD => return Some(Err(fail(Errno::ENOEXEC, "#! line too long"))),
+        None => rest,
+    };
+    let is_space = |b: &u8| *b == b' ' || *b == b'\t';
+    let line: Vec<u8> = line.iter().copied().skip_while(is_space).collect();
+    let end = line.iter().position(is_space).unwrap_or(line.len());
+    let (interp, arg) = line.split_at(end);
+    if interp.is_empty() {
+        return Some(Err(fail(Errno::ENOEXEC, "#! names no interpreter")));
+    }
+    let arg: Vec<u8> = arg.iter().copied().skip_while(is_space).collect();
+    let arg = arg.iter().rposition(|b| !is_space(b)).map(|n| arg[..=n].to_vec());
+    Some(Ok((interp.to_vec(), arg)))
+}
+
+/// How much of a file binfmt_script looks at (BINPRM_BUF_SIZE).
+pub const SCRIPT_HEAD: usize = 256;
+/// Interpreters may themselves be scripts this many times (BINPRM_MAX_RECURSION).
+pub const MAX_SCRIPT_DEPTH: usize = 4;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interpreter_lines_parse_as_linux_does() {
+        let ok = |s: &[u8]| script_interpreter(s).unwrap().unwrap();
+        assert_eq!(ok(b"#!/bin/sh\necho"), (b"/bin/sh".to_vec(), None));
+        assert_eq!(ok(b"#! /usr/bin/env  python3 -u \n"), (b"/usr/bin/env".to_vec(), Some(b"python3 -u".to_vec())));
+        assert_eq!(ok(b"#!/bin/sh"), (b"/bin/sh".to_vec(), None));
+        assert!(script_interpreter(b"#!\n").unwrap().is_err());
+        assert!(script_interpreter(b"\x7fELF").is_none());
+        let long = [b"#!/".as_slice(), &[b'a'; 300]].concat();
+        assert!(script_interpreter(&long[..SCRIPT_HEAD]).unwrap().is_err());
+    }
+}

@@ -15,7 +15,7 @@ use vfs::resolve::Resolver;
 use vfs::tmpfs::Tmpfs;
 use vfs::{FileDescription, InodeRef, MountNamespace, Path};
 
-use crate::exec::{find_executable, open_interpreter, VfsExec};
+use crate::exec::{find_executable, open_interpreter, script_interpreter, VfsExec, MAX_SCRIPT_DEPTH, SCRIPT_HEAD};
 use crate::fdtable::{FdEntry, FdTable};
 use crate::limits::Limits;
 use crate::loader::{self, AuxInfo, ExecError, Placement};
@@ -211,10 +211,32 @@ impl Kernel {
             .ok()
             .filter(|p| vfs::inode::file_type(&**p.inode()) == vfs::inode::FileType::Directory)
             .unwrap_or_else(|| root.clone());
-        let exe = find_executable(&self.mounts, &root, &cwd, &fs_creds, &init.prog, &path_env)?;
+        let mut exe = find_executable(&self.mounts, &root, &cwd, &fs_creds, &init.prog, &path_env)?;
+        // `#!` scripts: run the interpreter on the script, as binfmt_script does.
+        let execfn = exe.execfn.clone();
+        let mut argv = init.argv.clone();
+        for depth in 0..=MAX_SCRIPT_DEPTH + 1 {
+            let mut head = vec![0u8; SCRIPT_HEAD];
+            let n = exe.file.read_at(&mut head, 0).map_err(|e| ExecError { errno: e, msg: e.message().into() })?;
+            head.truncate(n);
+            let Some(line) = script_interpreter(&head) else { break };
+            if depth > MAX_SCRIPT_DEPTH {
+                return Err(ExecError { errno: Errno::ELOOP, msg: "too many levels of #! interpreters".into() });
+            }
+            let (interp, arg) = line?;
+            let mut new_argv = vec![interp.clone()];
+            new_argv.extend(arg);
+            new_argv.push(exe.execfn.clone());
+            new_argv.extend(argv.into_iter().skip(1));
+            argv = new_argv;
+            let mut found = find_executable(&self.mounts, &root, &cwd, &fs_creds, &interp, b"")
+                .map_err(|e| ExecError { errno: e.errno, msg: format!("{} (the #! interpreter)", e.msg) })?;
+            found.execfn = interp;
+            exe = found;
+        }
         let open_interp = |name: &[u8]| open_interpreter(&self.mounts, &root, &fs_creds, name);
         let src = VfsExec(exe.file.clone());
-        let loaded = loader::load(&mm, &src, &exe.execfn, &init.argv, &init.envp, &aux, place, &open_interp)?;
+        let loaded = loader::load(&mm, &src, &execfn, &argv, &init.envp, &aux, place, &open_interp)?;
 
         let fds = Arc::new(FdTable::default());
         for (n, fd) in init.stdio.into_iter().enumerate() {

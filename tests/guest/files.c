@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
+#include <sys/file.h>
 
 static char base[64];
 
@@ -211,6 +212,83 @@ int main(void) {
     CHECK("access missing", access("missing", F_OK));
     CHECK("access bad mode", access("e.txt", 8));
     CHECK("faccessat2 bad flags", syscall(SYS_faccessat2, AT_FDCWD, "e.txt", F_OK, 0x8));
+
+    // Modes, owners and times.
+    CHECK("chmod", chmod("e.txt", 0751));
+    show_stat("after chmod 751", "e.txt", 1);
+    CHECK("chmod missing", chmod("missing", 0644));
+    CHECK("chmod high bits dropped", chmod("e.txt", 0177777));
+    show_stat("after chmod 177777", "e.txt", 1);
+    CHECK("chmod setuid", chmod("e.txt", 04755));
+    CHECK("chown", chown("e.txt", 1234, 5678));
+    CHECK("chown clears setuid", ({ struct stat st; stat("e.txt", &st); (long)(st.st_mode & 07777); }));
+    CHECK("owner after chown", ({ struct stat st; stat("e.txt", &st); (long)st.st_uid * 100000 + st.st_gid; }));
+    CHECK("chown -1 -1 keeps", chown("e.txt", -1, -1));
+    CHECK("lchown on link", lchown("ln", 42, 43));
+    CHECK("link owner", ({ struct stat st; lstat("ln", &st); (long)st.st_uid; }));
+    CHECK("target owner unchanged", ({ struct stat st; stat("ln", &st); (long)st.st_uid; }));
+    CHECK("fchownat bad flags", fchownat(AT_FDCWD, "e.txt", 0, 0, 0x4));
+    CHECK("chown back", chown("e.txt", 0, 0));
+    struct timespec ts[2] = {{1000000000, 5}, {1234567890, 600}};
+    CHECK("utimensat", utimensat(AT_FDCWD, "e.txt", ts, 0));
+    CHECK("mtime", ({ struct stat st; stat("e.txt", &st); (long)st.st_mtime; }));
+    CHECK("mtime nsec", ({ struct stat st; stat("e.txt", &st); (long)st.st_mtim.tv_nsec; }));
+    CHECK("atime", ({ struct stat st; stat("e.txt", &st); (long)st.st_atime; }));
+    ts[0].tv_nsec = UTIME_OMIT;
+    ts[1].tv_nsec = UTIME_NOW;
+    CHECK("utimensat OMIT/NOW", utimensat(AT_FDCWD, "e.txt", ts, 0));
+    CHECK("atime kept", ({ struct stat st; stat("e.txt", &st); (long)st.st_atime; }));
+    CHECK("mtime is now", ({ struct stat st; stat("e.txt", &st); st.st_mtime > 1700000000; }));
+    ts[1].tv_nsec = 2000000000;
+    CHECK("utimensat bad nsec", utimensat(AT_FDCWD, "e.txt", ts, 0));
+    CHECK("utimensat bad flags", utimensat(AT_FDCWD, "e.txt", NULL, 0x8));
+    CHECK("utimensat missing", utimensat(AT_FDCWD, "missing", NULL, 0));
+    struct timeval tv[2] = {{111, 0}, {222, 0}};
+    CHECK("utimes", utimes("e.txt", tv));
+    CHECK("mtime after utimes", ({ struct stat st; stat("e.txt", &st); (long)st.st_mtime; }));
+    tv[0].tv_usec = 2000000;
+    CHECK("utimes bad usec", utimes("e.txt", tv));
+    CHECK("futimens", ({ int f = open("e.txt", O_RDONLY); long r = futimens(f, NULL); close(f); r; }));
+
+    // File locks: POSIX (per process), OFD (per description) and flock.
+    int l1 = open("e.txt", O_RDWR), l2 = open("e.txt", O_RDWR), l3 = open("e.txt", O_RDONLY);
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 10, .l_len = 20};
+    CHECK("F_SETLK write", fcntl(l1, F_SETLK, &fl));
+    CHECK("F_SETLK again, same process", fcntl(l2, F_SETLK, &fl));
+    struct flock probe = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+    CHECK("F_GETLK, same process", fcntl(l2, F_GETLK, &probe));
+    printf("getlk type = %d\n", probe.l_type == F_UNLCK);
+    struct flock ofd = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 15, .l_len = 1};
+    CHECK("F_OFD_SETLK over POSIX lock", fcntl(l2, F_OFD_SETLK, &ofd));
+    struct flock oprobe = {.l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+    CHECK("F_OFD_GETLK", fcntl(l2, F_OFD_GETLK, &oprobe));
+    printf("conflict: type %d start %ld len %ld pid is ours %d\n", oprobe.l_type, (long)oprobe.l_start, (long)oprobe.l_len, oprobe.l_pid == getpid());
+    ofd.l_start = 40;
+    CHECK("F_OFD_SETLK elsewhere", fcntl(l2, F_OFD_SETLK, &ofd));
+    CHECK("F_OFD_SETLK from another description", fcntl(l3, F_OFD_SETLK, &(struct flock){.l_type = F_RDLCK, .l_start = 40, .l_len = 1}));
+    CHECK("F_SETLK write on O_RDONLY fd", fcntl(l3, F_SETLK, &(struct flock){.l_type = F_WRLCK, .l_start = 100, .l_len = 1}));
+    CHECK("F_SETLK bad type", fcntl(l1, F_SETLK, &(struct flock){.l_type = 9}));
+    CHECK("F_SETLK bad whence", fcntl(l1, F_SETLK, &(struct flock){.l_type = F_RDLCK, .l_whence = 7}));
+    CHECK("F_SETLK negative start", fcntl(l1, F_SETLK, &(struct flock){.l_type = F_RDLCK, .l_start = -5}));
+    CHECK("F_OFD_SETLK with l_pid", fcntl(l1, F_OFD_SETLK, &(struct flock){.l_type = F_RDLCK, .l_pid = 1}));
+    CHECK("F_GETLK with F_UNLCK", fcntl(l1, F_GETLK, &(struct flock){.l_type = F_UNLCK}));
+    CHECK("F_SETLK bad pointer", fcntl(l1, F_SETLK, (void *)0x10));
+    close(l3);
+    ofd.l_start = 15;
+    CHECK("closing any fd drops the process's POSIX locks", fcntl(l2, F_OFD_SETLK, &ofd));
+    CHECK("flock LOCK_EX", flock(l1, LOCK_EX | LOCK_NB));
+    CHECK("flock from another description", flock(l2, LOCK_SH | LOCK_NB));
+    CHECK("flock upgrade same description", flock(l1, LOCK_SH | LOCK_NB));
+    CHECK("flock bad op", flock(l1, 0x40));
+    CHECK("flock bad fd", flock(99, LOCK_SH));
+    CHECK("flock unlock", flock(l1, LOCK_UN));
+    CHECK("fsync", fsync(l1));
+    CHECK("fdatasync", fdatasync(l1));
+    CHECK("fsync bad fd", fsync(99));
+    CHECK("fsync pipe", fsync(1));
+    CHECK("syncfs", syncfs(l1));
+    close(l1);
+    close(l2);
 
     // Extended attributes.
     CHECK("setxattr user", setxattr("e.txt", "user.color", "blue", 4, 0));

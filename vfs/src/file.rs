@@ -108,6 +108,20 @@ impl FileDescription {
 }
 
 impl FileDescription {
+    /// What file locks are keyed by: the inode, or the description itself
+    /// for a file with no place in the tree.
+    pub fn lock_key(&self) -> usize {
+        match &self.path {
+            Some(p) => std::sync::Arc::as_ptr(p.inode()) as *const u8 as usize,
+            None => self as *const FileDescription as usize,
+        }
+    }
+
+    /// The owner OFD locks and flock locks of this description have.
+    pub fn lock_owner(&self) -> crate::lock::LockOwner {
+        crate::lock::LockOwner::Description(self as *const FileDescription as usize)
+    }
+
     /// Reads into a Sentry buffer at `off` (pread), for the kernel's own use
     /// (the ELF loader, private file mappings).
     pub fn read_at(&self, buf: &mut [u8], off: u64) -> Result<usize, Errno> {
@@ -116,6 +130,13 @@ impl FileDescription {
         // sequence does not outlive it.
         let seq = BlockSeq::new(vec![unsafe { crate::safemem::Block::new(ptr, buf.len()) }]);
         self.ops.read(self, &seq, Some(off as i64))
+    }
+}
+
+impl Drop for FileDescription {
+    fn drop(&mut self) {
+        // OFD locks and flock locks go with their description.
+        crate::lock::release(self.lock_key(), self.lock_owner());
     }
 }
 

@@ -11,6 +11,7 @@ pub mod file;
 pub mod gofer;
 pub mod host;
 pub mod inode;
+pub mod lock;
 pub mod memfile;
 pub mod mount;
 pub mod resolve;

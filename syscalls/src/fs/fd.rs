@@ -8,7 +8,9 @@ use sentry::{SyscallResult, Task};
 use crate::args::Fd;
 
 pub fn close(t: &mut Task, fd: Fd) -> SyscallResult {
-    t.fds.remove(fd.0).map(|_| 0)
+    let entry = t.fds.remove(fd.0)?;
+    crate::fs::lock::on_close(t, &entry);
+    Ok(0)
 }
 
 pub fn dup(t: &mut Task, fd: Fd) -> SyscallResult {
@@ -22,7 +24,9 @@ fn dup_to(t: &mut Task, old: Fd, new: Fd, cloexec: bool) -> SyscallResult {
         return Err(Errno::EBADF);
     }
     let file = t.fds.file(old.0)?;
-    t.fds.install_at(new.0, FdEntry { file, cloexec });
+    if let Some(replaced) = t.fds.install_at(new.0, FdEntry { file, cloexec }) {
+        crate::fs::lock::on_close(t, &replaced);
+    }
     Ok(new.0 as u64)
 }
 
@@ -40,8 +44,8 @@ pub fn dup3(t: &mut Task, old: Fd, new: Fd, flags: u32) -> SyscallResult {
     dup_to(t, old, new, flags & O_CLOEXEC != 0)
 }
 
-/// fcntl: the fd and status-flag commands. Locks, leases, owners, pipe sizes
-/// and seals arrive with the filesystem issue.
+/// fcntl: the fd and status-flag commands and record locks. Leases, owners,
+/// pipe sizes and seals are still to come.
 pub fn fcntl(t: &mut Task, fd: Fd, cmd: i32, arg: u64) -> SyscallResult {
     let entry = t.fds.get(fd.0)?.clone();
     match cmd {
@@ -61,6 +65,9 @@ pub fn fcntl(t: &mut Task, fd: Fd, cmd: i32, arg: u64) -> SyscallResult {
         F_SETFL => {
             entry.file.set_status_flags(arg as u32);
             Ok(0)
+        }
+        F_GETLK | F_SETLK | F_SETLKW | F_OFD_GETLK | F_OFD_SETLK | F_OFD_SETLKW => {
+            crate::fs::lock::record_lock(t, &entry, cmd, arg)
         }
         _ => Err(Errno::EINVAL),
     }

@@ -1,8 +1,10 @@
 //! File syscalls: opening, I/O, fd management, stat, names, directories, ioctl.
 
+pub mod attr;
 pub mod dir;
 pub mod fd;
 pub mod ioctl;
+pub mod lock;
 pub mod names;
 pub mod open;
 pub mod path;
