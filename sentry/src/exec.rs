@@ -102,7 +102,7 @@ pub fn open_interpreter(
 /// The interpreter line of a `#!` script, as binfmt_script reads it from the
 /// first 256 bytes: the interpreter and at most one argument (the rest of the
 /// line, trimmed). None if the file is not a script.
-pub fn script_interpreter(head: &[u8]) -> Option<Result<(Vec<u8>, Option<Vec<u8>>), ExecError>> {
+pub fn script_interpreter(head: &[u8]) -> Option<Result<ScriptLine, ExecError>> {
     let rest = head.strip_prefix(b"#!")?;
     let line = match rest.iter().position(|&b| b == b'\n') {
         Some(n) => &rest[..n],
@@ -119,7 +119,14 @@ pub fn script_interpreter(head: &[u8]) -> Option<Result<(Vec<u8>, Option<Vec<u8>
     }
     let arg: Vec<u8> = arg.iter().copied().skip_while(is_space).collect();
     let arg = arg.iter().rposition(|b| !is_space(b)).map(|n| arg[..=n].to_vec());
-    Some(Ok((interp.to_vec(), arg)))
+    Some(Ok(ScriptLine { interp: interp.to_vec(), arg }))
+}
+
+/// A `#!` line: the interpreter and its optional single argument.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScriptLine {
+    pub interp: Vec<u8>,
+    pub arg: Option<Vec<u8>>,
 }
 
 /// How much of a file binfmt_script looks at (BINPRM_BUF_SIZE).
@@ -133,7 +140,10 @@ mod tests {
 
     #[test]
     fn interpreter_lines_parse_as_linux_does() {
-        let ok = |s: &[u8]| script_interpreter(s).unwrap().unwrap();
+        let ok = |s: &[u8]| {
+            let l = script_interpreter(s).unwrap().unwrap();
+            (l.interp, l.arg)
+        };
         assert_eq!(ok(b"#!/bin/sh\necho"), (b"/bin/sh".to_vec(), None));
         assert_eq!(ok(b"#! /usr/bin/env  python3 -u \n"), (b"/usr/bin/env".to_vec(), Some(b"python3 -u".to_vec())));
         assert_eq!(ok(b"#!/bin/sh"), (b"/bin/sh".to_vec(), None));

@@ -15,7 +15,9 @@ use vfs::resolve::Resolver;
 use vfs::tmpfs::Tmpfs;
 use vfs::{FileDescription, InodeRef, MountNamespace, Path};
 
-use crate::exec::{find_executable, open_interpreter, script_interpreter, VfsExec, MAX_SCRIPT_DEPTH, SCRIPT_HEAD};
+use crate::exec::{
+    find_executable, open_interpreter, script_interpreter, ScriptLine, VfsExec, MAX_SCRIPT_DEPTH, SCRIPT_HEAD,
+};
 use crate::fdtable::{FdEntry, FdTable};
 use crate::limits::Limits;
 use crate::loader::{self, AuxInfo, ExecError, Placement};
@@ -223,7 +225,7 @@ impl Kernel {
             if depth > MAX_SCRIPT_DEPTH {
                 return Err(ExecError { errno: Errno::ELOOP, msg: "too many levels of #! interpreters".into() });
             }
-            let (interp, arg) = line?;
+            let ScriptLine { interp, arg } = line?;
             let mut new_argv = vec![interp.clone()];
             new_argv.extend(arg);
             new_argv.push(exe.execfn.clone());
