@@ -437,3 +437,39 @@ fn the_program_starts_in_the_callers_directory() {
     let o = common::run(c, b"");
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim_end(), dir.to_str().unwrap(), "{}", stderr(&o));
 }
+
+#[test]
+fn hashbang_scripts() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("scripts");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = |name: &str, body: String| {
+        let p = dir.join(name);
+        std::fs::write(&p, body).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    };
+    let s1 = script("s1", "#!/bin/sh\necho script \"$0\" \"$@\"\nexit 4\n".into());
+    let s2 = script("s2", "#!  /bin/echo   one  arg  \n".into());
+    for (p, args) in [(&s1, &["a", "b c"][..]), (&s2, &["x"])] {
+        let n = native(p, args, b"");
+        let r = rvisor(&[], p, args, b"");
+        assert_eq!(String::from_utf8_lossy(&n.stdout), String::from_utf8_lossy(&r.stdout), "{}", stderr(&r));
+        assert_eq!(shell_status(&n), shell_status(&r));
+    }
+    // Interpreters may be scripts, four levels deep and no more.
+    for i in 0..6 {
+        script(&format!("l{i}"), format!("#!{}/l{}\n", dir.display(), i + 1));
+    }
+    script("l6", "#!/bin/echo deep\n".into());
+    let o = rvisor(&[], &dir.join("l2"), &[], b"");
+    assert_eq!(shell_status(&o), 0, "{}", stderr(&o));
+    let o = rvisor(&[], &dir.join("l0"), &[], b"");
+    assert_eq!(shell_status(&o), 126);
+    assert!(stderr(&o).contains("Too many levels of symbolic links"), "{}", stderr(&o));
+    let o = rvisor(&[], &script("empty", "#!\n".into()), &[], b"");
+    assert_eq!(shell_status(&o), 126, "{}", stderr(&o));
+    let o = rvisor(&[], &script("missing", "#!/no/such/interpreter\n".into()), &[], b"");
+    assert_eq!(shell_status(&o), 127, "{}", stderr(&o));
+}
