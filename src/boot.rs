@@ -102,6 +102,10 @@ pub fn boot(args: BootArgs) -> i32 {
     let strace = if args.strace { writer(args.strace_fd).or_else(|| Some(Box::new(std::io::stderr()))) } else { None };
     let table = Arc::new(syscalls::SyscallTable::new(strace, writer(args.debug_fd)));
 
+    if let Err(e) = sentry::seal::seal() {
+        eprintln!("rvisor: cannot seal the sentry: {e}");
+        return 125;
+    }
     let trap = std::env::var_os("RVISOR_SECCOMP_TRAP").is_some();
     let installed =
         sentry::seccomp::build(&platform.seccomp_rules(), trap).and_then(|p| sentry::seccomp::install(&p, trap));

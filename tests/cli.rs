@@ -229,6 +229,10 @@ fn sentry_is_under_seccomp_and_pinned_with_its_stub() {
     assert_eq!(status_field(gofer, "NoNewPrivs"), "1");
     let ns = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/mnt")).unwrap();
     assert_ne!(ns(&gofer.to_string()), ns("self"), "the gofer has a mount namespace of its own");
+    // The Sentry is sealed: its own mount namespace, an empty root.
+    assert_ne!(ns(&sentry.to_string()), ns("self"));
+    let root_entries = std::fs::read_dir(format!("/proc/{sentry}/root")).unwrap().count();
+    assert_eq!(root_entries, 0, "the Sentry's root is empty");
     assert_eq!(status_field(sentry, "Seccomp"), "2", "the Sentry runs under a seccomp filter");
     assert_eq!(status_field(sentry, "NoNewPrivs"), "1");
     assert_eq!(status_field(stub, "Seccomp"), "2", "the stub has its own filter");

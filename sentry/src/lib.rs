@@ -14,6 +14,7 @@ pub mod loader;
 pub mod mm;
 pub mod platform;
 pub mod procfs;
+pub mod seal;
 pub mod seccomp;
 pub mod signal;
 pub mod task;
