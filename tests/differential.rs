@@ -112,3 +112,8 @@ fn dynamic_host_programs() {
         );
     }
 }
+
+#[test]
+fn poll_and_ppoll() {
+    compare("poll", &[], b"input\n");
+}

@@ -90,8 +90,8 @@ pub struct Kernel {
     pub host: HostInfo,
 }
 
-/// The sandbox's mount tree: `root` (the gofer's export of the rootfs,
-/// read-only until the overlay exists) or, without one, an empty tmpfs; /tmp,
+/// The sandbox's mount tree: an overlay of a tmpfs over `root` (the gofer's
+/// read-only export of the rootfs) or, without one, an empty tmpfs; /tmp,
 /// /dev and /dev/shm are tmpfs mounts of their own, /dev holding the memory
 /// devices. A mount whose mount point the root lacks is left out.
 pub fn initial_mounts(mf: &Arc<MemoryFile>, root: Option<InodeRef>) -> Arc<MountNamespace> {
@@ -103,7 +103,12 @@ pub fn initial_mounts(mf: &Arc<MemoryFile>, root: Option<InodeRef>) -> Arc<Mount
         Tmpfs::new_root(mf.clone(), next_dev, attrs(S_IFDIR, mode))
     };
     let root = match root {
-        Some(inode) => vfs::Dentry::new_root(inode),
+        // The host's tree below, the sandbox's own writes above.
+        Some(lower) => {
+            let mode = lower.stat().st_mode & 0o7777;
+            let upper = new_tmpfs(mode).inode().clone();
+            vfs::Dentry::new_root(vfs::overlay::OverlayNode::root(lower, upper, OVERLAY_DEV))
+        }
         None => new_tmpfs(0o755),
     };
     let ns = Arc::new(MountNamespace::new(root.clone()));
@@ -137,6 +142,9 @@ pub fn initial_mounts(mf: &Arc<MemoryFile>, root: Option<InodeRef>) -> Arc<Mount
     }
     ns
 }
+
+/// The device number the overlay root reports.
+const OVERLAY_DEV: u64 = 0x2f;
 
 /// Device numbers of the sandbox's tmpfs instances (major 0, as Linux's anonymous devices).
 const TMPFS_DEV_BASE: u64 = 0x20;

@@ -102,6 +102,8 @@ pub static TABLE: &[Entry] = &[
     entry!(FDATASYNC, "fdatasync", [Fd], Ret::Int, typed!(fs::lock::fdatasync, Fd), Full),
     entry!(SYNC, "sync", [], Ret::Int, typed!(fs::lock::sync), Full),
     entry!(SYNCFS, "syncfs", [Fd], Ret::Int, typed!(fs::lock::syncfs, Fd), Full),
+    entry!(POLL, "poll", [Ptr, Uint, Int], Ret::Int, typed!(fs::poll::poll, u64, u32, i32), Partial("sandbox files are always ready; stdio is polled on the host; waits are not interruptible yet")),
+    entry!(PPOLL, "ppoll", [Ptr, Uint, Ptr, Ptr, Uint], Ret::Int, typed!(fs::poll::ppoll, u64, u32, UserPtr<abi::structs::Timespec>, u64, usize), Partial("as poll; the signal mask is not applied (no handlers run yet)")),
     entry!(IOCTL, "ioctl", [Fd, Hex, Hex], Ret::Int, typed!(fs::ioctl::ioctl, Fd, u32, u64), Partial("TCGETS, TIOCGWINSZ, TIOCGPGRP on a host tty; FIOCLEX, FIONCLEX, FIONBIO; other requests (terminal settings included) ENOTTY") ),
     // Memory
     entry!(BRK, "brk", [Ptr], Ret::Hex, typed!(mm::brk, u64), Full),

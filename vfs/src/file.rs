@@ -46,11 +46,31 @@ pub trait FileOps: Send + Sync {
     fn truncate(&self, _size: u64) -> Result<(), Errno> {
         Err(Errno::EINVAL)
     }
+    /// Which of the poll `events` the file is ready for now. Regular files,
+    /// directories and devices are always ready.
+    fn readiness(&self, events: u32) -> u32 {
+        events & (POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM)
+    }
+    /// The host fd behind this file, for the few that are one (stdio), so a
+    /// wait on them can be a host poll.
+    fn host_fd(&self) -> Option<std::os::fd::RawFd> {
+        None
+    }
     /// The entries of a directory from position `pos` on, "." and ".." first.
     fn dir_entries(&self, _file: &FileDescription) -> Result<Vec<DirEntry>, Errno> {
         Err(Errno::ENOTDIR)
     }
 }
+
+// poll(2) event bits.
+pub const POLLIN: u32 = 0x001;
+pub const POLLPRI: u32 = 0x002;
+pub const POLLOUT: u32 = 0x004;
+pub const POLLERR: u32 = 0x008;
+pub const POLLHUP: u32 = 0x010;
+pub const POLLNVAL: u32 = 0x020;
+pub const POLLRDNORM: u32 = 0x040;
+pub const POLLWRNORM: u32 = 0x100;
 
 /// Status flags that F_SETFL may change.
 pub const SETFL_MASK: u32 = O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME;

@@ -159,6 +159,19 @@ impl FileOps for HostFile {
         host_fstat(self.fd.as_raw_fd()).is_ok_and(|s| s.st_mode & S_IFMT == S_IFREG)
     }
 
+    fn readiness(&self, events: u32) -> u32 {
+        let mut p = libc::pollfd { fd: self.fd.as_raw_fd(), events: events as i16, revents: 0 };
+        // SAFETY: one valid pollfd, zero timeout.
+        if unsafe { libc::poll(&mut p, 1, 0) } < 0 {
+            return 0;
+        }
+        p.revents as u16 as u32
+    }
+
+    fn host_fd(&self) -> Option<RawFd> {
+        Some(self.fd.as_raw_fd())
+    }
+
     fn seek(&self, _file: &FileDescription, off: i64, whence: i32) -> Result<i64, Errno> {
         if !self.seekable() {
             return Err(Errno::ESPIPE);

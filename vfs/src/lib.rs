@@ -14,6 +14,7 @@ pub mod inode;
 pub mod lock;
 pub mod memfile;
 pub mod mount;
+pub mod overlay;
 pub mod resolve;
 pub mod safemem;
 pub mod tmpfs;

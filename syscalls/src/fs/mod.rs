@@ -8,6 +8,7 @@ pub mod lock;
 pub mod names;
 pub mod open;
 pub mod path;
+pub mod poll;
 pub mod rw;
 pub mod stat;
 pub mod statx;

@@ -1,0 +1,331 @@
+//! The overlay: a read-only lower tree (the gofer's) under a writable upper
+//! tree (a tmpfs), so the application sees the host's files but every change
+//! stays in the sandbox.
+//!
+//! A node has a lower inode, an upper one, or both (a merged directory).
+//! Changing a lower-only node first copies it up (creating its ancestors in
+//! the upper tree as needed); removing a name that exists below records a
+//! whiteout in its directory. As overlayfs without redirect_dir, renaming a
+//! directory that has a lower part is EXDEV (tools then copy and delete).
+
+use std::any::Any;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, Weak};
+
+use abi::consts::*;
+use abi::structs::Stat;
+use abi::Errno;
+
+use crate::file::FileOps;
+use crate::inode::{file_type, DirEntry, FileType, Inode, InodeRef, NewAttrs, NewNode, SetAttr};
+use crate::safemem::{Block, BlockSeq};
+
+/// Upper-only inode numbers are marked so they cannot collide with lower ones.
+const UPPER_INO: u64 = 1 << 62;
+
+pub struct OverlayNode {
+    /// This node itself: children hold their parent.
+    me: Weak<OverlayNode>,
+    dev: u64,
+    /// The directory this node was looked up in, and its name there (for
+    /// copying up); None at the root.
+    parent: Option<(Arc<OverlayNode>, Vec<u8>)>,
+    lower: Option<InodeRef>,
+    upper: Mutex<Option<InodeRef>>,
+    /// Names removed from this directory that exist below.
+    whiteouts: Mutex<HashSet<Vec<u8>>>,
+    /// Children looked up so far: one node per name, so the state a node
+    /// carries (its copy-up, its whiteouts) is seen by every user.
+    children: Mutex<HashMap<Vec<u8>, Arc<OverlayNode>>>,
+}
+
+impl OverlayNode {
+    /// The root of an overlay of `upper` (a directory) over `lower`.
+    pub fn root(lower: InodeRef, upper: InodeRef, dev: u64) -> Arc<OverlayNode> {
+        Arc::new_cyclic(|me| OverlayNode {
+            me: me.clone(),
+            dev,
+            parent: None,
+            lower: Some(lower),
+            upper: Mutex::new(Some(upper)),
+            whiteouts: Mutex::default(),
+            children: Mutex::default(),
+        })
+    }
+
+    fn upper(&self) -> Option<InodeRef> {
+        self.upper.lock().unwrap().clone()
+    }
+
+    /// The layer that shows: upper if there is one.
+    fn top(&self) -> InodeRef {
+        self.upper().or_else(|| self.lower.clone()).expect("an overlay node has a layer")
+    }
+
+    fn arc(&self) -> Arc<OverlayNode> {
+        self.me.upgrade().expect("an overlay node is alive while used")
+    }
+
+    fn child(&self, name: &[u8], lower: Option<InodeRef>, upper: Option<InodeRef>) -> Arc<OverlayNode> {
+        Arc::new_cyclic(|me| OverlayNode {
+            me: me.clone(),
+            dev: self.dev,
+            parent: Some((self.arc(), name.to_vec())),
+            lower,
+            upper: Mutex::new(upper),
+            whiteouts: Mutex::default(),
+            children: Mutex::default(),
+        })
+    }
+
+    fn is_dir(&self) -> bool {
+        file_type(&*self.top()) == FileType::Directory
+    }
+
+    /// The upper inode, copying this node (and its ancestors) up if needed.
+    fn copy_up(&self) -> Result<InodeRef, Errno> {
+        if let Some(u) = self.upper() {
+            return Ok(u);
+        }
+        let lower = self.lower.clone().ok_or(Errno::EIO)?;
+        let (parent, name) = self.parent.as_ref().ok_or(Errno::EIO)?;
+        let parent_upper = parent.copy_up()?;
+        let st = lower.stat();
+        let attrs = NewAttrs { mode: st.st_mode, uid: st.st_uid, gid: st.st_gid };
+        let upper = match file_type(&*lower) {
+            FileType::Directory => parent_upper.create(name, NewNode::Directory, attrs)?,
+            FileType::Symlink => parent_upper.create(name, NewNode::Symlink(&lower.readlink()?), attrs)?,
+            FileType::Regular => {
+                let upper = parent_upper.create(name, NewNode::Regular, attrs)?;
+                copy_data(&lower, &upper, st.st_size as u64)?;
+                upper
+            }
+            FileType::Fifo => parent_upper.create(name, NewNode::Fifo, attrs)?,
+            // Devices and sockets of the host are never copied into the sandbox.
+            _ => return Err(Errno::EPERM),
+        };
+        let times = SetAttr {
+            atime: Some(abi::structs::Timespec { tv_sec: st.st_atime, tv_nsec: st.st_atime_nsec }),
+            mtime: Some(abi::structs::Timespec { tv_sec: st.st_mtime, tv_nsec: st.st_mtime_nsec }),
+            ..SetAttr::default()
+        };
+        upper.setattr(&times)?;
+        *self.upper.lock().unwrap() = Some(upper.clone());
+        Ok(upper)
+    }
+
+    fn lookup_node(&self, name: &[u8]) -> Result<Arc<OverlayNode>, Errno> {
+        if let Some(n) = self.children.lock().unwrap().get(name) {
+            return Ok(n.clone());
+        }
+        let n = self.lookup_layers(name)?;
+        self.children.lock().unwrap().insert(name.to_vec(), n.clone());
+        Ok(n)
+    }
+
+    /// Forgets a child (it was removed, renamed, or replaced).
+    fn forget(&self, name: &[u8]) {
+        self.children.lock().unwrap().remove(name);
+    }
+
+    fn lookup_layers(&self, name: &[u8]) -> Result<Arc<OverlayNode>, Errno> {
+        if let Some(u) = self.upper() {
+            match u.lookup(name) {
+                Ok(ui) => {
+                    // A directory in both layers is merged, unless the name was
+                    // removed below first (then the new one is opaque).
+                    let lower =
+                        if file_type(&*ui) == FileType::Directory && !self.whiteouts.lock().unwrap().contains(name) {
+                            self.lower
+                                .as_ref()
+                                .and_then(|l| l.lookup(name).ok())
+                                .filter(|li| file_type(&**li) == FileType::Directory)
+                        } else {
+                            None
+                        };
+                    return Ok(self.child(name, lower, Some(ui)));
+                }
+                Err(Errno::ENOENT) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if self.whiteouts.lock().unwrap().contains(name) {
+            return Err(Errno::ENOENT);
+        }
+        let lower = self.lower.as_ref().ok_or(Errno::ENOENT)?.lookup(name)?;
+        Ok(self.child(name, Some(lower), None))
+    }
+
+    fn downcast(inode: &InodeRef) -> Result<Arc<OverlayNode>, Errno> {
+        inode.clone().as_any_arc().downcast::<OverlayNode>().map_err(|_| Errno::EXDEV)
+    }
+}
+
+/// Copies a lower file's bytes into its new upper copy.
+fn copy_data(lower: &InodeRef, upper: &InodeRef, size: u64) -> Result<(), Errno> {
+    let src = crate::file::FileDescription::new(O_RDONLY, lower.clone().open(O_RDONLY)?, None);
+    let dst = crate::file::FileDescription::new(O_WRONLY, upper.clone().open(O_WRONLY)?, None);
+    let mut buf = vec![0u8; 1 << 16];
+    let mut off = 0u64;
+    while off < size {
+        let n = src.read_at(&mut buf, off)?;
+        if n == 0 {
+            break;
+        }
+        let ptr = std::ptr::NonNull::new(buf.as_mut_ptr()).ok_or(Errno::EIO)?;
+        // SAFETY: `buf` outlives the sequence, used only within this call.
+        let seq = BlockSeq::new(vec![unsafe { Block::new(ptr, n) }]);
+        dst.ops().write(&dst, &seq, Some(off as i64))?;
+        off += n as u64;
+    }
+    Ok(())
+}
+
+impl Inode for OverlayNode {
+    fn stat(&self) -> Stat {
+        let top = self.top().stat();
+        let ino = match &self.lower {
+            Some(l) => l.stat().st_ino,
+            None => top.st_ino | UPPER_INO,
+        };
+        Stat { st_dev: self.dev, st_ino: ino, ..top }
+    }
+
+    fn setattr(&self, attr: &SetAttr) -> Result<(), Errno> {
+        self.copy_up()?.setattr(attr)
+    }
+
+    fn lookup(&self, name: &[u8]) -> Result<InodeRef, Errno> {
+        if !self.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        Ok(self.lookup_node(name)?)
+    }
+
+    fn create(&self, name: &[u8], node: NewNode<'_>, attrs: NewAttrs) -> Result<InodeRef, Errno> {
+        if self.lookup_node(name).is_ok() {
+            return Err(Errno::EEXIST);
+        }
+        let upper = self.copy_up()?.create(name, node, attrs)?;
+        // A name removed below and made again shows only the new file (a new
+        // directory stays opaque: lookups see the whiteout).
+        let n = self.child(name, None, Some(upper));
+        self.children.lock().unwrap().insert(name.to_vec(), n.clone());
+        Ok(n)
+    }
+
+    fn link(&self, name: &[u8], target: &InodeRef) -> Result<(), Errno> {
+        let target = Self::downcast(target)?;
+        if self.lookup_node(name).is_ok() {
+            return Err(Errno::EEXIST);
+        }
+        let target_upper = target.copy_up()?;
+        self.copy_up()?.link(name, &target_upper)?;
+        self.forget(name);
+        Ok(())
+    }
+
+    fn unlink(&self, name: &[u8], dir: bool) -> Result<(), Errno> {
+        let victim = self.lookup_node(name)?;
+        match (dir, victim.is_dir()) {
+            (true, false) => return Err(Errno::ENOTDIR),
+            (false, true) => return Err(Errno::EISDIR),
+            (true, true) if !victim.readdir()?.is_empty() => return Err(Errno::ENOTEMPTY),
+            _ => {}
+        }
+        if victim.upper().is_some() {
+            self.copy_up()?.unlink(name, dir)?;
+        }
+        if victim.lower.is_some() {
+            self.whiteouts.lock().unwrap().insert(name.to_vec());
+        }
+        self.forget(name);
+        Ok(())
+    }
+
+    fn rename(&self, old: &[u8], new_dir: &InodeRef, new: &[u8]) -> Result<(), Errno> {
+        let target_dir = Self::downcast(new_dir)?;
+        let moving = self.lookup_node(old)?;
+        if moving.is_dir() && moving.lower.is_some() {
+            return Err(Errno::EXDEV);
+        }
+        if let Ok(existing) = target_dir.lookup_node(new) {
+            match (moving.is_dir(), existing.is_dir()) {
+                (true, false) => return Err(Errno::ENOTDIR),
+                (false, true) => return Err(Errno::EISDIR),
+                (true, true) if !existing.readdir()?.is_empty() => return Err(Errno::ENOTEMPTY),
+                _ => {}
+            }
+            if existing.lower.is_some() && existing.is_dir() {
+                // The lower directory must not show through the moved one.
+                target_dir.whiteouts.lock().unwrap().insert(new.to_vec());
+            }
+        }
+        moving.copy_up()?;
+        let from = self.copy_up()?;
+        let to = target_dir.copy_up()?;
+        from.rename(old, &to, new)?;
+        if moving.lower.is_some() {
+            self.whiteouts.lock().unwrap().insert(old.to_vec());
+        }
+        self.forget(old);
+        target_dir.forget(new);
+        Ok(())
+    }
+
+    fn readdir(&self) -> Result<Vec<DirEntry>, Errno> {
+        if !self.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        let mut out = match self.upper() {
+            Some(u) => u.readdir()?,
+            None => Vec::new(),
+        };
+        let seen: HashSet<Vec<u8>> = out.iter().map(|e| e.name.clone()).collect();
+        for e in &mut out {
+            e.ino |= UPPER_INO;
+        }
+        if let Some(l) = &self.lower {
+            let wh = self.whiteouts.lock().unwrap();
+            out.extend(l.readdir()?.into_iter().filter(|e| !seen.contains(&e.name) && !wh.contains(&e.name)));
+        }
+        Ok(out)
+    }
+
+    fn readlink(&self) -> Result<Vec<u8>, Errno> {
+        self.top().readlink()
+    }
+
+    fn open(self: Arc<Self>, flags: u32) -> Result<Box<dyn FileOps>, Errno> {
+        let writes = flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0;
+        if writes {
+            self.copy_up()?.open(flags)
+        } else {
+            self.top().open(flags)
+        }
+    }
+
+    fn getxattr(&self, name: &[u8]) -> Result<Vec<u8>, Errno> {
+        self.top().getxattr(name)
+    }
+
+    fn setxattr(&self, name: &[u8], value: &[u8], flags: u32) -> Result<(), Errno> {
+        self.copy_up()?.setxattr(name, value, flags)
+    }
+
+    fn listxattr(&self) -> Result<Vec<Vec<u8>>, Errno> {
+        self.top().listxattr()
+    }
+
+    fn removexattr(&self, name: &[u8]) -> Result<(), Errno> {
+        self.copy_up()?.removexattr(name)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn as_any_arc(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+}
