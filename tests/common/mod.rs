@@ -9,6 +9,9 @@ use std::sync::Mutex;
 
 pub const RVISOR: &str = env!("CARGO_BIN_EXE_rvisor");
 
+/// The longest any single program run in a test may take.
+pub const RUN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// How a guest is linked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Link {
@@ -79,7 +82,28 @@ pub fn run(mut cmd: Command, stdin: &[u8]) -> Output {
         use std::io::Write;
         let _ = input.write_all(&data);
     });
+    // No test run may hang the suite: past the deadline the run is killed
+    // and the test fails saying so.
+    let pid = child.id();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watchdog = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let start = std::time::Instant::now();
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                if start.elapsed() > RUN_DEADLINE {
+                    // SAFETY: signals the child we spawned (its process group too).
+                    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+                    return true;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            false
+        })
+    };
     let out = child.wait_with_output().unwrap();
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(!watchdog.join().unwrap(), "a run took longer than {RUN_DEADLINE:?} and was killed");
     writer.join().unwrap();
     out
 }
