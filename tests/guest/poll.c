@@ -7,6 +7,10 @@
 
 int main(void) {
     int null = open("/dev/null", O_RDWR);
+    // Stdin alone first: it becomes readable when the input arrives.
+    struct pollfd in0 = {.fd = 0, .events = POLLIN};
+    CHECK("poll stdin until input", poll(&in0, 1, 5000));
+    printf("stdin revents %#x\n", in0.revents);
     struct pollfd p[5] = {
         {.fd = 0, .events = POLLIN},
         {.fd = 1, .events = POLLOUT},
