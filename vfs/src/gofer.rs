@@ -5,8 +5,9 @@
 //! the sandbox's root; writable volumes and the overlay come next.
 
 use std::any::Any;
+use std::collections::HashMap;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 use abi::consts::*;
 use abi::structs::Stat;
@@ -55,20 +56,67 @@ impl GoferClient {
     }
 
     fn node(self: &Arc<Self>, handle: Handle, stat: Stat, dev: u64) -> InodeRef {
-        Arc::new(GoferNode { client: self.clone(), handle, stat: Stat { st_dev: dev, ..stat } })
+        Arc::new_cyclic(|me| GoferNode {
+            me: me.clone(),
+            client: self.clone(),
+            handle: Mutex::new(Some(handle)),
+            origin: None,
+            stat: Stat { st_dev: dev, ..stat },
+            listed: Mutex::default(),
+        })
     }
 }
 
+/// A file of the gofer's tree. A node made from a directory listing knows its
+/// attributes but has no gofer handle until one is needed (to open, list or
+/// read it): `ls -l` of a large directory costs one listing, not a walk per
+/// entry.
 pub struct GoferNode {
+    /// This node itself: nodes made from its listing hold it.
+    me: Weak<GoferNode>,
     client: Arc<GoferClient>,
-    handle: Handle,
-    /// Attributes as of the walk; the lower layer is read-only, so they hold.
+    handle: Mutex<Option<Handle>>,
+    /// The directory and name to walk for the handle, for listed nodes.
+    origin: Option<(Arc<GoferNode>, Vec<u8>)>,
+    /// Attributes as of the walk or listing; the lower layer is read-only.
     stat: Stat,
+    /// For directories: the attributes of the entries of the last listing.
+    listed: Mutex<HashMap<Vec<u8>, Stat>>,
+}
+
+impl GoferNode {
+    /// The gofer handle, walking to it now if this node came from a listing.
+    fn handle(&self) -> Result<Handle, Errno> {
+        let mut h = self.handle.lock().unwrap();
+        if let Some(h) = *h {
+            return Ok(h);
+        }
+        let (dir, name) = self.origin.as_ref().ok_or(Errno::EIO)?;
+        let walked = match self.client.call(Request::Walk { dir: dir.handle()?, name: name.clone() })? {
+            (Reply::Node { handle, stat }, _) => {
+                // The file was replaced since the listing: it is not this node.
+                if (stat.st_ino, stat.st_mode) != (self.stat.st_ino, self.stat.st_mode) {
+                    let _ = self.client.call(Request::Close { handle });
+                    return Err(Errno::ESTALE);
+                }
+                handle
+            }
+            _ => return Err(Errno::EIO),
+        };
+        *h = Some(walked);
+        Ok(walked)
+    }
+
+    fn me(&self) -> Result<Arc<GoferNode>, Errno> {
+        self.me.upgrade().ok_or(Errno::EIO)
+    }
 }
 
 impl Drop for GoferNode {
     fn drop(&mut self) {
-        let _ = self.client.call(Request::Close { handle: self.handle });
+        if let Some(handle) = *self.handle.lock().unwrap() {
+            let _ = self.client.call(Request::Close { handle });
+        }
     }
 }
 
@@ -85,7 +133,19 @@ impl Inode for GoferNode {
         if self.stat.st_mode & S_IFMT != S_IFDIR {
             return Err(Errno::ENOTDIR);
         }
-        match self.client.call(Request::Walk { dir: self.handle, name: name.to_vec() })? {
+        let listed = self.listed.lock().unwrap().get(name).copied();
+        if let Some(stat) = listed {
+            let parent = self.me()?;
+            return Ok(Arc::new_cyclic(|me| GoferNode {
+                me: me.clone(),
+                client: self.client.clone(),
+                handle: Mutex::new(None),
+                origin: Some((parent, name.to_vec())),
+                stat: Stat { st_dev: self.stat.st_dev, ..stat },
+                listed: Mutex::default(),
+            }));
+        }
+        match self.client.call(Request::Walk { dir: self.handle()?, name: name.to_vec() })? {
             (Reply::Node { handle, stat }, _) => Ok(self.client.node(handle, stat, self.stat.st_dev)),
             _ => Err(Errno::EIO),
         }
@@ -119,17 +179,23 @@ impl Inode for GoferNode {
         if self.stat.st_mode & S_IFMT != S_IFDIR {
             return Err(Errno::ENOTDIR);
         }
+        let handle = self.handle()?;
         let mut out = Vec::new();
+        let mut listed = HashMap::new();
         let mut cookie = 0;
         loop {
-            match self.client.call(Request::ReadDir { handle: self.handle, cookie })? {
+            match self.client.call(Request::ReadDir { handle, cookie })? {
                 (Reply::Entries { next, entries }, _) => {
-                    out.extend(entries.into_iter().map(|e| DirEntry {
-                        name: e.name,
-                        ino: e.stat.st_ino,
-                        kind: FileType::from_mode(e.stat.st_mode).unwrap_or(FileType::Regular),
-                    }));
+                    for e in entries {
+                        out.push(DirEntry {
+                            name: e.name.clone(),
+                            ino: e.stat.st_ino,
+                            kind: FileType::from_mode(e.stat.st_mode).unwrap_or(FileType::Regular),
+                        });
+                        listed.insert(e.name, e.stat);
+                    }
                     if next == 0 {
+                        *self.listed.lock().unwrap() = listed;
                         return Ok(out);
                     }
                     cookie = next;
@@ -143,7 +209,7 @@ impl Inode for GoferNode {
         if self.stat.st_mode & S_IFMT != S_IFLNK {
             return Err(Errno::EINVAL);
         }
-        match self.client.call(Request::ReadLink { handle: self.handle })? {
+        match self.client.call(Request::ReadLink { handle: self.handle()? })? {
             (Reply::Link(t), _) => Ok(t),
             _ => Err(Errno::EIO),
         }
@@ -159,7 +225,7 @@ impl Inode for GoferNode {
             // Host FIFOs, sockets and device nodes are never opened.
             _ => return Err(Errno::ENXIO),
         }
-        let (_, fd) = self.client.call(Request::Open { handle: self.handle, flags })?;
+        let (_, fd) = self.client.call(Request::Open { handle: self.handle()?, flags })?;
         let fd = fd.ok_or(Errno::EIO)?;
         Ok(Box::new(DonatedFile { fd, dev: self.stat.st_dev }))
     }
