@@ -7,6 +7,7 @@
 use std::any::Any;
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use abi::consts::*;
@@ -24,11 +25,16 @@ use crate::safemem::BlockSeq;
 pub struct GoferClient {
     sock: OwnedFd,
     buf: Mutex<Vec<u8>>,
+    /// How many donated fds nodes keep for reuse (bounded by DONATED_CACHE).
+    cached_fds: AtomicUsize,
 }
+
+/// The most donated fds kept open for reuse across opens.
+const DONATED_CACHE: usize = 256;
 
 impl GoferClient {
     pub fn new(sock: OwnedFd) -> Arc<GoferClient> {
-        Arc::new(GoferClient { sock, buf: Mutex::new(vec![0; MAX_MESSAGE]) })
+        Arc::new(GoferClient { sock, buf: Mutex::new(vec![0; MAX_MESSAGE]), cached_fds: AtomicUsize::new(0) })
     }
 
     /// Sends `req` and waits for the answer. A broken or malformed exchange
@@ -63,6 +69,7 @@ impl GoferClient {
             origin: None,
             stat: Stat { st_dev: dev, ..stat },
             listed: Mutex::default(),
+            donated: Mutex::default(),
         })
     }
 }
@@ -82,6 +89,9 @@ pub struct GoferNode {
     stat: Stat,
     /// For directories: the attributes of the entries of the last listing.
     listed: Mutex<HashMap<Vec<u8>, Stat>>,
+    /// For regular files: the donated fd, shared by every open (all reads are
+    /// preads at the description's own position).
+    donated: Mutex<Option<Arc<OwnedFd>>>,
 }
 
 impl GoferNode {
@@ -114,6 +124,9 @@ impl GoferNode {
 
 impl Drop for GoferNode {
     fn drop(&mut self) {
+        if self.donated.lock().unwrap().take().is_some() {
+            self.client.cached_fds.fetch_sub(1, Ordering::Relaxed);
+        }
         if let Some(handle) = *self.handle.lock().unwrap() {
             let _ = self.client.call(Request::Close { handle });
         }
@@ -143,6 +156,7 @@ impl Inode for GoferNode {
                 origin: Some((parent, name.to_vec())),
                 stat: Stat { st_dev: self.stat.st_dev, ..stat },
                 listed: Mutex::default(),
+                donated: Mutex::default(),
             }));
         }
         match self.client.call(Request::Walk { dir: self.handle()?, name: name.to_vec() })? {
@@ -225,8 +239,20 @@ impl Inode for GoferNode {
             // Host FIFOs, sockets and device nodes are never opened.
             _ => return Err(Errno::ENXIO),
         }
-        let (_, fd) = self.client.call(Request::Open { handle: self.handle()?, flags })?;
-        let fd = fd.ok_or(Errno::EIO)?;
+        let mut cached = self.donated.lock().unwrap();
+        let fd = match &*cached {
+            Some(fd) => fd.clone(),
+            None => {
+                let (_, fd) = self.client.call(Request::Open { handle: self.handle()?, flags })?;
+                let fd = Arc::new(fd.ok_or(Errno::EIO)?);
+                if self.client.cached_fds.fetch_add(1, Ordering::Relaxed) < DONATED_CACHE {
+                    *cached = Some(fd.clone());
+                } else {
+                    self.client.cached_fds.fetch_sub(1, Ordering::Relaxed);
+                }
+                fd
+            }
+        };
         Ok(Box::new(DonatedFile { fd, dev: self.stat.st_dev }))
     }
 
@@ -242,7 +268,7 @@ impl Inode for GoferNode {
 /// A host file the gofer donated: read at the description's position with
 /// pread, so the host fd's own position never matters.
 struct DonatedFile {
-    fd: OwnedFd,
+    fd: Arc<OwnedFd>,
     dev: u64,
 }
 
