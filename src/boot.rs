@@ -34,6 +34,9 @@ pub struct BootArgs {
     argv: Vec<std::ffi::OsString>,
 }
 
+/// The device number of memfd_create's files.
+const MEMFD_DEV: u64 = 0x2e;
+
 /// The device number the root filesystem (the gofer's) reports.
 const GOFER_DEV: u64 = 0x30;
 
@@ -133,7 +136,13 @@ pub fn boot(args: BootArgs) -> i32 {
         None => None,
     };
     let mounts = sentry::kernel::initial_mounts(&memfile, root);
+    let memfd_fs = vfs::tmpfs::Tmpfs::new_root(
+        memfile.clone(),
+        MEMFD_DEV,
+        vfs::inode::NewAttrs { mode: abi::consts::S_IFDIR | 0o1777, uid: 0, gid: 0 },
+    );
     let kernel = Arc::new(Kernel {
+        memfd_root: vfs::Path::detached(memfd_fs.inode().clone()),
         platform,
         memfile,
         mounts,

@@ -117,3 +117,8 @@ fn dynamic_host_programs() {
 fn poll_and_ppoll() {
     compare("poll", &[], b"input\n");
 }
+
+#[test]
+fn more_file_calls() {
+    compare("fsmisc", &[], b"piped input\n");
+}

@@ -94,6 +94,24 @@ pub struct Termios {
     pub c_cc: [u8; 19],
 }
 
+/// `struct statfs` (120 bytes).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct StatFs {
+    pub f_type: i64,
+    pub f_bsize: i64,
+    pub f_blocks: u64,
+    pub f_bfree: u64,
+    pub f_bavail: u64,
+    pub f_files: u64,
+    pub f_ffree: u64,
+    pub f_fsid: [i32; 2],
+    pub f_namelen: i64,
+    pub f_frsize: i64,
+    pub f_flags: i64,
+    pub f_spare: [i64; 4],
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,5 +130,7 @@ mod tests {
         assert_eq!(size_of::<Iovec>(), 16);
         assert_eq!(size_of::<Rlimit>(), 16);
         assert_eq!(size_of::<Timespec>(), 16);
+        assert_eq!(size_of::<StatFs>(), 120);
+        assert_eq!(offset_of!(StatFs, f_namelen), 64);
     }
 }

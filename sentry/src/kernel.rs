@@ -44,6 +44,9 @@ pub struct HostInfo {
     pub hwcap: u64,
     pub hwcap2: u64,
     pub minsigstksz: u64,
+    /// Total and free RAM as the host reported them at boot (bytes).
+    pub totalram: u64,
+    pub freeram: u64,
 }
 
 impl HostInfo {
@@ -61,7 +64,20 @@ impl HostInfo {
                 libc::getauxval(AT_MINSIGSTKSZ),
             )
         };
-        HostInfo { cpu_mask: mask, nr_cpu_ids, hwcap, hwcap2, minsigstksz: minsig }
+        // SAFETY: sysinfo fills one struct.
+        let mut si: libc::sysinfo = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        unsafe { libc::sysinfo(&mut si) };
+        let unit = si.mem_unit.max(1) as u64;
+        HostInfo {
+            cpu_mask: mask,
+            nr_cpu_ids,
+            hwcap,
+            hwcap2,
+            minsigstksz: minsig,
+            totalram: si.totalram * unit,
+            freeram: si.freeram * unit,
+        }
     }
 }
 
@@ -80,6 +96,8 @@ pub struct TaskView {
 }
 
 pub struct Kernel {
+    /// Where memfd_create's files live: a tmpfs mounted nowhere.
+    pub memfd_root: vfs::Path,
     pub platform: Arc<dyn Platform>,
     pub memfile: Arc<MemoryFile>,
     pub mounts: Arc<MountNamespace>,

@@ -82,7 +82,10 @@ impl ProcNode {
         let root = t.fs.root();
         let creds = FsCreds::default();
         let Some(k) = self.kernel.upgrade() else { return Vec::new() };
-        let mut text = Resolver { ns: &k.mounts, root: &root, creds: &creds }.path_of(p).unwrap_or_default();
+        // A file outside the task's tree (a memfd) is shown by its name.
+        let mut text = Resolver { ns: &k.mounts, root: &root, creds: &creds }
+            .path_of(p)
+            .unwrap_or_else(|| [b"/".as_slice(), &p.dentry.name()].concat());
         if p.dentry.is_deleted() {
             text.extend_from_slice(b" (deleted)");
         }
@@ -238,6 +241,10 @@ impl Inode for ProcNode {
             }
             _ => Err(Errno::EINVAL),
         }
+    }
+
+    fn statfs(&self) -> abi::structs::StatFs {
+        vfs::inode::memory_statfs(vfs::inode::PROC_MAGIC)
     }
 
     fn magic_link(&self) -> Option<Result<Path, Errno>> {

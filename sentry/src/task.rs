@@ -61,6 +61,9 @@ impl FsContext {
     pub fn set_cwd(&self, p: vfs::Path) {
         *self.cwd.lock().unwrap() = p;
     }
+    pub fn set_root(&self, p: vfs::Path) {
+        *self.root.lock().unwrap() = p;
+    }
     pub fn umask(&self) -> u32 {
         self.umask.load(Ordering::Relaxed)
     }

@@ -145,11 +145,27 @@ impl FileDescription {
     /// Reads into a Sentry buffer at `off` (pread), for the kernel's own use
     /// (the ELF loader, private file mappings).
     pub fn read_at(&self, buf: &mut [u8], off: u64) -> Result<usize, Errno> {
+        self.read_buf(buf, Some(off as i64))
+    }
+
+    /// Reads into a Sentry buffer, at `off` or at the file position.
+    pub fn read_buf(&self, buf: &mut [u8], off: Option<i64>) -> Result<usize, Errno> {
         let Some(ptr) = std::ptr::NonNull::new(buf.as_mut_ptr()) else { return Ok(0) };
         // SAFETY: `buf` stays borrowed, and so valid, for the whole call; the
         // sequence does not outlive it.
         let seq = BlockSeq::new(vec![unsafe { crate::safemem::Block::new(ptr, buf.len()) }]);
-        self.ops.read(self, &seq, Some(off as i64))
+        self.ops.read(self, &seq, off)
+    }
+
+    /// Writes a Sentry buffer, at `off` or at the file position.
+    pub fn write_buf(&self, buf: &[u8], off: Option<i64>) -> Result<usize, Errno> {
+        let Some(ptr) = std::ptr::NonNull::new(buf.as_ptr() as *mut u8) else { return Ok(0) };
+        // SAFETY: as in read_buf; the file only reads from the block.
+        let seq = BlockSeq::new(vec![unsafe { crate::safemem::Block::new(ptr, buf.len()) }]);
+        if seq.is_empty() {
+            return Ok(0);
+        }
+        self.ops.write(self, &seq, off)
     }
 }
 

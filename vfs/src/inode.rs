@@ -138,6 +138,11 @@ pub trait Inode: Send + Sync {
     fn removexattr(&self, _name: &[u8]) -> Result<(), Errno> {
         Err(Errno::ENODATA)
     }
+    /// statfs of the filesystem this inode is on. The default describes an
+    /// in-memory filesystem (tmpfs) as large as the memory file.
+    fn statfs(&self) -> abi::structs::StatFs {
+        memory_statfs(TMPFS_MAGIC)
+    }
     /// A "magic" link (/proc/[pid]/fd/N, exe, cwd) jumps straight to where it
     /// points instead of being resolved as text.
     fn magic_link(&self) -> Option<Result<crate::mount::Path, Errno>> {
@@ -184,5 +189,26 @@ impl FsCreds {
             st.st_mode
         };
         bits & want & 7 == want
+    }
+}
+
+pub const TMPFS_MAGIC: i64 = 0x0102_1994;
+pub const OVERLAYFS_MAGIC: i64 = 0x794c_7630;
+pub const PROC_MAGIC: i64 = 0x9fa0;
+
+/// statfs figures of a filesystem kept in the memory file.
+pub fn memory_statfs(magic: i64) -> abi::structs::StatFs {
+    let blocks = crate::memfile::MEMORY_FILE_SIZE / abi::consts::PAGE_SIZE;
+    abi::structs::StatFs {
+        f_type: magic,
+        f_bsize: abi::consts::PAGE_SIZE as i64,
+        f_blocks: blocks,
+        f_bfree: blocks,
+        f_bavail: blocks,
+        f_files: 1 << 20,
+        f_ffree: 1 << 20,
+        f_namelen: abi::consts::NAME_MAX as i64,
+        f_frsize: abi::consts::PAGE_SIZE as i64,
+        ..abi::structs::StatFs::default()
     }
 }

@@ -321,6 +321,10 @@ impl Inode for OverlayNode {
         self.copy_up()?.removexattr(name)
     }
 
+    fn statfs(&self) -> abi::structs::StatFs {
+        crate::inode::memory_statfs(crate::inode::OVERLAYFS_MAGIC)
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }

@@ -5,6 +5,7 @@ pub mod dir;
 pub mod fd;
 pub mod ioctl;
 pub mod lock;
+pub mod misc;
 pub mod names;
 pub mod open;
 pub mod path;

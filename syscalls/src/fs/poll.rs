@@ -1,4 +1,4 @@
-//! poll and ppoll.
+//! poll, ppoll, select and pselect6.
 //!
 //! Files in the sandbox's own filesystems are always ready. The stdio host fds
 //! are asked on the host; when a call must wait and every fd it waits for is
@@ -25,12 +25,9 @@ struct PollFd {
 /// POLLERR and POLLHUP are reported whether asked for or not.
 const ALWAYS: u32 = 0x008 | POLLHUP;
 
-fn do_poll(t: &mut Task, addr: u64, nfds: u32, timeout_ms: Option<i64>) -> SyscallResult {
-    if nfds as u64 > t.nofile_limit() {
-        return Err(Errno::EINVAL);
-    }
-    let mut fds = vec![PollFd::default(); nfds as usize];
-    t.mm.copy_in(addr, fds.as_mut_bytes())?;
+/// Fills in `revents` of `fds`, waiting up to `timeout_ms` (None: forever)
+/// for one to be ready; returns how many are.
+fn wait_ready(t: &Task, fds: &mut [PollFd], timeout_ms: Option<i64>) -> usize {
     let files: Vec<_> = fds.iter().map(|p| if p.fd < 0 { None } else { Some(t.fds.file(p.fd)) }).collect();
     let scan = |fds: &mut [PollFd]| -> usize {
         let mut ready = 0;
@@ -45,33 +42,43 @@ fn do_poll(t: &mut Task, addr: u64, nfds: u32, timeout_ms: Option<i64>) -> Sysca
         }
         ready
     };
-    let mut ready = scan(&mut fds);
-    if ready == 0 && timeout_ms != Some(0) {
-        // Wait on the host for the host fds; anything else is ready already.
-        let mut host: Vec<libc::pollfd> = fds
-            .iter()
-            .zip(&files)
-            .filter_map(|(p, f)| match f {
-                Some(Ok(file)) => file.ops().host_fd().map(|fd| libc::pollfd { fd, events: p.events, revents: 0 }),
-                _ => None,
-            })
-            .collect();
-        let ms = timeout_ms.map_or(-1, |m| m.clamp(0, i32::MAX as i64) as i32);
-        if host.is_empty() {
-            if ms > 0 {
-                std::thread::sleep(std::time::Duration::from_millis(ms as u64));
-            } else if ms < 0 {
-                // Nothing can ever become ready: a wait forever, as in Linux.
-                loop {
-                    std::thread::park();
-                }
-            }
-        } else {
-            // SAFETY: `host` is a valid array of pollfds for the call.
-            unsafe { libc::poll(host.as_mut_ptr(), host.len() as libc::nfds_t, ms) };
-        }
-        ready = scan(&mut fds);
+    let ready = scan(fds);
+    if ready > 0 || timeout_ms == Some(0) {
+        return ready;
     }
+    // Wait on the host for the host fds; anything else is ready already.
+    let mut host: Vec<libc::pollfd> = fds
+        .iter()
+        .zip(&files)
+        .filter_map(|(p, f)| match f {
+            Some(Ok(file)) => file.ops().host_fd().map(|fd| libc::pollfd { fd, events: p.events, revents: 0 }),
+            _ => None,
+        })
+        .collect();
+    let ms = timeout_ms.map_or(-1, |m| m.clamp(0, i32::MAX as i64) as i32);
+    if host.is_empty() {
+        if ms > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(ms as u64));
+        } else if ms < 0 {
+            // Nothing can ever become ready: a wait forever, as in Linux.
+            loop {
+                std::thread::park();
+            }
+        }
+    } else {
+        // SAFETY: `host` is a valid array of pollfds for the call.
+        unsafe { libc::poll(host.as_mut_ptr(), host.len() as libc::nfds_t, ms) };
+    }
+    scan(fds)
+}
+
+fn do_poll(t: &mut Task, addr: u64, nfds: u32, timeout_ms: Option<i64>) -> SyscallResult {
+    if nfds as u64 > t.nofile_limit() {
+        return Err(Errno::EINVAL);
+    }
+    let mut fds = vec![PollFd::default(); nfds as usize];
+    t.mm.copy_in(addr, fds.as_mut_bytes())?;
+    let ready = wait_ready(t, &mut fds, timeout_ms);
     t.mm.copy_out(addr, fds.as_bytes())?;
     Ok(ready as u64)
 }
@@ -99,4 +106,89 @@ pub fn ppoll(
         Some(ts) => Some(ts.tv_sec.saturating_mul(1000).saturating_add((ts.tv_nsec + 999_999) / 1_000_000)),
     };
     do_poll(t, fds, nfds, timeout)
+}
+
+const POLLIN_SET: i16 = 0x001 | 0x040 | 0x008 | POLLHUP as i16;
+const POLLOUT_SET: i16 = 0x004 | 0x100 | 0x008;
+const POLLEX_SET: i16 = 0x002;
+
+/// select's three fd sets: read, write, except (each NULL or `nfds` bits).
+fn do_select(t: &mut Task, nfds: i32, sets: [u64; 3], timeout_ms: Option<i64>) -> SyscallResult {
+    if nfds < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let n = (nfds as u64).min(t.nofile_limit()) as usize;
+    let words = n.div_ceil(64);
+    let mut bits = [vec![0u64; words], vec![0u64; words], vec![0u64; words]];
+    for (set, addr) in bits.iter_mut().zip(sets) {
+        if addr != 0 && words > 0 {
+            t.mm.copy_in(addr, set.as_mut_bytes())?;
+        }
+    }
+    let mut fds = Vec::new();
+    for fd in 0..n {
+        let bit = |k: usize| bits[k][fd / 64] >> (fd % 64) & 1 == 1;
+        let events =
+            (if bit(0) { 0x001 } else { 0 }) | (if bit(1) { 0x004 } else { 0 }) | (if bit(2) { 0x002 } else { 0 });
+        if events != 0 {
+            t.fds.get(fd as i32)?;
+            fds.push(PollFd { fd: fd as i32, events, revents: 0 });
+        }
+    }
+    wait_ready(t, &mut fds, timeout_ms);
+    let mut out = [vec![0u64; words], vec![0u64; words], vec![0u64; words]];
+    let mut count = 0;
+    for p in &fds {
+        let fd = p.fd as usize;
+        for (k, mask, asked) in [(0, POLLIN_SET, 0x001), (1, POLLOUT_SET, 0x004), (2, POLLEX_SET, 0x002)] {
+            if p.events & asked != 0 && p.revents & mask != 0 {
+                out[k][fd / 64] |= 1 << (fd % 64);
+                count += 1;
+            }
+        }
+    }
+    for (set, addr) in out.iter().zip(sets) {
+        if addr != 0 && words > 0 {
+            t.mm.copy_out(addr, set.as_bytes())?;
+        }
+    }
+    Ok(count)
+}
+
+pub fn select(
+    t: &mut Task,
+    nfds: i32,
+    r: u64,
+    w: u64,
+    e: u64,
+    timeout: UserPtr<abi::structs::Timeval>,
+) -> SyscallResult {
+    let ms = match timeout.read_opt(t)? {
+        None => None,
+        Some(tv) if tv.tv_sec < 0 || tv.tv_usec < 0 => return Err(Errno::EINVAL),
+        Some(tv) => Some(tv.tv_sec.saturating_mul(1000).saturating_add((tv.tv_usec + 999) / 1000)),
+    };
+    let n = do_select(t, nfds, [r, w, e], ms)?;
+    // Linux leaves the time not slept in the timeval; no wait is cut short
+    // here, so what is left is nothing.
+    if !timeout.is_null() {
+        timeout.write(t, &abi::structs::Timeval::default())?;
+    }
+    Ok(n)
+}
+
+/// pselect6: the sixth argument points at {sigset pointer, sigset size}.
+pub fn pselect6(t: &mut Task, nfds: i32, r: u64, w: u64, e: u64, tsp: UserPtr<Timespec>, sig: u64) -> SyscallResult {
+    if sig != 0 {
+        let [ss, size]: [u64; 2] = t.mm.read_obj(sig)?;
+        if ss != 0 && size != 8 {
+            return Err(Errno::EINVAL);
+        }
+    }
+    let ms = match tsp.read_opt(t)? {
+        None => None,
+        Some(ts) if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) => return Err(Errno::EINVAL),
+        Some(ts) => Some(ts.tv_sec.saturating_mul(1000).saturating_add((ts.tv_nsec + 999_999) / 1_000_000)),
+    };
+    do_select(t, nfds, [r, w, e], ms)
 }

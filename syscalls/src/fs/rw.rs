@@ -160,3 +160,89 @@ pub fn readv(t: &mut Task, fd: Fd, iov: u64, cnt: i32) -> SyscallResult {
 pub fn writev(t: &mut Task, fd: Fd, iov: u64, cnt: i32) -> SyscallResult {
     do_io(t, fd, None, Dir::Write, |t| iov_blocks(t, iov, cnt, Dir::Write))
 }
+
+/// preadv/pwritev take the offset as (pos_l, pos_h); on 64-bit, pos_l is all of it.
+pub fn preadv(t: &mut Task, fd: Fd, iov: u64, cnt: i32, pos: i64) -> SyscallResult {
+    do_io(t, fd, Some(pos), Dir::Read, |t| iov_blocks(t, iov, cnt, Dir::Read))
+}
+
+pub fn pwritev(t: &mut Task, fd: Fd, iov: u64, cnt: i32, pos: i64) -> SyscallResult {
+    do_io(t, fd, Some(pos), Dir::Write, |t| iov_blocks(t, iov, cnt, Dir::Write))
+}
+
+/// The RWF_* flags preadv2/pwritev2 know (HIPRI, DSYNC, SYNC, NOWAIT, APPEND).
+const RWF_SUPPORTED: u32 = 0x1f;
+
+/// preadv2/pwritev2: offset -1 means the file position. The flags are hints
+/// here (the sandbox's files do not block and are not written back).
+pub fn preadv2(t: &mut Task, fd: Fd, iov: u64, cnt: i32, pos: i64, _pos_h: u64, flags: u32) -> SyscallResult {
+    if flags & !RWF_SUPPORTED != 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    let off = (pos != -1).then_some(pos);
+    do_io(t, fd, off, Dir::Read, |t| iov_blocks(t, iov, cnt, Dir::Read))
+}
+
+pub fn pwritev2(t: &mut Task, fd: Fd, iov: u64, cnt: i32, pos: i64, _pos_h: u64, flags: u32) -> SyscallResult {
+    if flags & !RWF_SUPPORTED != 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    let off = (pos != -1).then_some(pos);
+    do_io(t, fd, off, Dir::Write, |t| iov_blocks(t, iov, cnt, Dir::Write))
+}
+
+/// sendfile: `count` bytes from `in_fd` (at `*offset`, or its position) to
+/// `out_fd`, through a Sentry buffer.
+pub fn sendfile(t: &mut Task, out_fd: Fd, in_fd: Fd, offset: u64, count: usize) -> SyscallResult {
+    let input = t.fds.file(in_fd.0)?;
+    let output = t.fds.file(out_fd.0)?;
+    if !input.readable() || !output.writable() {
+        return Err(Errno::EBADF);
+    }
+    if !input.ops().seekable() {
+        return Err(Errno::EINVAL);
+    }
+    let mut pos: Option<i64> = if offset != 0 { Some(t.mm.read_obj::<i64>(offset)?) } else { None };
+    if pos.is_some_and(|p| p < 0) {
+        return Err(Errno::EINVAL);
+    }
+    let mut left = (count as u64).min(MAX_RW_COUNT) as usize;
+    let mut done = 0usize;
+    let mut buf = vec![0u8; left.min(1 << 16)];
+    while left > 0 {
+        let want = left.min(buf.len());
+        let n = match input.read_buf(&mut buf[..want], pos) {
+            Ok(n) => n,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        };
+        if n == 0 {
+            break;
+        }
+        let w = match output.write_buf(&buf[..n], None) {
+            Ok(w) => w,
+            Err(e) if done == 0 => {
+                if e == Errno::EPIPE {
+                    t.send_signal(SIGPIPE);
+                }
+                return Err(e);
+            }
+            Err(_) => break,
+        };
+        done += w;
+        left -= w;
+        if let Some(p) = pos.as_mut() {
+            *p += w as i64;
+        } else if w < n {
+            // Give back what was read but not written.
+            let _ = input.ops().seek(&input, -((n - w) as i64), abi::consts::SEEK_CUR);
+        }
+        if w < n {
+            break;
+        }
+    }
+    if let Some(p) = pos {
+        t.mm.write_obj(offset, &p)?;
+    }
+    Ok(done as u64)
+}

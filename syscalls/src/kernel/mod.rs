@@ -8,5 +8,6 @@ pub mod limits;
 pub mod random;
 pub mod sched;
 pub mod signal;
+pub mod sysinfo;
 pub mod thread;
 pub mod time;
