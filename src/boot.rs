@@ -28,6 +28,9 @@ pub struct BootArgs {
     /// The Sentry's end of the gofer socket.
     #[arg(long)]
     gofer_fd: Option<RawFd>,
+    /// Where each gofer volume (exports 1, 2, ...) is mounted: SANDBOX[:ro].
+    #[arg(long = "volume")]
+    volumes: Vec<String>,
     #[arg(long)]
     selftest_forbidden_syscall: bool,
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -125,17 +128,38 @@ pub fn boot(args: BootArgs) -> i32 {
     }
 
     // The root filesystem: the gofer's export, attached before the seal.
-    let root = match args.gofer_fd.and_then(take_fd) {
-        Some(sock) => match vfs::gofer::GoferClient::new(sock).attach(0, GOFER_DEV) {
-            Ok(root) => Some(root),
+    let mut root = None;
+    let mut volumes = Vec::new();
+    if let Some(sock) = args.gofer_fd.and_then(take_fd) {
+        let client = vfs::gofer::GoferClient::new(sock);
+        match client.attach(0, GOFER_DEV, false) {
+            Ok(r) => root = Some(r),
             Err(e) => {
                 eprintln!("rvisor: the gofer did not serve the root filesystem: {e}");
                 return 125;
             }
-        },
-        None => None,
+        }
+        for (i, v) in args.volumes.iter().enumerate() {
+            let (at, writable) = match v.strip_suffix(":ro") {
+                Some(p) => (p, false),
+                None => (v.as_str(), true),
+            };
+            match client.attach(i as u32 + 1, GOFER_DEV + 1 + i as u64, writable) {
+                Ok(inode) => volumes.push((at.as_bytes().to_vec(), inode)),
+                Err(e) => {
+                    eprintln!("rvisor: the gofer did not serve the volume for {at}: {e}");
+                    return 125;
+                }
+            }
+        }
+    }
+    let mounts = match sentry::kernel::initial_mounts(&memfile, root, volumes) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("rvisor: cannot set up the sandbox's mounts: {e}");
+            return 125;
+        }
     };
-    let mounts = sentry::kernel::initial_mounts(&memfile, root);
     let memfd_fs = vfs::tmpfs::Tmpfs::new_root(
         memfile.clone(),
         MEMFD_DEV,

@@ -4,7 +4,7 @@ use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 
 use gofer::confine::{enter_jail, install_seccomp, open_export};
-use gofer::server::Server;
+use gofer::server::{Export, Server};
 
 #[derive(clap::Args, Debug)]
 pub struct GoferArgs {
@@ -14,16 +14,27 @@ pub struct GoferArgs {
     /// The gofer's end of the socket to the Sentry.
     #[arg(long)]
     sock_fd: RawFd,
+    /// Volumes to export after the root, as HOST or HOST:ro.
+    #[arg(long = "volume")]
+    volumes: Vec<String>,
 }
 
 pub fn gofer(args: GoferArgs) -> i32 {
     // SAFETY: the launcher passed this fd to us and nothing else owns it.
     let sock = unsafe { OwnedFd::from_raw_fd(args.sock_fd) };
     let run = || -> std::io::Result<()> {
-        let root = open_export(&args.root)?;
+        // Every export is opened before the jail: afterwards only the fds reach them.
+        let mut exports = vec![Export { fd: open_export(&args.root)?, writable: false }];
+        for v in &args.volumes {
+            let (path, writable) = match v.strip_suffix(":ro") {
+                Some(p) => (p, false),
+                None => (v.as_str(), true),
+            };
+            exports.push(Export { fd: open_export(std::path::Path::new(path))?, writable });
+        }
         enter_jail(&args.root)?;
         // The server (and the hash keys it needs) exists before the filter.
-        let mut server = Server::new(vec![root]);
+        let mut server = Server::new(exports);
         install_seccomp()?;
         server.serve(&sock)
     };

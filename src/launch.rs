@@ -39,12 +39,20 @@ fn launch(opts: &SandboxOpts, argv: &[OsString]) -> Result<i32, (i32, String)> {
     if !rootfs.is_dir() {
         return Err((125, format!("rvisor: --rootfs {}: not a directory", rootfs.display())));
     }
+    let volumes = opts.volumes.iter().map(|v| parse_volume(v)).collect::<Result<Vec<_>, _>>()?;
     let (sentry_end, gofer_end) =
         gofer::transport::socketpair().map_err(|e| (125, format!("rvisor: cannot create the gofer socket: {e}")))?;
-    let mut gofer = spawn_gofer(&self_exe, rootfs, gofer_end)?;
+    let mut gofer = spawn_gofer(&self_exe, rootfs, &volumes, gofer_end)?;
     let mut cmd = Command::new(self_exe);
     cmd.arg("boot").arg("--hostname").arg(&opts.hostname);
     cmd.arg("--gofer-fd").arg(GOFER_FD.to_string());
+    for v in &volumes {
+        let mut arg = v.sandbox.clone().into_os_string();
+        if v.readonly {
+            arg.push(":ro");
+        }
+        cmd.arg("--volume").arg(arg);
+    }
     if opts.strace || strace_log.is_some() {
         cmd.arg("--strace");
     }
@@ -123,14 +131,50 @@ fn launch(opts: &SandboxOpts, argv: &[OsString]) -> Result<i32, (i32, String)> {
     Err((128 + sig, format!("rvisor: the sentry was killed by {}{why}", abi::signal::name(sig))))
 }
 
-/// Starts `rvisor gofer` serving `rootfs` on `sock` (as its fd 3).
+/// A `--volume HOST:SANDBOX[:ro]`.
+struct Volume {
+    host: std::path::PathBuf,
+    sandbox: std::path::PathBuf,
+    readonly: bool,
+}
+
+fn parse_volume(spec: &str) -> Result<Volume, (i32, String)> {
+    let bad = |why: &str| (125, format!("rvisor: --volume {spec}: {why}"));
+    let mut parts = spec.split(':');
+    let (Some(host), Some(sandbox)) = (parts.next(), parts.next()) else {
+        return Err(bad("expected HOST:SANDBOX[:ro]"));
+    };
+    let readonly = match parts.next() {
+        None | Some("rw") => false,
+        Some("ro") => true,
+        Some(_) => return Err(bad("the option after SANDBOX is ro or rw")),
+    };
+    if parts.next().is_some() || host.is_empty() || !sandbox.starts_with('/') {
+        return Err(bad("expected HOST:SANDBOX[:ro] with an absolute SANDBOX path"));
+    }
+    let host = Path::new(host);
+    if !host.is_dir() {
+        return Err(bad("the host path is missing or not a directory"));
+    }
+    Ok(Volume { host: host.to_path_buf(), sandbox: sandbox.into(), readonly })
+}
+
+/// Starts `rvisor gofer` serving `rootfs` and the volumes on `sock` (as its fd 3).
 fn spawn_gofer(
     self_exe: &Path,
     rootfs: &Path,
+    volumes: &[Volume],
     sock: std::os::fd::OwnedFd,
 ) -> Result<std::process::Child, (i32, String)> {
     let mut cmd = Command::new(self_exe);
     cmd.arg("gofer").arg("--root").arg(rootfs).arg("--sock-fd").arg("3");
+    for v in volumes {
+        let mut arg = v.host.clone().into_os_string();
+        if v.readonly {
+            arg.push(":ro");
+        }
+        cmd.arg("--volume").arg(arg);
+    }
     let raw = sock.as_raw_fd();
     // SAFETY: the closure only calls prctl, fcntl, dup2 and close_range, which
     // are async-signal-safe.

@@ -32,6 +32,10 @@ pub struct SandboxOpts {
     /// The directory the sandbox sees as its root (read-only, through the gofer).
     #[arg(long, value_name = "DIR", default_value = "/")]
     rootfs: PathBuf,
+    /// Mount host directory HOST at SANDBOX (absolute); writes reach the host
+    /// unless :ro is given. Repeatable.
+    #[arg(long = "volume", value_name = "HOST:SANDBOX[:ro]")]
+    volumes: Vec<String>,
     /// Make the Sentry try a forbidden host syscall once its seccomp filter is
     /// in force (it must be killed).
     #[arg(long, hide = true)]

@@ -536,3 +536,70 @@ fn the_root_is_an_overlay_and_writes_stay_in_the_sandbox() {
     assert_ne!(snapshot(&native_dir), before, "the native run did change its tree");
     assert_eq!(snapshot(&sandbox_dir), before, "nothing the sandbox wrote reached the host");
 }
+
+fn volume_tree(at: &Path) {
+    let _ = std::fs::remove_dir_all(at);
+    std::fs::create_dir_all(at).unwrap();
+    std::fs::write(at.join("existing.txt"), b"on the host\n").unwrap();
+    std::fs::write(at.join("gone.txt"), b"to be removed\n").unwrap();
+    std::os::unix::fs::symlink("/etc", at.join("etclink")).unwrap();
+    std::os::unix::fs::symlink("../../../../..", at.join("up")).unwrap();
+}
+
+#[test]
+fn volumes_write_through_to_the_host() {
+    let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let (a, b) = (base.join("volume-native"), base.join("volume-sandbox"));
+    volume_tree(&a);
+    volume_tree(&b);
+    let bin = build_guest("volume", Link::Static);
+    let n = native(&bin, &[a.to_str().unwrap()], b"");
+    let vol = format!("{}:/vol", b.display());
+    let r = rvisor(&["--volume", &vol], &bin, &["/vol"], b"");
+    assert_eq!(String::from_utf8_lossy(&n.stdout), String::from_utf8_lossy(&r.stdout), "{}", stderr(&r));
+    assert_eq!(snapshot(&a), snapshot(&b), "the volume's host tree changed exactly as natively");
+    // Read-only: every change refused, nothing changed.
+    volume_tree(&b);
+    let before = snapshot(&b);
+    let ro = format!("{}:/vol:ro", b.display());
+    let r = rvisor(&["--volume", &ro], &bin, &["/vol"], b"");
+    let out = String::from_utf8_lossy(&r.stdout);
+    assert!(
+        out.contains("create = 0") && out.contains("mkdir = -1 EROFS") && out.contains("unlink = -1 EROFS"),
+        "{out}"
+    );
+    assert_eq!(snapshot(&b), before);
+    // A rename out of the volume crosses a mount: EXDEV.
+    volume_tree(&b);
+    let r = rvisor(&["--volume", &vol], &bin, &["/vol", "/tmp/outside.txt"], b"");
+    assert!(String::from_utf8_lossy(&r.stdout).contains("rename across a mount = -1 EXDEV"), "{}", stderr(&r));
+    assert!(b.join("existing.txt").exists());
+}
+
+#[test]
+fn volumes_do_not_open_a_way_out_of_the_jail() {
+    let Some(bb) = busybox() else { panic!("busybox-static is required") };
+    let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let root = base.join("vol-jail-root");
+    let vol = base.join("vol-jail-volume");
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(root.join("bin")).unwrap();
+    std::fs::copy(bb, root.join("bin/busybox")).unwrap();
+    volume_tree(&vol);
+    let spec = format!("{}:/vol", vol.display());
+    let run = |args: &[&str]| {
+        let mut c = Command::new(RVISOR);
+        c.arg("do").arg("--rootfs").arg(&root).args(["--volume", &spec, "--", "/bin/busybox"]).args(args);
+        common::run(c, b"")
+    };
+    // Symlinks in the volume resolve in the sandbox: no host /etc there.
+    for path in ["/vol/etclink/hostname", "/vol/up/etc/hostname", "/vol/../../etc/hostname"] {
+        let o = run(&["cat", path]);
+        assert!(o.stdout.is_empty() && stderr(&o).contains("No such file"), "{path}: {}", stderr(&o));
+    }
+    // ".." from the volume's root is the sandbox's root, whose writes stay in
+    // the sandbox.
+    let o = run(&["sh", "-c", "echo x > /vol/../escaped.txt"]);
+    assert_eq!(shell_status(&o), 0, "{}", stderr(&o));
+    assert!(!vol.join("../escaped.txt").exists() && !root.join("escaped.txt").exists());
+}

@@ -60,8 +60,9 @@ pub fn install_seccomp() -> io::Result<()> {
     seccompiler::apply_filter(&prog).map_err(|e| io::Error::other(e.to_string()))
 }
 
-/// The gofer's allow-list: socket messages, the *at calls it serves with,
-/// memory for itself, and exit. Everything else kills it.
+/// The gofer's allow-list: socket messages, the *at calls it serves with
+/// (lookups, and changes on writable volumes), memory for itself, and exit.
+/// Everything else kills it.
 fn seccomp_filter() -> Result<BpfProgram, seccompiler::Error> {
     use libc::*;
     let allowed = [
@@ -73,6 +74,17 @@ fn seccomp_filter() -> Result<BpfProgram, seccompiler::Error> {
         SYS_newfstatat,
         SYS_getdents64,
         SYS_readlinkat,
+        // Changes on writable volumes, all relative to directory fds.
+        SYS_mkdirat,
+        SYS_unlinkat,
+        SYS_symlinkat,
+        SYS_linkat,
+        SYS_renameat,
+        SYS_renameat2,
+        SYS_fchmodat,
+        SYS_fchownat,
+        SYS_utimensat,
+        SYS_ftruncate,
         SYS_fcntl,
         SYS_pread64,
         SYS_write,

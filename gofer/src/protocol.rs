@@ -38,7 +38,60 @@ pub enum Request {
     Close {
         handle: Handle,
     },
+    /// Creates a regular file (O_EXCL) and opens it with `flags`: the reply
+    /// is its node, and its fd travels beside.
+    Create {
+        dir: Handle,
+        name: Vec<u8>,
+        mode: u32,
+        flags: u32,
+    },
+    Mkdir {
+        dir: Handle,
+        name: Vec<u8>,
+        mode: u32,
+    },
+    Symlink {
+        dir: Handle,
+        name: Vec<u8>,
+        target: Vec<u8>,
+    },
+    Link {
+        dir: Handle,
+        name: Vec<u8>,
+        target: Handle,
+    },
+    Unlink {
+        dir: Handle,
+        name: Vec<u8>,
+        is_dir: bool,
+    },
+    Rename {
+        dir: Handle,
+        name: Vec<u8>,
+        new_dir: Handle,
+        new_name: Vec<u8>,
+    },
+    /// Changes attributes; `valid` says which fields count (SETATTR_*).
+    SetAttr {
+        handle: Handle,
+        valid: u32,
+        mode: u32,
+        uid: u32,
+        gid: u32,
+        size: u64,
+        atime: [i64; 2],
+        mtime: [i64; 2],
+    },
 }
+
+/// SetAttr's `valid` bits.
+pub const SETATTR_MODE: u32 = 1;
+pub const SETATTR_UID: u32 = 2;
+pub const SETATTR_GID: u32 = 4;
+pub const SETATTR_SIZE: u32 = 8;
+pub const SETATTR_ATIME: u32 = 16;
+pub const SETATTR_MTIME: u32 = 32;
 
 /// One entry of a ReadDir reply.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -72,6 +125,13 @@ const OPEN: u32 = 4;
 const READDIR: u32 = 5;
 const READLINK: u32 = 6;
 const CLOSE: u32 = 7;
+const CREATE: u32 = 8;
+const MKDIR: u32 = 9;
+const SYMLINK: u32 = 10;
+const LINK: u32 = 11;
+const UNLINK: u32 = 12;
+const RENAME: u32 = 13;
+const SETATTR: u32 = 14;
 
 #[derive(Default)]
 struct W(Vec<u8>);
@@ -139,6 +199,28 @@ impl Request {
             Request::ReadDir { handle, cookie } => W::default().u32(READDIR).u64(*handle).u64(*cookie),
             Request::ReadLink { handle } => W::default().u32(READLINK).u64(*handle),
             Request::Close { handle } => W::default().u32(CLOSE).u64(*handle),
+            Request::Create { dir, name, mode, flags } => {
+                W::default().u32(CREATE).u64(*dir).bytes(name).u32(*mode).u32(*flags)
+            }
+            Request::Mkdir { dir, name, mode } => W::default().u32(MKDIR).u64(*dir).bytes(name).u32(*mode),
+            Request::Symlink { dir, name, target } => W::default().u32(SYMLINK).u64(*dir).bytes(name).bytes(target),
+            Request::Link { dir, name, target } => W::default().u32(LINK).u64(*dir).bytes(name).u64(*target),
+            Request::Unlink { dir, name, is_dir } => W::default().u32(UNLINK).u64(*dir).bytes(name).u32(*is_dir as u32),
+            Request::Rename { dir, name, new_dir, new_name } => {
+                W::default().u32(RENAME).u64(*dir).bytes(name).u64(*new_dir).bytes(new_name)
+            }
+            Request::SetAttr { handle, valid, mode, uid, gid, size, atime, mtime } => W::default()
+                .u32(SETATTR)
+                .u64(*handle)
+                .u32(*valid)
+                .u32(*mode)
+                .u32(*uid)
+                .u32(*gid)
+                .u64(*size)
+                .u64(atime[0] as u64)
+                .u64(atime[1] as u64)
+                .u64(mtime[0] as u64)
+                .u64(mtime[1] as u64),
         }
         .0
     }
@@ -154,6 +236,22 @@ impl Request {
             READDIR => Request::ReadDir { handle: r.u64()?, cookie: r.u64()? },
             READLINK => Request::ReadLink { handle: r.u64()? },
             CLOSE => Request::Close { handle: r.u64()? },
+            CREATE => Request::Create { dir: r.u64()?, name: r.bytes()?, mode: r.u32()?, flags: r.u32()? },
+            MKDIR => Request::Mkdir { dir: r.u64()?, name: r.bytes()?, mode: r.u32()? },
+            SYMLINK => Request::Symlink { dir: r.u64()?, name: r.bytes()?, target: r.bytes()? },
+            LINK => Request::Link { dir: r.u64()?, name: r.bytes()?, target: r.u64()? },
+            UNLINK => Request::Unlink { dir: r.u64()?, name: r.bytes()?, is_dir: r.u32()? != 0 },
+            RENAME => Request::Rename { dir: r.u64()?, name: r.bytes()?, new_dir: r.u64()?, new_name: r.bytes()? },
+            SETATTR => Request::SetAttr {
+                handle: r.u64()?,
+                valid: r.u32()?,
+                mode: r.u32()?,
+                uid: r.u32()?,
+                gid: r.u32()?,
+                size: r.u64()?,
+                atime: [r.u64()? as i64, r.u64()? as i64],
+                mtime: [r.u64()? as i64, r.u64()? as i64],
+            },
             _ => return None,
         };
         r.done().then_some(req)
@@ -194,9 +292,17 @@ pub fn decode_reply(req: &Request, b: &[u8]) -> Result<Result<Reply, i32>, Malfo
     }
     let reply = (|| {
         Some(match req {
-            Request::Attach { .. } | Request::Walk { .. } => Reply::Node { handle: r.u64()?, stat: r.stat()? },
-            Request::Stat { .. } => Reply::Stat(r.stat()?),
-            Request::Open { .. } | Request::Close { .. } => Reply::Done,
+            Request::Attach { .. }
+            | Request::Walk { .. }
+            | Request::Create { .. }
+            | Request::Mkdir { .. }
+            | Request::Symlink { .. } => Reply::Node { handle: r.u64()?, stat: r.stat()? },
+            Request::Stat { .. } | Request::SetAttr { .. } => Reply::Stat(r.stat()?),
+            Request::Open { .. }
+            | Request::Close { .. }
+            | Request::Link { .. }
+            | Request::Unlink { .. }
+            | Request::Rename { .. } => Reply::Done,
             Request::ReadDir { .. } => {
                 let next = r.u64()?;
                 let n = r.u32()? as usize;
@@ -230,6 +336,22 @@ mod tests {
             Request::ReadDir { handle: 4, cookie: 100 },
             Request::ReadLink { handle: 5 },
             Request::Close { handle: 6 },
+            Request::Create { dir: 1, name: b"n".to_vec(), mode: 0o644, flags: 2 },
+            Request::Mkdir { dir: 1, name: b"d".to_vec(), mode: 0o755 },
+            Request::Symlink { dir: 1, name: b"s".to_vec(), target: b"/x".to_vec() },
+            Request::Link { dir: 1, name: b"l".to_vec(), target: 9 },
+            Request::Unlink { dir: 1, name: b"u".to_vec(), is_dir: true },
+            Request::Rename { dir: 1, name: b"a".to_vec(), new_dir: 2, new_name: b"b".to_vec() },
+            Request::SetAttr {
+                handle: 3,
+                valid: 63,
+                mode: 0o600,
+                uid: 1,
+                gid: 2,
+                size: 3,
+                atime: [4, 5],
+                mtime: [6, 7],
+            },
         ];
         for r in &reqs {
             assert_eq!(Request::decode(&r.encode()).as_ref(), Some(r));

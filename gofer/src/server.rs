@@ -25,10 +25,19 @@ struct Node {
     /// Parent directory and name; None for an export's root.
     parent: Option<(Arc<OwnedFd>, CString)>,
     stat: Stat,
+    /// Whether the export it belongs to may be changed.
+    writable: bool,
+}
+
+/// A directory the gofer serves: the root filesystem, or a volume.
+pub struct Export {
+    /// An O_PATH directory fd.
+    pub fd: OwnedFd,
+    pub writable: bool,
 }
 
 pub struct Server {
-    exports: Vec<Arc<OwnedFd>>,
+    exports: Vec<(Arc<OwnedFd>, bool)>,
     nodes: HashMap<Handle, Node>,
     next: Handle,
     /// Listings being read page by page, by handle.
@@ -59,16 +68,24 @@ fn openat(dir: RawFd, name: &CString, flags: i32) -> Result<OwnedFd, i32> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// A name to create or remove: a single, real component.
+fn checked(name: Vec<u8>) -> Result<CString, i32> {
+    if !valid_name(&name) {
+        return Err(libc::EINVAL);
+    }
+    CString::new(name).map_err(|_| libc::EINVAL)
+}
+
 /// A single, real component: no '/', NUL, "." or "..", not empty.
 fn valid_name(name: &[u8]) -> bool {
     !name.is_empty() && name != b"." && name != b".." && !name.contains(&b'/') && !name.contains(&0)
 }
 
 impl Server {
-    /// `exports` are O_PATH directory fds: the root filesystem first.
-    pub fn new(exports: Vec<OwnedFd>) -> Server {
+    /// The root filesystem is export 0; volumes follow.
+    pub fn new(exports: Vec<Export>) -> Server {
         Server {
-            exports: exports.into_iter().map(Arc::new).collect(),
+            exports: exports.into_iter().map(|e| (Arc::new(e.fd), e.writable)).collect(),
             nodes: HashMap::new(),
             next: 1,
             listings: HashMap::new(),
@@ -110,27 +127,71 @@ impl Server {
                 Ok(fd) => (Ok(Reply::Done), Some(fd)),
                 Err(e) => (Err(e), None),
             },
+            Request::Create { dir, name, mode, flags } => match self.create(dir, name, mode, flags) {
+                Ok((reply, fd)) => (Ok(reply), Some(fd)),
+                Err(e) => (Err(e), None),
+            },
             other => (self.handle_plain(other), None),
         }
+    }
+
+    /// The directory handle `dir`, if its export may be changed.
+    fn writable_dir(&self, dir: Handle) -> Result<&Node, i32> {
+        let node = self.node(dir)?;
+        if !node.writable {
+            return Err(libc::EROFS);
+        }
+        Ok(node)
+    }
+
+    /// A new node for `name`, just made in the directory `dir`.
+    fn made(&mut self, dir: Handle, name: CString) -> Result<Reply, i32> {
+        let parent = self.node(dir)?.fd.clone();
+        let fd = openat(parent.as_raw_fd(), &name, libc::O_PATH)?;
+        let stat = fstat(fd.as_raw_fd())?;
+        let handle = self.add(Node { fd: Arc::new(fd), parent: Some((parent, name)), stat, writable: true });
+        Ok(Reply::Node { handle, stat })
+    }
+
+    fn create(&mut self, dir: Handle, name: Vec<u8>, mode: u32, flags: u32) -> Result<(Reply, OwnedFd), i32> {
+        let parent = self.writable_dir(dir)?.fd.clone();
+        let cname = checked(name)?;
+        let acc = (flags & O_ACCMODE) as i32 | (flags & O_APPEND) as i32;
+        // SAFETY: a NUL-terminated name relative to a directory fd we own.
+        let fd = unsafe {
+            libc::openat(
+                parent.as_raw_fd(),
+                cname.as_ptr(),
+                acc | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+                mode & 0o7777,
+            )
+        };
+        if fd < 0 {
+            return Err(errno());
+        }
+        // SAFETY: a fresh fd.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok((self.made(dir, cname)?, fd))
     }
 
     fn handle_plain(&mut self, req: Request) -> Result<Reply, i32> {
         match req {
             Request::Attach { index } => {
-                let fd = self.exports.get(index as usize).ok_or(libc::ENOENT)?.clone();
+                let (fd, writable) = self.exports.get(index as usize).cloned().ok_or(libc::ENOENT)?;
                 let stat = fstat(fd.as_raw_fd())?;
-                let handle = self.add(Node { fd, parent: None, stat });
+                let handle = self.add(Node { fd, parent: None, stat, writable });
                 Ok(Reply::Node { handle, stat })
             }
             Request::Walk { dir, name } => {
                 if !valid_name(&name) {
                     return Err(libc::EINVAL);
                 }
-                let parent = self.node(dir)?.fd.clone();
+                let dir_node = self.node(dir)?;
+                let (parent, writable) = (dir_node.fd.clone(), dir_node.writable);
                 let cname = CString::new(name).map_err(|_| libc::EINVAL)?;
                 let fd = openat(parent.as_raw_fd(), &cname, libc::O_PATH)?;
                 let stat = fstat(fd.as_raw_fd())?;
-                let handle = self.add(Node { fd: Arc::new(fd), parent: Some((parent, cname)), stat });
+                let handle = self.add(Node { fd: Arc::new(fd), parent: Some((parent, cname)), stat, writable });
                 Ok(Reply::Node { handle, stat })
             }
             Request::Stat { handle } => Ok(Reply::Stat(fstat(self.node(handle)?.fd.as_raw_fd())?)),
@@ -152,20 +213,90 @@ impl Server {
                 self.listings.remove(&handle);
                 self.nodes.remove(&handle).map(|_| Reply::Done).ok_or(libc::EBADF)
             }
-            Request::Open { .. } => Err(libc::EINVAL),
+            Request::Mkdir { dir, name, mode } => {
+                let parent = self.writable_dir(dir)?.fd.clone();
+                let cname = checked(name)?;
+                // SAFETY: a NUL-terminated name relative to our directory fd.
+                if unsafe { libc::mkdirat(parent.as_raw_fd(), cname.as_ptr(), mode & 0o7777) } < 0 {
+                    return Err(errno());
+                }
+                self.made(dir, cname)
+            }
+            Request::Symlink { dir, name, target } => {
+                let parent = self.writable_dir(dir)?.fd.clone();
+                let cname = checked(name)?;
+                let ctarget = CString::new(target).map_err(|_| libc::EINVAL)?;
+                // SAFETY: NUL-terminated strings and our directory fd.
+                if unsafe { libc::symlinkat(ctarget.as_ptr(), parent.as_raw_fd(), cname.as_ptr()) } < 0 {
+                    return Err(errno());
+                }
+                self.made(dir, cname)
+            }
+            Request::Link { dir, name, target } => {
+                let parent = self.writable_dir(dir)?.fd.clone();
+                let cname = checked(name)?;
+                let (tparent, tname) = self.node(target)?.parent.clone().ok_or(libc::EPERM)?;
+                // SAFETY: NUL-terminated names relative to directory fds we own;
+                // no flags, so a symlink is linked, never followed.
+                let r =
+                    unsafe { libc::linkat(tparent.as_raw_fd(), tname.as_ptr(), parent.as_raw_fd(), cname.as_ptr(), 0) };
+                if r < 0 {
+                    return Err(errno());
+                }
+                Ok(Reply::Done)
+            }
+            Request::Unlink { dir, name, is_dir } => {
+                let parent = self.writable_dir(dir)?.fd.clone();
+                let cname = checked(name)?;
+                let flags = if is_dir { libc::AT_REMOVEDIR } else { 0 };
+                // SAFETY: a NUL-terminated name relative to our directory fd.
+                if unsafe { libc::unlinkat(parent.as_raw_fd(), cname.as_ptr(), flags) } < 0 {
+                    return Err(errno());
+                }
+                Ok(Reply::Done)
+            }
+            Request::Rename { dir, name, new_dir, new_name } => {
+                let from = self.writable_dir(dir)?.fd.clone();
+                let to = self.writable_dir(new_dir)?.fd.clone();
+                let (old, new) = (checked(name)?, checked(new_name)?);
+                // SAFETY: NUL-terminated names relative to directory fds we own.
+                if unsafe { libc::renameat(from.as_raw_fd(), old.as_ptr(), to.as_raw_fd(), new.as_ptr()) } < 0 {
+                    return Err(errno());
+                }
+                // Handles of the moved file now live under its new name.
+                for node in self.nodes.values_mut() {
+                    if let Some((p, n)) = &mut node.parent {
+                        if Arc::ptr_eq(p, &from) && *n == old {
+                            *p = to.clone();
+                            *n = new.clone();
+                        }
+                    }
+                }
+                Ok(Reply::Done)
+            }
+            Request::SetAttr { handle, valid, mode, uid, gid, size, atime, mtime } => {
+                let node = self.node(handle)?;
+                if !node.writable {
+                    return Err(libc::EROFS);
+                }
+                self.setattr(handle, valid, mode, uid, gid, size, atime, mtime)
+            }
+            Request::Open { .. } | Request::Create { .. } => Err(libc::EINVAL),
         }
     }
 
     /// Opens a regular file by name from its parent, and checks that it is
-    /// the walked inode. Exports are read-only today: writes are EROFS.
+    /// the walked inode. Writes only on a writable export.
     fn open(&mut self, handle: Handle, flags: u32) -> Result<OwnedFd, i32> {
         let node = self.node(handle)?;
-        if flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0 {
+        let writes = flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0;
+        if writes && !node.writable {
             return Err(libc::EROFS);
         }
         let (parent, name) = node.parent.as_ref().ok_or(libc::EISDIR)?;
+        let passed = (flags & (O_ACCMODE | O_APPEND | O_TRUNC)) as i32;
         // O_NONBLOCK: a FIFO swapped in must not block the gofer.
-        let fd = openat(parent.as_raw_fd(), name, libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY)?;
+        let fd = openat(parent.as_raw_fd(), name, passed | libc::O_NONBLOCK | libc::O_NOCTTY)?;
         let st = fstat(fd.as_raw_fd())?;
         if st.st_mode & S_IFMT != S_IFREG {
             return Err(if st.st_mode & S_IFMT == S_IFDIR { libc::EISDIR } else { libc::ENXIO });
@@ -176,6 +307,50 @@ impl Server {
         // SAFETY: clears O_NONBLOCK on our own fd.
         unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, 0) };
         Ok(fd)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn setattr(
+        &self,
+        handle: Handle,
+        valid: u32,
+        mode: u32,
+        uid: u32,
+        gid: u32,
+        size: u64,
+        atime: [i64; 2],
+        mtime: [i64; 2],
+    ) -> Result<Reply, i32> {
+        use crate::protocol::*;
+        let node = self.node(handle)?;
+        let (dir, name) = match &node.parent {
+            Some((d, n)) => (d.as_raw_fd(), n.clone()),
+            None => (node.fd.as_raw_fd(), CString::new(".").unwrap()),
+        };
+        let check = |r: libc::c_int| if r < 0 { Err(errno()) } else { Ok(()) };
+        if valid & SETATTR_MODE != 0 {
+            // SAFETY: a NUL-terminated name relative to a directory fd we own.
+            check(unsafe { libc::fchmodat(dir, name.as_ptr(), mode & 0o7777, 0) })?;
+        }
+        if valid & (SETATTR_UID | SETATTR_GID) != 0 {
+            let u = if valid & SETATTR_UID != 0 { uid } else { u32::MAX };
+            let g = if valid & SETATTR_GID != 0 { gid } else { u32::MAX };
+            // SAFETY: as above; symlinks are not followed.
+            check(unsafe { libc::fchownat(dir, name.as_ptr(), u, g, libc::AT_SYMLINK_NOFOLLOW) })?;
+        }
+        if valid & SETATTR_SIZE != 0 {
+            let f = openat(dir, &name, libc::O_WRONLY | libc::O_NONBLOCK)?;
+            // SAFETY: ftruncate on an fd we just opened.
+            check(unsafe { libc::ftruncate(f.as_raw_fd(), size as i64) })?;
+        }
+        if valid & (SETATTR_ATIME | SETATTR_MTIME) != 0 {
+            const OMIT: i64 = (1 << 30) - 2;
+            let ts = |set: bool, t: [i64; 2]| libc::timespec { tv_sec: t[0], tv_nsec: if set { t[1] } else { OMIT } };
+            let times = [ts(valid & SETATTR_ATIME != 0, atime), ts(valid & SETATTR_MTIME != 0, mtime)];
+            // SAFETY: as above; two timespecs; symlinks are not followed.
+            check(unsafe { libc::utimensat(dir, name.as_ptr(), times.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) })?;
+        }
+        Ok(Reply::Stat(fstat(node.fd.as_raw_fd())?))
     }
 
     fn readdir(&mut self, handle: Handle, cookie: u64) -> Result<Reply, i32> {
@@ -281,7 +456,7 @@ mod tests {
         // SAFETY: mkfifo with a NUL-terminated path.
         assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
 
-        let mut s = Server::new(vec![export(&dir)]);
+        let mut s = Server::new(vec![Export { fd: export(&dir), writable: false }]);
         let (root, st) = node(s.handle_plain(Request::Attach { index: 0 }));
         assert_eq!(st.st_mode & S_IFMT, S_IFDIR);
         for bad in [&b".."[..], b".", b"", b"sub/file", b"a\0b"] {
@@ -334,7 +509,7 @@ mod tests {
         for i in 0..2000 {
             std::fs::write(dir.join(format!("file-with-a-long-name-{i:05}")), b"").unwrap();
         }
-        let mut s = Server::new(vec![export(&dir)]);
+        let mut s = Server::new(vec![Export { fd: export(&dir), writable: false }]);
         let (root, _) = node(s.handle_plain(Request::Attach { index: 0 }));
         let (mut cookie, mut total, mut pages) = (0, 0, 0);
         loop {

@@ -112,7 +112,11 @@ pub struct Kernel {
 /// read-only export of the rootfs) or, without one, an empty tmpfs; /tmp,
 /// /dev and /dev/shm are tmpfs mounts of their own, /dev holding the memory
 /// devices. A mount whose mount point the root lacks is left out.
-pub fn initial_mounts(mf: &Arc<MemoryFile>, root: Option<InodeRef>) -> Arc<MountNamespace> {
+pub fn initial_mounts(
+    mf: &Arc<MemoryFile>,
+    root: Option<InodeRef>,
+    volumes: Vec<(Vec<u8>, InodeRef)>,
+) -> Result<Arc<MountNamespace>, String> {
     let attrs = |ty: u32, mode: u32| NewAttrs { mode: ty | mode, uid: 0, gid: 0 };
     let fresh = "a fresh tmpfs has room for these names";
     let mut next_dev = TMPFS_DEV_BASE;
@@ -158,7 +162,32 @@ pub fn initial_mounts(mf: &Arc<MemoryFile>, root: Option<InodeRef>) -> Arc<Mount
         let shm_at = dev.create(b"shm", NewNode::Directory, attrs(S_IFDIR, 0o1777)).expect(fresh);
         ns.mount(&Path { mount: dev_mount, dentry: shm_at }, new_tmpfs(0o1777), MountFlags::default());
     }
-    ns
+    for (at, inode) in volumes {
+        let point =
+            make_dirs(&ns, &at).map_err(|e| format!("volume mount point {}: {e}", String::from_utf8_lossy(&at)))?;
+        ns.mount(&point, vfs::Dentry::new_root(inode), MountFlags::default());
+    }
+    Ok(ns)
+}
+
+/// `mkdir -p`: resolves `path` from the root, making missing directories.
+fn make_dirs(ns: &MountNamespace, path: &[u8]) -> Result<Path, Errno> {
+    let root = ns.root();
+    let creds = vfs::FsCreds::default();
+    let r = Resolver { ns, root: &root, creds: &creds };
+    let mut cur = root.clone();
+    for comp in path.split(|&b| b == b'/').filter(|c| !c.is_empty()) {
+        cur = match r.resolve(&cur, comp, true) {
+            Ok(p) => p,
+            Err(Errno::ENOENT) => {
+                let attrs = NewAttrs { mode: S_IFDIR | 0o755, uid: 0, gid: 0 };
+                let d = cur.dentry.create(comp, NewNode::Directory, attrs)?;
+                Path { mount: cur.mount.clone(), dentry: d }
+            }
+            Err(e) => return Err(e),
+        };
+    }
+    Ok(cur)
 }
 
 /// The device number the overlay root reports.

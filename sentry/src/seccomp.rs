@@ -58,6 +58,8 @@ fn sentry_rules() -> Vec<(i64, ArgFilter)> {
         // The gofer socket (the flags its transport uses).
         one_of(SYS_sendmsg, 2, &[MSG_NOSIGNAL as u64]),
         one_of(SYS_recvmsg, 2, &[MSG_CMSG_CLOEXEC as u64]),
+        // ftruncate of donated files on writable volumes.
+        any(SYS_ftruncate),
         any(SYS_exit),
         any(SYS_exit_group),
     ]

@@ -1,8 +1,8 @@
 //! The gofer-backed filesystem (client side): inodes are gofer handles; files
 //! opened for I/O are fds the gofer donates, read directly by the Sentry.
 //!
-//! Read-only today: every change is EROFS. It serves as the lower layer of
-//! the sandbox's root; writable volumes and the overlay come next.
+//! The root's lower layer is read-only (every change is EROFS); volumes may
+//! be writable, and then changes go to the host through the gofer.
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -53,17 +53,19 @@ impl GoferClient {
         }
     }
 
-    /// The root of export `index` as an inode on device `dev`.
-    pub fn attach(self: &Arc<Self>, index: u32, dev: u64) -> Result<InodeRef, Errno> {
+    /// The root of export `index` as an inode on device `dev`; `writable`
+    /// for a volume the sandbox may change.
+    pub fn attach(self: &Arc<Self>, index: u32, dev: u64, writable: bool) -> Result<InodeRef, Errno> {
         match self.call(Request::Attach { index })? {
-            (Reply::Node { handle, stat }, _) => Ok(self.node(handle, stat, dev)),
+            (Reply::Node { handle, stat }, _) => Ok(self.node(handle, stat, dev, writable)),
             _ => Err(Errno::EIO),
         }
     }
 
-    fn node(self: &Arc<Self>, handle: Handle, stat: Stat, dev: u64) -> InodeRef {
+    fn node(self: &Arc<Self>, handle: Handle, stat: Stat, dev: u64, writable: bool) -> InodeRef {
         Arc::new_cyclic(|me| GoferNode {
             me: me.clone(),
+            writable,
             client: self.clone(),
             handle: Mutex::new(Some(handle)),
             origin: None,
@@ -81,6 +83,9 @@ impl GoferClient {
 pub struct GoferNode {
     /// This node itself: nodes made from its listing hold it.
     me: Weak<GoferNode>,
+    /// A node of a writable volume: changes go to the host, and attributes
+    /// are asked for fresh (the host may change them too).
+    writable: bool,
     client: Arc<GoferClient>,
     handle: Mutex<Option<Handle>>,
     /// The directory and name to walk for the handle, for listed nodes.
@@ -117,6 +122,14 @@ impl GoferNode {
         Ok(walked)
     }
 
+    /// The handle, for a change: EROFS unless the node is on a writable volume.
+    fn writable_handle(&self) -> Result<Handle, Errno> {
+        if !self.writable {
+            return Err(Errno::EROFS);
+        }
+        self.handle()
+    }
+
     fn me(&self) -> Result<Arc<GoferNode>, Errno> {
         self.me.upgrade().ok_or(Errno::EIO)
     }
@@ -135,22 +148,55 @@ impl Drop for GoferNode {
 
 impl Inode for GoferNode {
     fn stat(&self) -> Stat {
+        if self.writable {
+            if let Ok((Reply::Stat(st), _)) =
+                self.handle().and_then(|handle| self.client.call(Request::Stat { handle }))
+            {
+                return Stat { st_dev: self.stat.st_dev, ..st };
+            }
+        }
         self.stat
     }
 
-    fn setattr(&self, _attr: &SetAttr) -> Result<(), Errno> {
-        Err(Errno::EROFS)
+    fn setattr(&self, a: &SetAttr) -> Result<(), Errno> {
+        use gofer::protocol::*;
+        let handle = self.writable_handle()?;
+        let mut valid = 0;
+        let mut bit = |set: bool, b: u32| {
+            if set {
+                valid |= b;
+            }
+        };
+        bit(a.mode.is_some(), SETATTR_MODE);
+        bit(a.uid.is_some(), SETATTR_UID);
+        bit(a.gid.is_some(), SETATTR_GID);
+        bit(a.size.is_some(), SETATTR_SIZE);
+        bit(a.atime.is_some(), SETATTR_ATIME);
+        bit(a.mtime.is_some(), SETATTR_MTIME);
+        let ts = |t: Option<abi::structs::Timespec>| t.map_or([0, 0], |t| [t.tv_sec, t.tv_nsec]);
+        let req = Request::SetAttr {
+            handle,
+            valid,
+            mode: a.mode.unwrap_or(0),
+            uid: a.uid.unwrap_or(0),
+            gid: a.gid.unwrap_or(0),
+            size: a.size.unwrap_or(0),
+            atime: ts(a.atime),
+            mtime: ts(a.mtime),
+        };
+        self.client.call(req).map(|_| ())
     }
 
     fn lookup(&self, name: &[u8]) -> Result<InodeRef, Errno> {
         if self.stat.st_mode & S_IFMT != S_IFDIR {
             return Err(Errno::ENOTDIR);
         }
-        let listed = self.listed.lock().unwrap().get(name).copied();
+        let listed = if self.writable { None } else { self.listed.lock().unwrap().get(name).copied() };
         if let Some(stat) = listed {
             let parent = self.me()?;
             return Ok(Arc::new_cyclic(|me| GoferNode {
                 me: me.clone(),
+                writable: self.writable,
                 client: self.client.clone(),
                 handle: Mutex::new(None),
                 origin: Some((parent, name.to_vec())),
@@ -160,25 +206,53 @@ impl Inode for GoferNode {
             }));
         }
         match self.client.call(Request::Walk { dir: self.handle()?, name: name.to_vec() })? {
-            (Reply::Node { handle, stat }, _) => Ok(self.client.node(handle, stat, self.stat.st_dev)),
+            (Reply::Node { handle, stat }, _) => Ok(self.client.node(handle, stat, self.stat.st_dev, self.writable)),
             _ => Err(Errno::EIO),
         }
     }
 
-    fn create(&self, _name: &[u8], _node: NewNode<'_>, _attrs: NewAttrs) -> Result<InodeRef, Errno> {
-        Err(Errno::EROFS)
+    fn create(&self, name: &[u8], node: NewNode<'_>, attrs: NewAttrs) -> Result<InodeRef, Errno> {
+        let dir = self.writable_handle()?;
+        let name = name.to_vec();
+        let mode = attrs.mode & 0o7777;
+        let req = match node {
+            NewNode::Regular => Request::Create { dir, name, mode, flags: O_RDWR },
+            NewNode::Directory => Request::Mkdir { dir, name, mode },
+            NewNode::Symlink(target) => Request::Symlink { dir, name, target: target.to_vec() },
+            // FIFOs and devices are not made on the host.
+            NewNode::Fifo | NewNode::CharDev(_) => return Err(Errno::EPERM),
+        };
+        self.listed.lock().unwrap().clear();
+        match self.client.call(req)? {
+            (Reply::Node { handle, stat }, _) => Ok(self.client.node(handle, stat, self.stat.st_dev, true)),
+            _ => Err(Errno::EIO),
+        }
     }
 
-    fn link(&self, _name: &[u8], _target: &InodeRef) -> Result<(), Errno> {
-        Err(Errno::EROFS)
+    fn link(&self, name: &[u8], target: &InodeRef) -> Result<(), Errno> {
+        let dir = self.writable_handle()?;
+        let target = target.as_any().downcast_ref::<GoferNode>().ok_or(Errno::EXDEV)?.handle()?;
+        self.listed.lock().unwrap().clear();
+        self.client.call(Request::Link { dir, name: name.to_vec(), target }).map(|_| ())
     }
 
-    fn unlink(&self, _name: &[u8], _dir: bool) -> Result<(), Errno> {
-        Err(Errno::EROFS)
+    fn unlink(&self, name: &[u8], dir: bool) -> Result<(), Errno> {
+        let handle = self.writable_handle()?;
+        self.listed.lock().unwrap().clear();
+        self.client.call(Request::Unlink { dir: handle, name: name.to_vec(), is_dir: dir }).map(|_| ())
     }
 
-    fn rename(&self, _old: &[u8], _new_dir: &InodeRef, _new: &[u8]) -> Result<(), Errno> {
-        Err(Errno::EROFS)
+    fn rename(&self, old: &[u8], new_dir: &InodeRef, new: &[u8]) -> Result<(), Errno> {
+        let dir = self.writable_handle()?;
+        let to = new_dir.as_any().downcast_ref::<GoferNode>().ok_or(Errno::EXDEV)?;
+        if !Arc::ptr_eq(&self.client, &to.client) {
+            return Err(Errno::EXDEV);
+        }
+        let new_dir = to.writable_handle()?;
+        self.listed.lock().unwrap().clear();
+        to.listed.lock().unwrap().clear();
+        let req = Request::Rename { dir, name: old.to_vec(), new_dir, new_name: new.to_vec() };
+        self.client.call(req).map(|_| ())
     }
 
     fn setxattr(&self, _name: &[u8], _value: &[u8], _flags: u32) -> Result<(), Errno> {
@@ -230,7 +304,8 @@ impl Inode for GoferNode {
     }
 
     fn open(self: Arc<Self>, flags: u32) -> Result<Box<dyn FileOps>, Errno> {
-        if flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0 {
+        let writes = flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0;
+        if writes && !self.writable {
             return Err(Errno::EROFS);
         }
         match self.stat.st_mode & S_IFMT {
@@ -238,6 +313,12 @@ impl Inode for GoferNode {
             S_IFDIR => return Err(Errno::EISDIR),
             // Host FIFOs, sockets and device nodes are never opened.
             _ => return Err(Errno::ENXIO),
+        }
+        if writes {
+            // A file opened for writing gets an fd of its own, with its flags.
+            let (_, fd) = self.client.call(Request::Open { handle: self.handle()?, flags })?;
+            let fd = Arc::new(fd.ok_or(Errno::EIO)?);
+            return Ok(Box::new(DonatedFile { fd, dev: self.stat.st_dev }));
         }
         let mut cached = self.donated.lock().unwrap();
         let fd = match &*cached {
@@ -285,8 +366,26 @@ impl FileOps for DonatedFile {
         }
     }
 
-    fn write(&self, _file: &FileDescription, _src: &BlockSeq, _offset: Option<i64>) -> Result<usize, Errno> {
-        Err(Errno::EBADF)
+    fn write(&self, file: &FileDescription, src: &BlockSeq, offset: Option<i64>) -> Result<usize, Errno> {
+        let fd = self.fd.as_raw_fd();
+        match offset {
+            Some(off) => transfer(fd, src, Some(off), true),
+            None => {
+                let mut pos = file.pos();
+                let at = if file.flags() & O_APPEND != 0 { host_fstat(fd)?.st_size } else { *pos };
+                let n = transfer(fd, src, Some(at), true)?;
+                *pos = at + n as i64;
+                Ok(n)
+            }
+        }
+    }
+
+    fn truncate(&self, size: u64) -> Result<(), Errno> {
+        // SAFETY: ftruncate on our own donated fd.
+        if unsafe { libc::ftruncate(self.fd.as_raw_fd(), size as i64) } < 0 {
+            return Err(crate::host::last_errno());
+        }
+        Ok(())
     }
 
     fn stat(&self) -> Result<Stat, Errno> {
