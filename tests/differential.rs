@@ -122,3 +122,8 @@ fn poll_and_ppoll() {
 fn more_file_calls() {
     compare("fsmisc", &[], b"piped input\n");
 }
+
+#[test]
+fn pipes_and_fifos() {
+    compare("pipes", &[], b"");
+}

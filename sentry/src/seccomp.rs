@@ -28,8 +28,8 @@ fn sentry_rules() -> Vec<(i64, ArgFilter)> {
         any(SYS_fstat),
         any(SYS_poll),
         any(SYS_lseek),
-        // Only the terminal queries a program may make about its stdio.
-        one_of(SYS_ioctl, 1, &[TCGETS, TIOCGWINSZ, TIOCGPGRP]),
+        // Only the queries a program may make about its stdio.
+        one_of(SYS_ioctl, 1, &[TCGETS, TIOCGWINSZ, TIOCGPGRP, FIONREAD]),
         one_of(SYS_fcntl, 1, &[F_GETFL as u64, F_GETFD as u64]),
         any(SYS_mmap),
         any(SYS_munmap),

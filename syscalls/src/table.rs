@@ -40,7 +40,7 @@ pub static TABLE: &[Entry] = &[
     entry!(DUP, "dup", [Fd], Ret::Int, typed!(fs::fd::dup, Fd), Full),
     entry!(DUP2, "dup2", [Fd, Fd], Ret::Int, typed!(fs::fd::dup2, Fd, Fd), Full),
     entry!(DUP3, "dup3", [Fd, Fd, Hex], Ret::Int, typed!(fs::fd::dup3, Fd, Fd, u32), Full),
-    entry!(FCNTL, "fcntl", [Fd, Int, Hex], Ret::Int, typed!(fs::fd::fcntl, Fd, i32, u64), Partial("F_DUPFD*, F_GETFD/SETFD, F_GETFL/SETFL (O_ASYNC is kept but no SIGIO is sent), record locks (F_*LK and F_OFD_*LK; a wait that could never end is EDEADLK); leases, owners, pipe sizes and seals EINVAL") ),
+    entry!(FCNTL, "fcntl", [Fd, Int, Hex], Ret::Int, typed!(fs::fd::fcntl, Fd, i32, u64), Partial("F_DUPFD*, F_GETFD/SETFD, F_GETFL/SETFL (O_ASYNC is kept but no SIGIO is sent), record locks (F_*LK and F_OFD_*LK; a wait that could never end is EDEADLK), F_GETPIPE_SZ/F_SETPIPE_SZ; leases, owners and seals EINVAL") ),
     entry!(FSTAT, "fstat", [Fd, Ptr], Ret::Int, typed!(fs::stat::fstat, Fd, UserPtr<abi::structs::Stat>), Full),
     entry!(NEWFSTATAT, "newfstatat", [DirFd, Str, Ptr, Hex], Ret::Int, typed!(fs::stat::newfstatat, Fd, UserCStr, UserPtr<abi::structs::Stat>, u32), Full),
     // Paths and names
@@ -119,7 +119,9 @@ pub static TABLE: &[Entry] = &[
     entry!(MKNODAT, "mknodat", [DirFd, Str, Oct, Hex], Ret::Int, typed!(fs::misc::mknodat, Fd, UserCStr, u32, u64), Partial("regular files and FIFOs; device and socket nodes EPERM")),
     entry!(RENAMEAT2, "renameat2", [DirFd, Str, DirFd, Str, Hex], Ret::Int, typed!(fs::misc::renameat2, Fd, UserCStr, Fd, UserCStr, u32), Partial("RENAME_NOREPLACE; RENAME_EXCHANGE and RENAME_WHITEOUT EINVAL")),
     entry!(CHROOT, "chroot", [Str], Ret::Int, typed!(fs::misc::chroot, UserCStr), Full),
-    entry!(IOCTL, "ioctl", [Fd, Hex, Hex], Ret::Int, typed!(fs::ioctl::ioctl, Fd, u32, u64), Partial("TCGETS, TIOCGWINSZ, TIOCGPGRP on a host tty; FIOCLEX, FIONCLEX, FIONBIO; other requests (terminal settings included) ENOTTY") ),
+    entry!(PIPE, "pipe", [Ptr], Ret::Int, typed!(fs::pipe::pipe, u64), Full),
+    entry!(PIPE2, "pipe2", [Ptr, Hex], Ret::Int, typed!(fs::pipe::pipe2, u64, u32), Partial("O_DIRECT (packet mode) is accepted but the pipe stays a byte stream")),
+    entry!(IOCTL, "ioctl", [Fd, Hex, Hex], Ret::Int, typed!(fs::ioctl::ioctl, Fd, u32, u64), Partial("TCGETS, TIOCGWINSZ, TIOCGPGRP on a host tty; FIONREAD; FIOCLEX, FIONCLEX, FIONBIO; other requests (terminal settings included) ENOTTY") ),
     // Memory
     entry!(BRK, "brk", [Ptr], Ret::Hex, typed!(mm::brk, u64), Full),
     entry!(MMAP, "mmap", [Ptr, Uint, Prot, MapFlags, Fd, Hex], Ret::Hex, typed!(mm::mmap, u64, u64, u64, u64, Fd, u64), Partial("anonymous mappings; file mappings ENODEV until the filesystem exists") ),

@@ -51,6 +51,10 @@ pub trait FileOps: Send + Sync {
     fn readiness(&self, events: u32) -> u32 {
         events & (POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM)
     }
+    /// F_GETPIPE_SZ (None) and F_SETPIPE_SZ (Some): pipes only.
+    fn pipe_size(&self, _new: Option<usize>) -> Result<usize, Errno> {
+        Err(Errno::EBADF)
+    }
     /// The host fd behind this file, for the few that are one (stdio), so a
     /// wait on them can be a host poll.
     fn host_fd(&self) -> Option<std::os::fd::RawFd> {

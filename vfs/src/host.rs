@@ -143,6 +143,11 @@ impl FileOps for HostFile {
                 self.host_ioctl(TIOCGWINSZ, &mut w)?;
                 io.copy_out(arg, w.as_bytes())?;
             }
+            FIONREAD => {
+                let mut n: i32 = 0;
+                self.host_ioctl(FIONREAD, &mut n)?;
+                io.copy_out(arg, n.as_bytes())?;
+            }
             TIOCGPGRP => {
                 // Only a terminal has a foreground process group; the host's is
                 // meaningless inside the sandbox, so the sandbox's is reported.

@@ -15,6 +15,7 @@ pub mod lock;
 pub mod memfile;
 pub mod mount;
 pub mod overlay;
+pub mod pipe;
 pub mod resolve;
 pub mod safemem;
 pub mod tmpfs;

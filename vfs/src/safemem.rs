@@ -91,6 +91,18 @@ impl BlockSeq {
         done
     }
 
+    /// Copies the sequence, from byte `at`, into `dst`; returns the bytes copied.
+    pub fn copy_to_at(&self, at: usize, dst: &mut [u8]) -> usize {
+        let mut done = 0;
+        self.for_each_range(at, dst.len(), |p, n| {
+            // SAFETY: `p..p+n` lies in a mapped block (Block::new's contract),
+            // and Sentry memory never overlaps a Rust slice.
+            unsafe { std::ptr::copy_nonoverlapping(p, dst.as_mut_ptr().add(done), n) };
+            done += n;
+        });
+        done
+    }
+
     /// Copies all of `src` (Sentry memory too) into the sequence from `at`.
     pub fn copy_from_block_at(&self, at: usize, src: &Block) -> usize {
         let mut done = 0;

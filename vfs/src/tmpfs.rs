@@ -71,7 +71,7 @@ enum NodeKind {
     Dir(Entries),
     File(Mutex<FileData>),
     Symlink(Vec<u8>),
-    Fifo,
+    Fifo(Arc<crate::pipe::Pipe>),
     CharDev(u64),
 }
 
@@ -224,7 +224,7 @@ impl Inode for Node {
             NodeKind::Symlink(t) => t.len() as u64,
             // tmpfs reports directories as 20 bytes per entry plus 40 (like Linux's shmem).
             NodeKind::Dir(e) => 40 + 20 * e.lock().unwrap().len() as u64,
-            NodeKind::Fifo | NodeKind::CharDev(_) => 0,
+            NodeKind::Fifo(_) | NodeKind::CharDev(_) => 0,
         };
         let blocks = match &self.kind {
             NodeKind::File(d) => d.lock().unwrap().pages.len() as i64 * (PAGE_SIZE as i64 / 512),
@@ -299,7 +299,10 @@ impl Inode for Node {
                 n
             }
             NewNode::Symlink(target) => Node::new(&self.fs, NodeKind::Symlink(target.to_vec()), S_IFLNK | 0o777, attrs),
-            NewNode::Fifo => Node::new(&self.fs, NodeKind::Fifo, S_IFIFO | perm, attrs),
+            NewNode::Fifo => {
+                let ino = self.fs.next_ino.load(Ordering::Relaxed);
+                Node::new(&self.fs, NodeKind::Fifo(crate::pipe::Pipe::new(ino)), S_IFIFO | perm, attrs)
+            }
             NewNode::CharDev(rdev) => Node::new(&self.fs, NodeKind::CharDev(rdev), S_IFCHR | perm, attrs),
         };
         e.insert(name.to_vec(), n.clone());
@@ -443,11 +446,24 @@ impl Inode for Node {
         Ok(())
     }
 
-    fn open(self: Arc<Self>, _flags: u32) -> Result<Box<dyn FileOps>, Errno> {
+    fn open(self: Arc<Self>, flags: u32) -> Result<Box<dyn FileOps>, Errno> {
         match &self.kind {
             NodeKind::File(_) => Ok(Box::new(RegularFile { node: self })),
-            // FIFOs arrive with pipes; symlinks are never opened (O_PATH aside).
-            NodeKind::Fifo => Err(Errno::ENXIO),
+            NodeKind::Fifo(pipe) => {
+                let acc = flags & O_ACCMODE;
+                let (read, write) = (acc == O_RDONLY || acc == O_RDWR, acc == O_WRONLY || acc == O_RDWR);
+                let nonblock = flags & O_NONBLOCK != 0;
+                if write && !read && nonblock && pipe.ends().0 == 0 {
+                    return Err(Errno::ENXIO);
+                }
+                let end = pipe.open_end(read, write);
+                // A blocking open waits for the other side (O_RDWR does not).
+                if !nonblock && read != write {
+                    pipe.wait_for(|readers, writers| if read { writers > 0 } else { readers > 0 });
+                }
+                Ok(Box::new(end))
+            }
+            // Symlinks are never opened (O_PATH aside).
             NodeKind::CharDev(rdev) => {
                 let node = self.clone();
                 crate::dev::open_char_device(*rdev, Box::new(move || node.stat()))

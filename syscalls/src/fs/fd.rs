@@ -66,6 +66,8 @@ pub fn fcntl(t: &mut Task, fd: Fd, cmd: i32, arg: u64) -> SyscallResult {
             entry.file.set_status_flags(arg as u32);
             Ok(0)
         }
+        F_GETPIPE_SZ => entry.file.ops().pipe_size(None).map(|n| n as u64),
+        F_SETPIPE_SZ => entry.file.ops().pipe_size(Some((arg as u32).max(1) as usize)).map(|n| n as u64),
         F_GETLK | F_SETLK | F_SETLKW | F_OFD_GETLK | F_OFD_SETLK | F_OFD_SETLKW => {
             crate::fs::lock::record_lock(t, &entry, cmd, arg)
         }

@@ -17,6 +17,11 @@ pub fn ioctl(t: &mut Task, fd: Fd, cmd: u32, arg: u64) -> SyscallResult {
             Ok(0)
         }
         _ if file.flags() & O_PATH != 0 => Err(Errno::EBADF),
+        // FIONREAD on a regular file: the bytes left after the position.
+        FIONREAD if file.ops().stat()?.st_mode & S_IFMT == S_IFREG && file.ops().host_fd().is_none() => {
+            let left = (file.ops().stat()?.st_size - *file.pos()).max(0) as i32;
+            t.mm.write_obj(arg, &left).map(|_| 0)
+        }
         _ => file.ops().ioctl(&file, t.user_io(), cmd, arg),
     }
 }

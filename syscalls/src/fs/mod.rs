@@ -9,6 +9,7 @@ pub mod misc;
 pub mod names;
 pub mod open;
 pub mod path;
+pub mod pipe;
 pub mod poll;
 pub mod rw;
 pub mod stat;
