@@ -39,7 +39,7 @@ fn hello_static_and_static_pie_with_and_without_strace() {
 #[test]
 fn strace_log_goes_to_a_file() {
     let bin = build_guest("hello", Link::Static);
-    let log = Path::new(env!("CARGO_TARGET_TMPDIR")).join("strace.log");
+    let log = common::test_dir().join("strace.log");
     let o = rvisor(&["--strace-log", log.to_str().unwrap()], &bin, &[], b"");
     assert_eq!(shell_status(&o), 0);
     assert!(o.stderr.is_empty(), "{}", stderr(&o));
@@ -112,7 +112,7 @@ fn exit_status_and_death_by_signal() {
 
 #[test]
 fn missing_garbage_and_unrunnable_executables() {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bad-exe");
+    let dir = common::test_dir().join("bad-exe");
     std::fs::create_dir_all(&dir).unwrap();
     let write = |name: &str, data: &[u8], mode: u32| {
         use std::os::unix::fs::PermissionsExt;
@@ -167,7 +167,7 @@ fn missing_garbage_and_unrunnable_executables() {
 #[test]
 fn unknown_syscalls_are_enosys_and_logged_once() {
     let bin = build_guest("misc", Link::Static);
-    let log = Path::new(env!("CARGO_TARGET_TMPDIR")).join("debug.log");
+    let log = common::test_dir().join("debug.log");
     let o = rvisor(&["--debug-log", log.to_str().unwrap()], &bin, &[], b"");
     assert_eq!(shell_status(&o), 0, "{}", stderr(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("unknown syscall 500 = -1 ENOSYS"));
@@ -351,7 +351,7 @@ fn sigpipe_on_a_closed_stdout() {
 #[test]
 fn the_32_bit_syscall_abi_is_refused() {
     let bin = build_guest("int80", Link::Static);
-    let log = Path::new(env!("CARGO_TARGET_TMPDIR")).join("int80.log");
+    let log = common::test_dir().join("int80.log");
     let o = rvisor(&["--debug-log", log.to_str().unwrap()], &bin, &[], b"");
     assert_eq!(String::from_utf8_lossy(&o.stdout), "int 0x80 getpid = -38\n", "{}", stderr(&o));
     assert!(std::fs::read_to_string(&log).unwrap().contains("int 0x80"));
@@ -376,7 +376,7 @@ fn random_hostile_syscalls_never_hurt_the_sentry() {
 #[test]
 fn the_rootfs_is_a_jail() {
     let Some(bb) = busybox() else { panic!("busybox-static is required") };
-    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("jail-root");
+    let root = common::test_dir().join("jail-root");
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(root.join("data")).unwrap();
     std::fs::create_dir_all(root.join("bin")).unwrap();
@@ -434,15 +434,15 @@ fn the_rootfs_is_a_jail() {
 
 #[test]
 fn the_program_starts_in_the_callers_directory() {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let dir = common::test_dir();
     let bin = build_guest("hello", Link::Static);
-    let rel = bin.strip_prefix(dir).unwrap();
+    let rel = bin.strip_prefix(&dir).unwrap();
     let mut c = Command::new(RVISOR);
-    c.current_dir(dir).args(["do", "--"]).arg(rel).arg("relative");
+    c.current_dir(&dir).args(["do", "--"]).arg(rel).arg("relative");
     let o = common::run(c, b"");
     assert_eq!(String::from_utf8_lossy(&o.stdout), "hello from relative\n", "{}", stderr(&o));
     let mut c = Command::new(RVISOR);
-    c.current_dir(dir).args(["do", "--", "/bin/pwd"]);
+    c.current_dir(&dir).args(["do", "--", "/bin/pwd"]);
     let o = common::run(c, b"");
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim_end(), dir.to_str().unwrap(), "{}", stderr(&o));
 }
@@ -450,7 +450,7 @@ fn the_program_starts_in_the_callers_directory() {
 #[test]
 fn hashbang_scripts() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("scripts");
+    let dir = common::test_dir().join("scripts");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let script = |name: &str, body: String| {
@@ -523,7 +523,7 @@ fn snapshot(at: &Path) -> Vec<(String, Vec<u8>)> {
 
 #[test]
 fn the_root_is_an_overlay_and_writes_stay_in_the_sandbox() {
-    let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let base = common::test_dir();
     let (native_dir, sandbox_dir) = (base.join("overlay-native"), base.join("overlay-sandbox"));
     overlay_tree(&native_dir);
     overlay_tree(&sandbox_dir);
@@ -548,7 +548,7 @@ fn volume_tree(at: &Path) {
 
 #[test]
 fn volumes_write_through_to_the_host() {
-    let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let base = common::test_dir();
     let (a, b) = (base.join("volume-native"), base.join("volume-sandbox"));
     volume_tree(&a);
     volume_tree(&b);
@@ -579,7 +579,7 @@ fn volumes_write_through_to_the_host() {
 #[test]
 fn volumes_do_not_open_a_way_out_of_the_jail() {
     let Some(bb) = busybox() else { panic!("busybox-static is required") };
-    let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let base = common::test_dir();
     let root = base.join("vol-jail-root");
     let vol = base.join("vol-jail-volume");
     let _ = std::fs::remove_dir_all(&root);

@@ -27,10 +27,27 @@ fn guest_dir() -> PathBuf {
 
 static BUILD_LOCK: Mutex<()> = Mutex::new(());
 
+/// Where tests keep their files. The sandbox has its own /tmp, /dev and
+/// /proc, so files under those host paths are invisible inside it; a target
+/// directory there (a checkout under /tmp) is mirrored under /var/tmp.
+pub fn test_dir() -> PathBuf {
+    let t = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    if ["/tmp", "/dev", "/proc"].iter().any(|p| t.starts_with(p)) {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        t.hash(&mut h);
+        let d = PathBuf::from(format!("/var/tmp/rvisor-tests-{:x}", h.finish()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    } else {
+        t.to_path_buf()
+    }
+}
+
 /// Compiles tests/guest/NAME.c (once per link kind) and returns the binary.
 pub fn build_guest(name: &str, link: Link) -> PathBuf {
     let _g = BUILD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("guest");
+    let out_dir = test_dir().join("guest");
     std::fs::create_dir_all(&out_dir).unwrap();
     let (flag, suffix) = match link {
         Link::Static => ("-static", "static"),
