@@ -127,3 +127,8 @@ fn more_file_calls() {
 fn pipes_and_fifos() {
     compare("pipes", &[], b"");
 }
+
+#[test]
+fn eventfds() {
+    compare("eventfd", &[], b"");
+}

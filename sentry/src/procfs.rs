@@ -236,7 +236,10 @@ impl Inode for ProcNode {
                 let file = self.fd_entry(p, fd)?;
                 Ok(match file.path() {
                     Some(path) => self.path_text(&t, path),
-                    None => anon_name(&file.ops().stat()?),
+                    None => match file.ops().anon_name() {
+                        Some(name) => name.as_bytes().to_vec(),
+                        None => anon_name(&file.ops().stat()?),
+                    },
                 })
             }
             _ => Err(Errno::EINVAL),

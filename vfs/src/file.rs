@@ -60,6 +60,11 @@ pub trait FileOps: Send + Sync {
     fn host_fd(&self) -> Option<std::os::fd::RawFd> {
         None
     }
+    /// What /proc/PID/fd shows for a file with no place in the tree that is
+    /// not a pipe or socket, e.g. "anon_inode:[eventfd]".
+    fn anon_name(&self) -> Option<&'static str> {
+        None
+    }
     /// The entries of a directory from position `pos` on, "." and ".." first.
     fn dir_entries(&self, _file: &FileDescription) -> Result<Vec<DirEntry>, Errno> {
         Err(Errno::ENOTDIR)

@@ -1,12 +1,13 @@
 //! The VFS core: open file descriptions and their `FileOps`, inodes, dentries,
 //! mounts and path resolution, the memory file and the memory-block sequences
 //! that file I/O reads into and writes from; tmpfs; and files backed by host
-//! fds (the stdio the sandbox is given). Overlay, pipes, epoll and the
-//! gofer-backed filesystem are still to come (filesystem issue).
+//! fds (the stdio the sandbox is given); the gofer client and the overlay;
+//! pipes and eventfds. epoll and inotify are still to come (filesystem issue).
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod dev;
+pub mod eventfd;
 pub mod file;
 pub mod gofer;
 pub mod host;

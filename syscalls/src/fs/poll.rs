@@ -1,10 +1,11 @@
 //! poll, ppoll, select and pselect6.
 //!
-//! Files in the sandbox's own filesystems are always ready. The stdio host fds
-//! are asked on the host; when a call must wait and every fd it waits for is
-//! such a host fd, the wait is a host poll on them. Pipes, sockets and event
-//! fds (files that become ready inside the sandbox) need wait queues, which
-//! arrive with them.
+//! Each file says which events it is ready for (regular files and
+//! directories always are; pipes and eventfds by their state). The stdio host
+//! fds are asked on the host; when a call must wait, the wait is a host poll
+//! on those, or a plain sleep when there are none: with one thread per
+//! process nothing else in the sandbox can make a file ready meanwhile. Wait
+//! queues arrive with threads and processes.
 
 use abi::structs::Timespec;
 use abi::Errno;
