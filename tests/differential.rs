@@ -132,3 +132,8 @@ fn pipes_and_fifos() {
 fn eventfds() {
     compare("eventfd", &[], b"");
 }
+
+#[test]
+fn splice_tee_and_copy_file_range() {
+    compare("splice", &[], b"");
+}

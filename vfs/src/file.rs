@@ -60,6 +60,10 @@ pub trait FileOps: Send + Sync {
     fn host_fd(&self) -> Option<std::os::fd::RawFd> {
         None
     }
+    /// The pipe behind a pipe end or an open FIFO (splice and tee).
+    fn pipe(&self) -> Option<&std::sync::Arc<crate::pipe::Pipe>> {
+        None
+    }
     /// What /proc/PID/fd shows for a file with no place in the tree that is
     /// not a pipe or socket, e.g. "anon_inode:[eventfd]".
     fn anon_name(&self) -> Option<&'static str> {

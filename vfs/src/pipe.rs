@@ -77,6 +77,48 @@ impl Pipe {
         (s.readers, s.writers)
     }
 
+    /// Waits for data to read: how many bytes there are, 0 at end of file,
+    /// EAGAIN if there are none and `nonblock` (splice and tee).
+    pub fn wait_data(&self, nonblock: bool) -> Result<usize, Errno> {
+        let mut s = self.lock();
+        loop {
+            if !s.buf.is_empty() {
+                return Ok(s.buf.len());
+            }
+            if s.writers == 0 && (s.had_writer || nonblock) {
+                return Ok(0);
+            }
+            if nonblock {
+                return Err(Errno::EAGAIN);
+            }
+            s = self.changed.wait(s).unwrap();
+        }
+    }
+
+    /// Waits for room to write: how many bytes fit, EPIPE with no reader,
+    /// EAGAIN if the pipe is full and `nonblock` (splice and tee).
+    pub fn wait_room(&self, nonblock: bool) -> Result<usize, Errno> {
+        let mut s = self.lock();
+        loop {
+            if s.readers == 0 {
+                return Err(Errno::EPIPE);
+            }
+            if s.buf.len() < s.capacity {
+                return Ok(s.capacity - s.buf.len());
+            }
+            if nonblock {
+                return Err(Errno::EAGAIN);
+            }
+            s = self.changed.wait(s).unwrap();
+        }
+    }
+
+    /// Up to `max` bytes from the front of the buffer, left in place (tee).
+    pub fn peek(&self, max: usize) -> Vec<u8> {
+        let s = self.lock();
+        s.buf.iter().take(max).copied().collect()
+    }
+
     /// Blocks until `ready` holds (FIFO opens wait for the other side).
     pub fn wait_for(&self, ready: impl Fn(usize, usize) -> bool) {
         let mut s = self.lock();
@@ -108,6 +150,10 @@ impl Drop for PipeEnd {
 }
 
 impl FileOps for PipeEnd {
+    fn pipe(&self) -> Option<&Arc<Pipe>> {
+        Some(&self.pipe)
+    }
+
     fn read(&self, file: &FileDescription, dst: &BlockSeq, offset: Option<i64>) -> Result<usize, Errno> {
         if offset.is_some() {
             return Err(Errno::ESPIPE);

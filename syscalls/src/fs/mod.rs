@@ -13,6 +13,7 @@ pub mod path;
 pub mod pipe;
 pub mod poll;
 pub mod rw;
+pub mod splice;
 pub mod stat;
 pub mod statx;
 pub mod xattr;
