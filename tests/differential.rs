@@ -137,3 +137,8 @@ fn eventfds() {
 fn splice_tee_and_copy_file_range() {
     compare("splice", &[], b"");
 }
+
+#[test]
+fn epoll() {
+    compare("epoll", &[], b"");
+}

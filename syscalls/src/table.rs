@@ -126,6 +126,12 @@ pub static TABLE: &[Entry] = &[
     entry!(PIPE2, "pipe2", [Ptr, Hex], Ret::Int, typed!(fs::pipe::pipe2, u64, u32), Partial("O_DIRECT (packet mode) is accepted but the pipe stays a byte stream")),
     entry!(EVENTFD, "eventfd", [Uint], Ret::Int, typed!(fs::eventfd::eventfd, u32), Full),
     entry!(EVENTFD2, "eventfd2", [Uint, Hex], Ret::Int, typed!(fs::eventfd::eventfd2, u32, u32), Full),
+    entry!(EPOLL_CREATE, "epoll_create", [Int], Ret::Int, typed!(fs::epoll::epoll_create, i32), Full),
+    entry!(EPOLL_CREATE1, "epoll_create1", [Hex], Ret::Int, typed!(fs::epoll::epoll_create1, u32), Full),
+    entry!(EPOLL_CTL, "epoll_ctl", [Fd, Int, Fd, Ptr], Ret::Int, typed!(fs::epoll::epoll_ctl, Fd, i32, Fd, UserPtr<fs::epoll::EpollEvent>), Partial("readiness is asked of the watched files at each wait; EPOLLEXCLUSIVE is checked but wakes no fewer waiters (one thread per process)")),
+    entry!(EPOLL_WAIT, "epoll_wait", [Fd, Ptr, Int, Int], Ret::Int, typed!(fs::epoll::epoll_wait, Fd, u64, i32, i32), Partial("as poll: waits are not interruptible yet")),
+    entry!(EPOLL_PWAIT, "epoll_pwait", [Fd, Ptr, Int, Int, Ptr, Uint], Ret::Int, typed!(fs::epoll::epoll_pwait, Fd, u64, i32, i32, u64, usize), Partial("as epoll_wait; the signal mask is not applied (no handlers run yet)")),
+    entry!(EPOLL_PWAIT2, "epoll_pwait2", [Fd, Ptr, Int, Ptr, Ptr, Uint], Ret::Int, typed!(fs::epoll::epoll_pwait2, Fd, u64, i32, UserPtr<abi::structs::Timespec>, u64, usize), Partial("as epoll_pwait")),
     entry!(IOCTL, "ioctl", [Fd, Hex, Hex], Ret::Int, typed!(fs::ioctl::ioctl, Fd, u32, u64), Partial("TCGETS, TIOCGWINSZ, TIOCGPGRP on a host tty; FIONREAD; FIOCLEX, FIONCLEX, FIONBIO; other requests (terminal settings included) ENOTTY") ),
     // Memory
     entry!(BRK, "brk", [Ptr], Ret::Hex, typed!(mm::brk, u64), Full),

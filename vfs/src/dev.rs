@@ -103,6 +103,11 @@ impl FileOps for MemDevice {
         true
     }
 
+    /// Of these, only /dev/random has a poll operation in Linux.
+    fn pollable(&self) -> bool {
+        (self.stat)().st_rdev == RANDOM
+    }
+
     /// The memory devices ignore seeks and stay at position 0.
     fn seek(&self, _file: &FileDescription, _off: i64, whence: i32) -> Result<i64, Errno> {
         if !(SEEK_SET..=SEEK_END).contains(&whence) && self.kind != Mem::Null {

@@ -17,15 +17,26 @@ const MAX: u64 = u64::MAX - 1;
 /// The device number of anonymous inodes (anon_inodefs).
 pub const ANON_INODE_DEV: u64 = 0x0d;
 
+struct State {
+    count: u64,
+    /// Wakeups of readers (each write) and writers (each read).
+    read_wakes: u64,
+    write_wakes: u64,
+}
+
 pub struct EventFd {
-    count: Mutex<u64>,
+    state: Mutex<State>,
     changed: Condvar,
     semaphore: bool,
 }
 
 impl EventFd {
     pub fn new(initial: u64, semaphore: bool) -> EventFd {
-        EventFd { count: Mutex::new(initial), changed: Condvar::new(), semaphore }
+        EventFd {
+            state: Mutex::new(State { count: initial, read_wakes: 0, write_wakes: 0 }),
+            changed: Condvar::new(),
+            semaphore,
+        }
     }
 }
 
@@ -37,17 +48,18 @@ impl FileOps for EventFd {
         if dst.len() < 8 {
             return Err(Errno::EINVAL);
         }
-        let mut c = self.count.lock().unwrap();
-        while *c == 0 {
+        let mut s = self.state.lock().unwrap();
+        while s.count == 0 {
             if file.flags() & O_NONBLOCK != 0 {
                 return Err(Errno::EAGAIN);
             }
-            c = self.changed.wait(c).unwrap();
+            s = self.changed.wait(s).unwrap();
         }
-        let v = if self.semaphore { 1 } else { *c };
+        let v = if self.semaphore { 1 } else { s.count };
         dst.copy_from_at(0, &v.to_ne_bytes());
-        *c -= v;
-        drop(c);
+        s.count -= v;
+        s.write_wakes += 1;
+        drop(s);
         self.changed.notify_all();
         Ok(8)
     }
@@ -65,15 +77,16 @@ impl FileOps for EventFd {
         if v == u64::MAX {
             return Err(Errno::EINVAL);
         }
-        let mut c = self.count.lock().unwrap();
-        while MAX - *c < v {
+        let mut s = self.state.lock().unwrap();
+        while MAX - s.count < v {
             if file.flags() & O_NONBLOCK != 0 {
                 return Err(Errno::EAGAIN);
             }
-            c = self.changed.wait(c).unwrap();
+            s = self.changed.wait(s).unwrap();
         }
-        *c += v;
-        drop(c);
+        s.count += v;
+        s.read_wakes += 1;
+        drop(s);
         self.changed.notify_all();
         Ok(8)
     }
@@ -96,7 +109,7 @@ impl FileOps for EventFd {
     }
 
     fn readiness(&self, events: u32) -> u32 {
-        let c = *self.count.lock().unwrap();
+        let c = self.state.lock().unwrap().count;
         let mut r = 0;
         if c > 0 {
             r |= POLLIN | POLLRDNORM;
@@ -105,6 +118,15 @@ impl FileOps for EventFd {
             r |= POLLOUT | POLLWRNORM;
         }
         r & events
+    }
+
+    fn pollable(&self) -> bool {
+        true
+    }
+
+    fn wake_count(&self, events: u32) -> Option<u64> {
+        let s = self.state.lock().unwrap();
+        Some(crate::pipe::wakes(events, s.read_wakes, s.write_wakes))
     }
 
     fn anon_name(&self) -> Option<&'static str> {

@@ -51,6 +51,21 @@ pub trait FileOps: Send + Sync {
     fn readiness(&self, events: u32) -> u32 {
         events & (POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM)
     }
+    /// Whether epoll may watch the file (Linux: the file has a poll
+    /// operation; regular files and directories do not: EPERM).
+    fn pollable(&self) -> bool {
+        false
+    }
+    /// How many wakeups whose events meet `events` the file has made, for
+    /// edge-triggered epoll; None when the file cannot tell (then an edge is
+    /// a readiness bit that was clear and now is set).
+    fn wake_count(&self, _events: u32) -> Option<u64> {
+        None
+    }
+    /// The epoll instance behind an epoll fd.
+    fn epoll(&self) -> Option<&crate::epoll::EventPoll> {
+        None
+    }
     /// F_GETPIPE_SZ (None) and F_SETPIPE_SZ (Some): pipes only.
     fn pipe_size(&self, _new: Option<usize>) -> Result<usize, Errno> {
         Err(Errno::EBADF)

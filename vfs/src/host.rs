@@ -164,6 +164,11 @@ impl FileOps for HostFile {
         host_fstat(self.fd.as_raw_fd()).is_ok_and(|s| s.st_mode & S_IFMT == S_IFREG)
     }
 
+    /// Terminals, pipes and sockets can be polled; regular files cannot.
+    fn pollable(&self) -> bool {
+        host_fstat(self.fd.as_raw_fd()).is_ok_and(|s| !matches!(s.st_mode & S_IFMT, S_IFREG | S_IFDIR))
+    }
+
     fn readiness(&self, events: u32) -> u32 {
         let mut p = libc::pollfd { fd: self.fd.as_raw_fd(), events: events as i16, revents: 0 };
         // SAFETY: one valid pollfd, zero timeout.

@@ -7,6 +7,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod dev;
+pub mod epoll;
 pub mod eventfd;
 pub mod file;
 pub mod gofer;

@@ -29,6 +29,11 @@ struct State {
     /// Whether a writer was ever there (a FIFO read before any writer opened
     /// must not see end of file).
     had_writer: bool,
+    /// Wakeups of readers (each write, each open or close of an end) and of
+    /// writers (a read from a full pipe, each open or close), as Linux makes
+    /// them, for edge-triggered epoll.
+    read_wakes: u64,
+    write_wakes: u64,
 }
 
 pub struct Pipe {
@@ -46,6 +51,8 @@ impl Pipe {
                 readers: 0,
                 writers: 0,
                 had_writer: false,
+                read_wakes: 0,
+                write_wakes: 0,
             }),
             changed: Condvar::new(),
             ino,
@@ -66,6 +73,8 @@ impl Pipe {
             s.writers += 1;
             s.had_writer = true;
         }
+        s.read_wakes += 1;
+        s.write_wakes += 1;
         drop(s);
         self.changed.notify_all();
         PipeEnd { pipe: self.clone(), read, write }
@@ -144,6 +153,8 @@ impl Drop for PipeEnd {
         if self.write {
             s.writers -= 1;
         }
+        s.read_wakes += 1;
+        s.write_wakes += 1;
         drop(s);
         self.pipe.changed.notify_all();
     }
@@ -152,6 +163,15 @@ impl Drop for PipeEnd {
 impl FileOps for PipeEnd {
     fn pipe(&self) -> Option<&Arc<Pipe>> {
         Some(&self.pipe)
+    }
+
+    fn pollable(&self) -> bool {
+        true
+    }
+
+    fn wake_count(&self, events: u32) -> Option<u64> {
+        let s = self.pipe.lock();
+        Some(wakes(events, s.read_wakes, s.write_wakes))
     }
 
     fn read(&self, file: &FileDescription, dst: &BlockSeq, offset: Option<i64>) -> Result<usize, Errno> {
@@ -169,6 +189,9 @@ impl FileOps for PipeEnd {
                 let first = a.len().min(n);
                 dst.copy_from_at(0, &a[..first]);
                 dst.copy_from_at(first, &b[..n - first]);
+                if s.buf.len() >= s.capacity {
+                    s.write_wakes += 1;
+                }
                 s.buf.drain(..n);
                 drop(s);
                 self.pipe.changed.notify_all();
@@ -203,6 +226,7 @@ impl FileOps for PipeEnd {
                 let mut chunk = vec![0u8; n];
                 src.copy_to_at(done, &mut chunk);
                 s.buf.extend(chunk);
+                s.read_wakes += 1;
                 done += n;
                 self.pipe.changed.notify_all();
                 continue;
@@ -272,4 +296,17 @@ impl FileOps for PipeEnd {
         }
         Ok(s.capacity)
     }
+}
+
+/// The wakeups an edge-triggered watch for `events` sees, of a file that
+/// counts reader and writer wakeups apart.
+pub(crate) fn wakes(events: u32, read_wakes: u64, write_wakes: u64) -> u64 {
+    let mut n = 0;
+    if events & (POLLIN | POLLRDNORM) != 0 {
+        n += read_wakes;
+    }
+    if events & (POLLOUT | POLLWRNORM) != 0 {
+        n += write_wakes;
+    }
+    n
 }

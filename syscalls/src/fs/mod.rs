@@ -2,6 +2,7 @@
 
 pub mod attr;
 pub mod dir;
+pub mod epoll;
 pub mod eventfd;
 pub mod fd;
 pub mod ioctl;

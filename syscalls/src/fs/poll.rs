@@ -47,7 +47,7 @@ fn wait_ready(t: &Task, fds: &mut [PollFd], timeout_ms: Option<i64>) -> usize {
     if ready > 0 || timeout_ms == Some(0) {
         return ready;
     }
-    // Wait on the host for the host fds; anything else is ready already.
+    // Wait on the host for the host fds.
     let mut host: Vec<libc::pollfd> = fds
         .iter()
         .zip(&files)
@@ -56,6 +56,14 @@ fn wait_ready(t: &Task, fds: &mut [PollFd], timeout_ms: Option<i64>) -> usize {
             _ => None,
         })
         .collect();
+    block(&mut host, timeout_ms);
+    scan(fds)
+}
+
+/// Waits up to `timeout_ms` (None: forever) for one of the `host` fds to be
+/// ready, or sleeps that long when there are none: with one thread per
+/// process nothing else in the sandbox can make a file ready meanwhile.
+pub(crate) fn block(host: &mut [libc::pollfd], timeout_ms: Option<i64>) {
     let ms = timeout_ms.map_or(-1, |m| m.clamp(0, i32::MAX as i64) as i32);
     if host.is_empty() {
         if ms > 0 {
@@ -70,7 +78,6 @@ fn wait_ready(t: &Task, fds: &mut [PollFd], timeout_ms: Option<i64>) -> usize {
         // SAFETY: `host` is a valid array of pollfds for the call.
         unsafe { libc::poll(host.as_mut_ptr(), host.len() as libc::nfds_t, ms) };
     }
-    scan(fds)
 }
 
 fn do_poll(t: &mut Task, addr: u64, nfds: u32, timeout_ms: Option<i64>) -> SyscallResult {
