@@ -142,3 +142,8 @@ fn splice_tee_and_copy_file_range() {
 fn epoll() {
     compare("epoll", &[], b"");
 }
+
+#[test]
+fn fallocate() {
+    compare("fallocate", &[], b"");
+}

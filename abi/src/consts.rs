@@ -240,6 +240,14 @@ pub const SEEK_END: i32 = 2;
 pub const SEEK_DATA: i32 = 3;
 pub const SEEK_HOLE: i32 = 4;
 
+// fallocate(2) modes.
+pub const FALLOC_FL_KEEP_SIZE: u32 = 0x01;
+pub const FALLOC_FL_PUNCH_HOLE: u32 = 0x02;
+pub const FALLOC_FL_COLLAPSE_RANGE: u32 = 0x08;
+pub const FALLOC_FL_ZERO_RANGE: u32 = 0x10;
+pub const FALLOC_FL_INSERT_RANGE: u32 = 0x20;
+pub const FALLOC_FL_UNSHARE_RANGE: u32 = 0x40;
+
 /// The longest file name component (NAME_MAX).
 pub const NAME_MAX: usize = 255;
 /// The longest path, counting its NUL (PATH_MAX).

@@ -53,8 +53,8 @@ fn sentry_rules() -> Vec<(i64, ArgFilter)> {
         any(SYS_nanosleep),
         any(SYS_gettimeofday),
         any(SYS_getrandom),
-        // Releasing memory-file pages.
-        one_of(SYS_fallocate, 1, &[(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE) as u64]),
+        // Releasing memory-file pages; fallocate on donated volume files.
+        one_of(SYS_fallocate, 1, &[0, FALLOC_FL_KEEP_SIZE as u64, (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE) as u64]),
         // The gofer socket (the flags its transport uses).
         one_of(SYS_sendmsg, 2, &[MSG_NOSIGNAL as u64]),
         one_of(SYS_recvmsg, 2, &[MSG_CMSG_CLOEXEC as u64]),

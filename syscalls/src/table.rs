@@ -68,6 +68,7 @@ pub static TABLE: &[Entry] = &[
     entry!(LINKAT, "linkat", [DirFd, Str, DirFd, Str, Hex], Ret::Int, typed!(fs::names::linkat, Fd, UserCStr, Fd, UserCStr, u32), Full),
     entry!(TRUNCATE, "truncate", [Str, Int], Ret::Int, typed!(fs::names::truncate, UserCStr, i64), Full),
     entry!(FTRUNCATE, "ftruncate", [Fd, Int], Ret::Int, typed!(fs::names::ftruncate, Fd, i64), Full),
+    entry!(FALLOCATE, "fallocate", [Fd, Hex, Int, Int], Ret::Int, typed!(fs::names::fallocate, Fd, u32, i64, i64), Partial("tmpfs and the overlay: allocation (KEEP_SIZE or not) and PUNCH_HOLE; other modes EOPNOTSUPP, as Linux's tmpfs; volumes pass it to the host file")),
     entry!(GETDENTS64, "getdents64", [Fd, Ptr, Uint], Ret::Int, typed!(fs::dir::getdents64, Fd, UserBuf, u32), Full),
     entry!(GETCWD, "getcwd", [OutBuf, Uint], Ret::Int, typed!(fs::dir::getcwd, UserBuf, usize), Full),
     entry!(CHDIR, "chdir", [Str], Ret::Int, typed!(fs::dir::chdir, UserCStr), Full),

@@ -42,6 +42,11 @@ pub trait FileOps: Send + Sync {
     fn seek(&self, _file: &FileDescription, _off: i64, _whence: i32) -> Result<i64, Errno> {
         Err(Errno::ESPIPE)
     }
+    /// fallocate on a regular file, its mode word already checked for
+    /// consistency; filesystems without it are EOPNOTSUPP.
+    fn fallocate(&self, _mode: u32, _off: u64, _len: u64) -> Result<(), Errno> {
+        Err(Errno::EOPNOTSUPP)
+    }
     /// ftruncate.
     fn truncate(&self, _size: u64) -> Result<(), Errno> {
         Err(Errno::EINVAL)

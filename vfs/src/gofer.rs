@@ -388,6 +388,18 @@ impl FileOps for DonatedFile {
         Ok(())
     }
 
+    fn fallocate(&self, mode: u32, off: u64, len: u64) -> Result<(), Errno> {
+        // Volumes pass allocation and hole punching to the host file.
+        if mode & !(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE) != 0 {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        // SAFETY: fallocate on our own donated fd.
+        if unsafe { libc::fallocate(self.fd.as_raw_fd(), mode as i32, off as i64, len as i64) } < 0 {
+            return Err(crate::host::last_errno());
+        }
+        Ok(())
+    }
+
     fn stat(&self) -> Result<Stat, Errno> {
         Ok(Stat { st_dev: self.dev, ..host_fstat(self.fd.as_raw_fd())? })
     }

@@ -176,6 +176,72 @@ impl Node {
         Ok(n as usize)
     }
 
+    /// fallocate: gives [off, off+len) pages (zeroed), growing the file
+    /// unless `keep_size`; nothing is kept if memory runs out part-way.
+    fn allocate(&self, off: u64, len: u64, keep_size: bool) -> Result<(), Errno> {
+        let end = off.checked_add(len).filter(|&e| e <= MAX_FILE_SIZE).ok_or(Errno::EFBIG)?;
+        let mut d = self.data()?.lock().unwrap();
+        let mut added = Vec::new();
+        for page in off / PAGE_SIZE..end.div_ceil(PAGE_SIZE) {
+            if d.pages.contains_key(&page) {
+                continue;
+            }
+            match self.fs.mf.allocate(PAGE_SIZE) {
+                Ok(mo) => {
+                    d.pages.insert(page, mo);
+                    added.push(page);
+                }
+                Err(_) => {
+                    for p in added {
+                        let mo = d.pages.remove(&p).unwrap();
+                        self.fs.mf.free(mo, PAGE_SIZE);
+                    }
+                    return Err(Errno::ENOSPC);
+                }
+            }
+        }
+        if !keep_size {
+            d.size = d.size.max(end);
+        }
+        drop(d);
+        self.meta.lock().unwrap().ctime = now();
+        Ok(())
+    }
+
+    /// FALLOC_FL_PUNCH_HOLE: [off, off+len) reads as zeros; whole pages go
+    /// back to the memory file. The size stays.
+    fn punch_hole(&self, off: u64, len: u64) -> Result<(), Errno> {
+        let end = off.saturating_add(len);
+        let mut d = self.data()?.lock().unwrap();
+        let (first_whole, last_whole) = (off.div_ceil(PAGE_SIZE), end / PAGE_SIZE);
+        let gone: Vec<u64> = d.pages.range(first_whole..last_whole.max(first_whole)).map(|(&p, _)| p).collect();
+        for p in gone {
+            let mo = d.pages.remove(&p).unwrap();
+            self.fs.mf.free(mo, PAGE_SIZE);
+        }
+        // The partial pages at either end are zeroed in place.
+        for (page, from, to) in [
+            (
+                off / PAGE_SIZE,
+                off % PAGE_SIZE,
+                if end / PAGE_SIZE == off / PAGE_SIZE { end % PAGE_SIZE } else { PAGE_SIZE },
+            ),
+            (end / PAGE_SIZE, 0, end % PAGE_SIZE),
+        ] {
+            if from < to && (page < first_whole || page >= last_whole) {
+                if let Some(&mo) = d.pages.get(&page) {
+                    BlockSeq::new(vec![self.fs.mf.block(mo + from, to - from)]).zero_at(0, (to - from) as usize);
+                }
+            }
+        }
+        drop(d);
+        let t = now();
+        let mut m = self.meta.lock().unwrap();
+        m.mtime = t;
+        m.ctime = t;
+        Ok(())
+    }
+
     fn truncate(&self, size: u64) -> Result<(), Errno> {
         if size > MAX_FILE_SIZE {
             return Err(Errno::EFBIG);
@@ -522,6 +588,16 @@ impl FileOps for RegularFile {
 
     fn stat(&self) -> Result<Stat, Errno> {
         Ok(self.node.stat())
+    }
+
+    /// tmpfs offers allocation and hole punching only, as Linux's shmem.
+    fn fallocate(&self, mode: u32, off: u64, len: u64) -> Result<(), Errno> {
+        match mode {
+            0 => self.node.allocate(off, len, false),
+            FALLOC_FL_KEEP_SIZE => self.node.allocate(off, len, true),
+            m if m == FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE => self.node.punch_hole(off, len),
+            _ => Err(Errno::EOPNOTSUPP),
+        }
     }
 
     fn seekable(&self) -> bool {

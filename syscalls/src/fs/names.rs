@@ -232,6 +232,9 @@ pub fn truncate(t: &mut Task, path: UserCStr, len: i64) -> SyscallResult {
 
 pub fn ftruncate(t: &mut Task, fd: Fd, len: i64) -> SyscallResult {
     let file = t.fds.file(fd.0)?;
+    if file.flags() & O_PATH != 0 {
+        return Err(Errno::EBADF);
+    }
     if len < 0 {
         return Err(Errno::EINVAL);
     }
@@ -239,4 +242,45 @@ pub fn ftruncate(t: &mut Task, fd: Fd, len: i64) -> SyscallResult {
         return Err(Errno::EINVAL);
     }
     file.ops().truncate(len as u64).map(|_| 0)
+}
+
+/// fallocate: the checks of Linux's vfs_fallocate, in its order, then the
+/// filesystem's own (tmpfs: allocation and hole punching only).
+pub fn fallocate(t: &mut Task, fd: Fd, mode: u32, offset: i64, len: i64) -> SyscallResult {
+    let file = t.fds.file(fd.0)?;
+    if file.flags() & O_PATH != 0 {
+        return Err(Errno::EBADF);
+    }
+    if offset < 0 || len <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    // One mode at most, as Linux 6.10 and later check it.
+    const MODES: u32 = FALLOC_FL_PUNCH_HOLE
+        | FALLOC_FL_COLLAPSE_RANGE
+        | FALLOC_FL_ZERO_RANGE
+        | FALLOC_FL_INSERT_RANGE
+        | FALLOC_FL_UNSHARE_RANGE;
+    if mode & !(MODES | FALLOC_FL_KEEP_SIZE) != 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    let keep = mode & FALLOC_FL_KEEP_SIZE != 0;
+    match mode & MODES {
+        0 | FALLOC_FL_UNSHARE_RANGE | FALLOC_FL_ZERO_RANGE => {}
+        FALLOC_FL_PUNCH_HOLE if keep => {}
+        FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_INSERT_RANGE if !keep => {}
+        _ => return Err(Errno::EOPNOTSUPP),
+    }
+    if !file.writable() {
+        return Err(Errno::EBADF);
+    }
+    match file.ops().stat()?.st_mode & S_IFMT {
+        S_IFIFO => return Err(Errno::ESPIPE),
+        S_IFDIR => return Err(Errno::EISDIR),
+        S_IFREG => {}
+        _ => return Err(Errno::ENODEV),
+    }
+    if offset.checked_add(len).is_none() {
+        return Err(Errno::EFBIG);
+    }
+    file.ops().fallocate(mode, offset as u64, len as u64).map(|_| 0)
 }

@@ -1,0 +1,71 @@
+// fallocate on tmpfs: allocation with and without KEEP_SIZE, hole punching,
+// SEEK_DATA/SEEK_HOLE afterwards, st_blocks, and the error paths.
+#define _GNU_SOURCE
+#include "common.h"
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <sys/stat.h>
+
+static void show(const char *what, int fd) {
+    struct stat st;
+    fstat(fd, &st);
+    printf("%s: size %lld blocks %lld\n", what, (long long)st.st_size, (long long)st.st_blocks);
+}
+
+int main(void) {
+    const char *path = "/dev/shm/falloc"; // tmpfs, natively too
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    CHECK("open", fd >= 0);
+    CHECK("allocate 10000", fallocate(fd, 0, 0, 10000));
+    show("after allocate", fd);
+    CHECK("allocate keep size", fallocate(fd, FALLOC_FL_KEEP_SIZE, 10000, 20000));
+    show("after keep size", fd);
+    CHECK("allocate inside", fallocate(fd, 0, 100, 100));
+    show("inside", fd);
+    static char buf[3 * 4096];
+    memset(buf, 'x', sizeof buf);
+    CHECK("pwrite", pwrite(fd, buf, sizeof buf, 0));
+    CHECK("punch middle", fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 100, 8192));
+    show("after punch", fd);
+    char b[16];
+    CHECK("pread 99", pread(fd, b, 3, 98));
+    printf("bytes %d %d %d\n", b[0], b[1], b[2]);
+    CHECK("pread 8292", pread(fd, b, 2, 8291));
+    printf("bytes %d %d\n", b[0], b[1]);
+    CHECK("SEEK_HOLE", lseek(fd, 0, SEEK_HOLE));
+    CHECK("SEEK_DATA 4096", lseek(fd, 4096, SEEK_DATA));
+    CHECK("punch whole file", fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 1 << 20));
+    show("all punched", fd);
+    CHECK("punch without KEEP_SIZE", fallocate(fd, FALLOC_FL_PUNCH_HOLE, 0, 10));
+    CHECK("zero range", fallocate(fd, FALLOC_FL_ZERO_RANGE, 0, 10));
+    CHECK("punch and zero", fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, 0, 10));
+    CHECK("collapse", fallocate(fd, FALLOC_FL_COLLAPSE_RANGE, 0, 4096));
+    CHECK("collapse with keep", fallocate(fd, FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_KEEP_SIZE, 0, 4096));
+    CHECK("insert with keep", fallocate(fd, FALLOC_FL_INSERT_RANGE | FALLOC_FL_KEEP_SIZE, 0, 4096));
+    CHECK("unshare with punch", fallocate(fd, FALLOC_FL_UNSHARE_RANGE | FALLOC_FL_PUNCH_HOLE, 0, 4096));
+    CHECK("unshare", fallocate(fd, FALLOC_FL_UNSHARE_RANGE, 0, 4096));
+    CHECK("insert", fallocate(fd, FALLOC_FL_INSERT_RANGE, 0, 4096));
+    CHECK("no hide stale", fallocate(fd, 4 | FALLOC_FL_KEEP_SIZE, 0, 4096));
+    CHECK("bad mode", fallocate(fd, 0x100, 0, 10));
+    CHECK("len 0", fallocate(fd, 0, 0, 0));
+    CHECK("negative len", fallocate(fd, 0, 0, -1));
+    CHECK("negative offset", fallocate(fd, 0, -1, 10));
+    CHECK("overflow", fallocate(fd, 0, 0x7fffffffffffffffLL, 10));
+    CHECK("bad fd", fallocate(99, 0, 0, 10));
+    int ro = open(path, O_RDONLY);
+    CHECK("read-only fd", fallocate(ro, 0, 0, 10));
+    int op = open(path, O_PATH);
+    CHECK("O_PATH fd", fallocate(op, 0, 0, 10));
+    CHECK("ftruncate O_PATH fd", ftruncate(op, 0));
+    int dir = open("/tmp", O_RDONLY | O_DIRECTORY);
+    CHECK("directory", fallocate(dir, 0, 0, 10));
+    int p[2];
+    CHECK("pipe", pipe(p));
+    CHECK("pipe write end", fallocate(p[1], 0, 0, 10));
+    int null = open("/dev/null", O_WRONLY);
+    CHECK("/dev/null", fallocate(null, 0, 0, 10));
+    int ap = open(path, O_WRONLY | O_APPEND);
+    CHECK("O_APPEND", fallocate(ap, 0, 0, 10));
+    unlink(path);
+    return 0;
+}
