@@ -145,7 +145,9 @@ pub fn boot(args: BootArgs) -> i32 {
                 None => (v.as_str(), true),
             };
             match client.attach(i as u32 + 1, GOFER_DEV + 1 + i as u64, writable) {
-                Ok(inode) => volumes.push((at.as_bytes().to_vec(), inode)),
+                Ok(inode) => {
+                    volumes.push((at.as_bytes().to_vec(), inode, vfs::mount::MountFlags { readonly: !writable }))
+                }
                 Err(e) => {
                     eprintln!("rvisor: the gofer did not serve the volume for {at}: {e}");
                     return 125;

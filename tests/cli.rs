@@ -577,6 +577,33 @@ fn volumes_write_through_to_the_host() {
 }
 
 #[test]
+fn the_mount_table_lists_the_sandbox_mounts() {
+    let vol = common::test_dir().join("mounts-volume");
+    std::fs::create_dir_all(&vol).unwrap();
+    let spec = format!("{}:/data:ro", vol.display());
+    let mut c = Command::new(RVISOR);
+    c.args(["do", "--volume", &spec, "--", "/bin/cat", "/proc/mounts", "/proc/self/mountinfo"]);
+    let o = common::run(c, b"");
+    let out = String::from_utf8_lossy(&o.stdout);
+    for line in [
+        "none / overlay rw,relatime 0 0\n",
+        "none /tmp tmpfs rw,relatime 0 0\n",
+        "none /dev/shm tmpfs rw,relatime 0 0\n",
+        "none /data 9p ro,relatime 0 0\n",
+        "none /proc proc rw,relatime 0 0\n",
+    ] {
+        assert!(out.contains(line), "{line:?} missing from\n{out}{}", stderr(&o));
+    }
+    assert!(out.lines().any(|l| l.starts_with("1 1 ") && l.contains(" / / rw,relatime - overlay none rw")), "{out}");
+    // A volume's statfs figures are the host filesystem's.
+    let mut c = Command::new(RVISOR);
+    c.args(["do", "--volume", &spec, "--", "/usr/bin/stat", "-f", "-c", "%b %S %l", "/data"]);
+    let o = common::run(c, b"");
+    let host = Command::new("/usr/bin/stat").args(["-f", "-c", "%b %S %l"]).arg(&vol).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&host.stdout), "{}", stderr(&o));
+}
+
+#[test]
 fn volumes_do_not_open_a_way_out_of_the_jail() {
     let Some(bb) = busybox() else { panic!("busybox-static is required") };
     let base = common::test_dir();

@@ -71,6 +71,7 @@ fn seccomp_filter() -> Result<BpfProgram, seccompiler::Error> {
         SYS_openat,
         SYS_close,
         SYS_fstat,
+        SYS_fstatfs,
         SYS_newfstatat,
         SYS_getdents64,
         SYS_readlinkat,

@@ -2,7 +2,7 @@
 //! status (i32: 0, or a negative errno) and, on success, the op's payload.
 //! Integers are little-endian; byte strings carry a u32 length.
 
-use abi::structs::Stat;
+use abi::structs::{Stat, StatFs};
 use zerocopy::{FromBytes, IntoBytes};
 
 /// A gofer-side file handle.
@@ -72,6 +72,10 @@ pub enum Request {
         new_dir: Handle,
         new_name: Vec<u8>,
     },
+    /// The host filesystem's statfs figures.
+    StatFs {
+        handle: Handle,
+    },
     /// Changes attributes; `valid` says which fields count (SETATTR_*).
     SetAttr {
         handle: Handle,
@@ -116,6 +120,7 @@ pub enum Reply {
         entries: Vec<Entry>,
     },
     Link(Vec<u8>),
+    StatFs(StatFs),
 }
 
 const ATTACH: u32 = 1;
@@ -132,6 +137,7 @@ const LINK: u32 = 11;
 const UNLINK: u32 = 12;
 const RENAME: u32 = 13;
 const SETATTR: u32 = 14;
+const STATFS: u32 = 15;
 
 #[derive(Default)]
 struct W(Vec<u8>);
@@ -151,6 +157,10 @@ impl W {
         s
     }
     fn stat(mut self, st: &Stat) -> Self {
+        self.0.extend_from_slice(st.as_bytes());
+        self
+    }
+    fn statfs(mut self, st: &StatFs) -> Self {
         self.0.extend_from_slice(st.as_bytes());
         self
     }
@@ -184,6 +194,9 @@ impl R<'_> {
     fn stat(&mut self) -> Option<Stat> {
         self.take(std::mem::size_of::<Stat>()).and_then(|b| Stat::read_from_bytes(b).ok())
     }
+    fn statfs(&mut self) -> Option<StatFs> {
+        self.take(std::mem::size_of::<StatFs>()).and_then(|b| StatFs::read_from_bytes(b).ok())
+    }
     fn done(&self) -> bool {
         self.0.is_empty()
     }
@@ -198,6 +211,7 @@ impl Request {
             Request::Open { handle, flags } => W::default().u32(OPEN).u64(*handle).u32(*flags),
             Request::ReadDir { handle, cookie } => W::default().u32(READDIR).u64(*handle).u64(*cookie),
             Request::ReadLink { handle } => W::default().u32(READLINK).u64(*handle),
+            Request::StatFs { handle } => W::default().u32(STATFS).u64(*handle),
             Request::Close { handle } => W::default().u32(CLOSE).u64(*handle),
             Request::Create { dir, name, mode, flags } => {
                 W::default().u32(CREATE).u64(*dir).bytes(name).u32(*mode).u32(*flags)
@@ -235,6 +249,7 @@ impl Request {
             OPEN => Request::Open { handle: r.u64()?, flags: r.u32()? },
             READDIR => Request::ReadDir { handle: r.u64()?, cookie: r.u64()? },
             READLINK => Request::ReadLink { handle: r.u64()? },
+            STATFS => Request::StatFs { handle: r.u64()? },
             CLOSE => Request::Close { handle: r.u64()? },
             CREATE => Request::Create { dir: r.u64()?, name: r.bytes()?, mode: r.u32()?, flags: r.u32()? },
             MKDIR => Request::Mkdir { dir: r.u64()?, name: r.bytes()?, mode: r.u32()? },
@@ -274,6 +289,7 @@ pub fn encode_reply(reply: &Result<Reply, i32>) -> Vec<u8> {
             w
         }
         Ok(Reply::Link(t)) => w.u32(0).bytes(t),
+        Ok(Reply::StatFs(st)) => w.u32(0).statfs(st),
     }
     .0
 }
@@ -313,6 +329,7 @@ pub fn decode_reply(req: &Request, b: &[u8]) -> Result<Result<Reply, i32>, Malfo
                 Reply::Entries { next, entries }
             }
             Request::ReadLink { .. } => Reply::Link(r.bytes()?),
+            Request::StatFs { .. } => Reply::StatFs(r.statfs()?),
         })
     })()
     .ok_or(Malformed)?;
@@ -335,6 +352,7 @@ mod tests {
             Request::Open { handle: 3, flags: 0o2 },
             Request::ReadDir { handle: 4, cookie: 100 },
             Request::ReadLink { handle: 5 },
+            Request::StatFs { handle: 5 },
             Request::Close { handle: 6 },
             Request::Create { dir: 1, name: b"n".to_vec(), mode: 0o644, flags: 2 },
             Request::Mkdir { dir: 1, name: b"d".to_vec(), mode: 0o755 },

@@ -195,6 +195,16 @@ impl Server {
                 Ok(Reply::Node { handle, stat })
             }
             Request::Stat { handle } => Ok(Reply::Stat(fstat(self.node(handle)?.fd.as_raw_fd())?)),
+            Request::StatFs { handle } => {
+                let mut st = abi::structs::StatFs::default();
+                let fd = self.node(handle)?.fd.as_raw_fd();
+                // SAFETY: fstatfs writes one struct statfs, which `StatFs` is
+                // laid out as.
+                if unsafe { libc::syscall(libc::SYS_fstatfs, fd, st.as_mut_bytes().as_mut_ptr()) } < 0 {
+                    return Err(errno());
+                }
+                Ok(Reply::StatFs(st))
+            }
             Request::ReadDir { handle, cookie } => self.readdir(handle, cookie),
             Request::ReadLink { handle } => {
                 let node = self.node(handle)?;

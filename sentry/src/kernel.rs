@@ -115,7 +115,7 @@ pub struct Kernel {
 pub fn initial_mounts(
     mf: &Arc<MemoryFile>,
     root: Option<InodeRef>,
-    volumes: Vec<(Vec<u8>, InodeRef)>,
+    volumes: Vec<(Vec<u8>, InodeRef, MountFlags)>,
 ) -> Result<Arc<MountNamespace>, String> {
     let attrs = |ty: u32, mode: u32| NewAttrs { mode: ty | mode, uid: 0, gid: 0 };
     let fresh = "a fresh tmpfs has room for these names";
@@ -162,10 +162,10 @@ pub fn initial_mounts(
         let shm_at = dev.create(b"shm", NewNode::Directory, attrs(S_IFDIR, 0o1777)).expect(fresh);
         ns.mount(&Path { mount: dev_mount, dentry: shm_at }, new_tmpfs(0o1777), MountFlags::default());
     }
-    for (at, inode) in volumes {
+    for (at, inode, flags) in volumes {
         let point =
             make_dirs(&ns, &at).map_err(|e| format!("volume mount point {}: {e}", String::from_utf8_lossy(&at)))?;
-        ns.mount(&point, vfs::Dentry::new_root(inode), MountFlags::default());
+        ns.mount(&point, vfs::Dentry::new_root(inode), flags);
     }
     Ok(ns)
 }

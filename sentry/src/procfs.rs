@@ -1,5 +1,6 @@
-//! A minimal /proc: `self`, and for each process `exe`, `cwd`, `fd/` and
-//! `maps`. The links are "magic": following them lands on the file itself.
+//! A minimal /proc: `self`, `mounts`, and for each process `exe`, `cwd`,
+//! `fd/`, `maps`, `mounts` and `mountinfo`. The links are "magic": following
+//! them lands on the file itself.
 
 use std::any::Any;
 use std::sync::{Arc, Weak};
@@ -39,6 +40,10 @@ enum Kind {
     FdDir(i32),
     Fd(i32, i32),
     Maps(i32),
+    /// /proc/mounts: a link to self/mounts.
+    MountsLink,
+    Mounts(i32),
+    MountInfo(i32),
 }
 
 struct ProcNode {
@@ -58,8 +63,8 @@ impl ProcNode {
     fn file_type(&self) -> FileType {
         match self.kind {
             Kind::Root | Kind::PidDir(_) | Kind::FdDir(_) => FileType::Directory,
-            Kind::SelfLink | Kind::Exe(_) | Kind::Cwd(_) | Kind::Fd(..) => FileType::Symlink,
-            Kind::Maps(_) => FileType::Regular,
+            Kind::SelfLink | Kind::MountsLink | Kind::Exe(_) | Kind::Cwd(_) | Kind::Fd(..) => FileType::Symlink,
+            Kind::Maps(_) | Kind::Mounts(_) | Kind::MountInfo(_) => FileType::Regular,
         }
     }
 
@@ -68,11 +73,14 @@ impl ProcNode {
         match self.kind {
             Kind::Root => 1,
             Kind::SelfLink => 2,
+            Kind::MountsLink => 3,
             Kind::PidDir(p) => per_pid(p, 1),
             Kind::Exe(p) => per_pid(p, 2),
             Kind::Cwd(p) => per_pid(p, 3),
             Kind::FdDir(p) => per_pid(p, 4),
             Kind::Maps(p) => per_pid(p, 5),
+            Kind::Mounts(p) => per_pid(p, 6),
+            Kind::MountInfo(p) => per_pid(p, 7),
             Kind::Fd(p, fd) => per_pid(p, 0x1000 + fd as u64),
         }
     }
@@ -92,9 +100,61 @@ impl ProcNode {
         text
     }
 
+    /// /proc/PID/mounts (or mountinfo, when `info`): the mounts the task
+    /// can see from its root.
+    fn mount_table(&self, t: &TaskView, info: bool) -> Vec<u8> {
+        let Some(k) = self.kernel.upgrade() else { return Vec::new() };
+        let root = t.fs.root();
+        let creds = FsCreds::default();
+        let r = Resolver { ns: &k.mounts, root: &root, creds: &creds };
+        let mut out = Vec::new();
+        for m in k.mounts.mounts() {
+            let at = match &m.parent {
+                Some((pm, pd)) => Path { mount: pm.clone(), dentry: pd.clone() },
+                None => Path { mount: m.clone(), dentry: m.root.clone() },
+            };
+            let Some(point) = r.path_of(&at) else { continue };
+            let point = escape_mount_path(&point);
+            let st = m.root.inode().stat();
+            let fstype = match m.root.inode().statfs().f_type {
+                vfs::inode::TMPFS_MAGIC => "tmpfs",
+                vfs::inode::OVERLAYFS_MAGIC => "overlay",
+                vfs::inode::PROC_MAGIC => "proc",
+                vfs::inode::V9FS_MAGIC => "9p",
+                _ => "none",
+            };
+            let rw = if m.flags.readonly { "ro" } else { "rw" };
+            if info {
+                let parent = m.parent.as_ref().map_or(m.id, |(pm, _)| pm.id);
+                let (major, minor) = ((st.st_dev >> 8) & 0xfff, (st.st_dev & 0xff) | ((st.st_dev >> 12) & !0xff));
+                out.extend_from_slice(format!("{} {parent} {major}:{minor} / ", m.id).as_bytes());
+                out.extend_from_slice(&point);
+                out.extend_from_slice(format!(" {rw},relatime - {fstype} none {rw}\n").as_bytes());
+            } else {
+                out.extend_from_slice(b"none ");
+                out.extend_from_slice(&point);
+                out.extend_from_slice(format!(" {fstype} {rw},relatime 0 0\n").as_bytes());
+            }
+        }
+        out
+    }
+
     fn fd_entry(&self, pid: i32, fd: i32) -> Result<Arc<FileDescription>, Errno> {
         self.task(pid)?.fds.file(fd).map_err(|_| Errno::ENOENT)
     }
+}
+
+/// A path as the mount tables show it: space, tab, newline and backslash in
+/// octal.
+fn escape_mount_path(p: &[u8]) -> Vec<u8> {
+    let mut s = Vec::new();
+    for &b in p {
+        match b {
+            b' ' | b'\t' | b'\n' | b'\\' => s.extend_from_slice(format!("\\{b:03o}").as_bytes()),
+            _ => s.push(b),
+        }
+    }
+    s
 }
 
 /// Names of a file that has no place in the tree, as Linux shows them.
@@ -131,18 +191,23 @@ impl Inode for OpenFileInode {
 impl Inode for ProcNode {
     fn stat(&self) -> Stat {
         let (uid, gid) = match self.kind {
-            Kind::Root | Kind::SelfLink => (0, 0),
-            Kind::PidDir(p) | Kind::Exe(p) | Kind::Cwd(p) | Kind::FdDir(p) | Kind::Fd(p, _) | Kind::Maps(p) => {
-                self.task(p).map(|t| (t.uid, t.gid)).unwrap_or((0, 0))
-            }
+            Kind::Root | Kind::SelfLink | Kind::MountsLink => (0, 0),
+            Kind::PidDir(p)
+            | Kind::Exe(p)
+            | Kind::Cwd(p)
+            | Kind::FdDir(p)
+            | Kind::Fd(p, _)
+            | Kind::Maps(p)
+            | Kind::Mounts(p)
+            | Kind::MountInfo(p) => self.task(p).map(|t| (t.uid, t.gid)).unwrap_or((0, 0)),
         };
         let mode = match self.kind {
             Kind::Root | Kind::PidDir(_) => S_IFDIR | 0o555,
             Kind::FdDir(_) => S_IFDIR | 0o500,
-            Kind::SelfLink => S_IFLNK | 0o777,
+            Kind::SelfLink | Kind::MountsLink => S_IFLNK | 0o777,
             Kind::Exe(_) | Kind::Cwd(_) => S_IFLNK | 0o777,
             Kind::Fd(..) => S_IFLNK | 0o700,
-            Kind::Maps(_) => S_IFREG | 0o444,
+            Kind::Maps(_) | Kind::Mounts(_) | Kind::MountInfo(_) => S_IFREG | 0o444,
         };
         let nlink = if self.file_type() == FileType::Directory { 2 } else { 1 };
         Stat {
@@ -165,6 +230,7 @@ impl Inode for ProcNode {
         let number = || std::str::from_utf8(name).ok().and_then(|s| s.parse::<i32>().ok()).filter(|&n| n >= 0);
         match self.kind {
             Kind::Root if name == b"self" => Ok(self.child(Kind::SelfLink)),
+            Kind::Root if name == b"mounts" => Ok(self.child(Kind::MountsLink)),
             Kind::Root => {
                 let pid = number().ok_or(Errno::ENOENT)?;
                 self.task(pid)?;
@@ -177,6 +243,8 @@ impl Inode for ProcNode {
                     b"cwd" => Ok(self.child(Kind::Cwd(p))),
                     b"fd" => Ok(self.child(Kind::FdDir(p))),
                     b"maps" => Ok(self.child(Kind::Maps(p))),
+                    b"mounts" => Ok(self.child(Kind::Mounts(p))),
+                    b"mountinfo" => Ok(self.child(Kind::MountInfo(p))),
                     _ => Err(Errno::ENOENT),
                 }
             }
@@ -197,7 +265,7 @@ impl Inode for ProcNode {
         match self.kind {
             Kind::Root => {
                 let k = self.kernel.upgrade().ok_or(Errno::ENOENT)?;
-                let mut v = vec![entry(b"self".to_vec(), Kind::SelfLink)];
+                let mut v = vec![entry(b"self".to_vec(), Kind::SelfLink), entry(b"mounts".to_vec(), Kind::MountsLink)];
                 let tgids: Vec<i32> = k.tasks.lock().unwrap().values().map(|t| t.tgid).collect();
                 v.extend(tgids.into_iter().map(|p| entry(p.to_string().into_bytes(), Kind::PidDir(p))));
                 Ok(v)
@@ -207,6 +275,8 @@ impl Inode for ProcNode {
                 entry(b"exe".to_vec(), Kind::Exe(p)),
                 entry(b"fd".to_vec(), Kind::FdDir(p)),
                 entry(b"maps".to_vec(), Kind::Maps(p)),
+                entry(b"mountinfo".to_vec(), Kind::MountInfo(p)),
+                entry(b"mounts".to_vec(), Kind::Mounts(p)),
             ]),
             Kind::FdDir(p) => {
                 let fds = self.task(p)?.fds.fds();
@@ -223,6 +293,7 @@ impl Inode for ProcNode {
                 let t = self.task(tid)?;
                 Ok(t.tgid.to_string().into_bytes())
             }
+            Kind::MountsLink => Ok(b"self/mounts".to_vec()),
             Kind::Exe(p) => {
                 let t = self.task(p)?;
                 Ok(self.path_text(&t, &t.exe))
@@ -268,6 +339,11 @@ impl Inode for ProcNode {
                 let t = self.task(p)?;
                 let image = self.path_text(&t, &t.exe);
                 Ok(Box::new(SnapshotFile { data: t.mm.proc_maps(&image), stat: self.stat() }))
+            }
+            Kind::Mounts(p) | Kind::MountInfo(p) => {
+                let t = self.task(p)?;
+                let data = self.mount_table(&t, matches!(self.kind, Kind::MountInfo(_)));
+                Ok(Box::new(SnapshotFile { data, stat: self.stat() }))
             }
             Kind::Root | Kind::PidDir(_) | Kind::FdDir(_) => {
                 Ok(Box::new(DirectoryFile::new(self.clone(), self.stat().st_ino)))

@@ -1,8 +1,11 @@
 // Changes in a directory (argv[1]) that is a volume under rVisor: they must
 // reach the host exactly as they do natively. argv[2], if given, is a path
 // to rename a file to across a mount boundary.
+#define _GNU_SOURCE
 #include "common.h"
 #include <fcntl.h>
+#include <linux/falloc.h>
+#include <sys/statfs.h>
 #include <sys/stat.h>
 
 int main(int argc, char **argv) {
@@ -28,6 +31,15 @@ int main(int argc, char **argv) {
     CHECK("chmod", chmod("renamed.txt", 0600));
     CHECK("mode", ({ struct stat st; stat("renamed.txt", &st); (long)(st.st_mode & 0777); }));
     CHECK("truncate", truncate("renamed.txt", 4));
+    int af = open("alloc.bin", O_RDWR | O_CREAT | O_TRUNC, 0644);
+    CHECK("fallocate", fallocate(af, 0, 0, 10000));
+    CHECK("fallocate keep size", fallocate(af, FALLOC_FL_KEEP_SIZE, 10000, 10000));
+    CHECK("punch hole", fallocate(af, FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE, 0, 4096));
+    CHECK("allocated size", ({ struct stat st; fstat(af, &st); (long)st.st_size; }));
+    close(af);
+    struct statfs sf;
+    CHECK("statfs", statfs(".", &sf));
+    printf("blocks %llu bsize %ld\n", (unsigned long long)sf.f_blocks, (long)sf.f_bsize);
     CHECK("unlink", unlink("gone.txt"));
     CHECK("unlink missing", unlink("gone.txt"));
     CHECK("rmdir non-empty", rmdir("dir"));

@@ -293,6 +293,16 @@ impl Inode for GoferNode {
         }
     }
 
+    /// The host filesystem's figures, under the 9p magic.
+    fn statfs(&self) -> abi::structs::StatFs {
+        let host = self.handle().and_then(|handle| match self.client.call(Request::StatFs { handle })? {
+            (Reply::StatFs(st), _) => Ok(st),
+            _ => Err(Errno::EIO),
+        });
+        let st = host.unwrap_or(abi::structs::StatFs { f_namelen: NAME_MAX as i64, ..Default::default() });
+        abi::structs::StatFs { f_type: crate::inode::V9FS_MAGIC, f_fsid: [0, 0], ..st }
+    }
+
     fn readlink(&self) -> Result<Vec<u8>, Errno> {
         if self.stat.st_mode & S_IFMT != S_IFLNK {
             return Err(Errno::EINVAL);

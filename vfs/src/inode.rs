@@ -195,6 +195,8 @@ impl FsCreds {
 pub const TMPFS_MAGIC: i64 = 0x0102_1994;
 pub const OVERLAYFS_MAGIC: i64 = 0x794c_7630;
 pub const PROC_MAGIC: i64 = 0x9fa0;
+/// What gofer-backed filesystems (volumes) report, as gVisor's do.
+pub const V9FS_MAGIC: i64 = 0x0102_1997;
 
 /// statfs figures of a filesystem kept in the memory file.
 pub fn memory_statfs(magic: i64) -> abi::structs::StatFs {

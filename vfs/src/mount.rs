@@ -118,7 +118,8 @@ impl Dentry {
     }
 }
 
-/// Mount flags the VFS enforces.
+/// Mount flags, as the mount tables show them. A read-only volume is
+/// enforced by its gofer inodes (EROFS), which know they are read-only.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct MountFlags {
     pub readonly: bool,
@@ -183,6 +184,11 @@ impl MountNamespace {
         let m = Arc::new(Mount { id, root: fs_root, parent: Some((at.mount.clone(), at.dentry.clone())), flags });
         self.mounts.lock().unwrap().push(m.clone());
         m
+    }
+
+    /// Every mount, in the order they were made.
+    pub fn mounts(&self) -> Vec<Arc<Mount>> {
+        self.mounts.lock().unwrap().clone()
     }
 
     /// The mount on top of `p`, if any (the most recent one wins).
