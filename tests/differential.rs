@@ -147,3 +147,8 @@ fn epoll() {
 fn fallocate() {
     compare("fallocate", &[], b"");
 }
+
+#[test]
+fn openat2_resolve_scopes() {
+    compare("openat2", &[], b"");
+}

@@ -60,7 +60,7 @@ pub fn find_executable(
     name: &[u8],
     path_env: &[u8],
 ) -> Result<Executable, ExecError> {
-    let r = Resolver { ns, root, creds };
+    let r = Resolver { ns, root, creds, restrict: 0 };
     let not_found = |e: Errno| ExecError { errno: e, msg: e.message().to_string() };
     if name.is_empty() {
         return Err(not_found(Errno::ENOENT));
@@ -91,7 +91,7 @@ pub fn open_interpreter(
     name: &[u8],
 ) -> Result<Box<dyn ExecSource>, ExecError> {
     let shown = String::from_utf8_lossy(name).into_owned();
-    let p = Resolver { ns, root, creds }
+    let p = Resolver { ns, root, creds, restrict: 0 }
         .resolve(root, name, true)
         .map_err(|e| ExecError { errno: e, msg: format!("interpreter {shown}: {}", e.message()) })?;
     let (file, _) = open_checked(p, creds)

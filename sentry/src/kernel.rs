@@ -174,7 +174,7 @@ pub fn initial_mounts(
 fn make_dirs(ns: &MountNamespace, path: &[u8]) -> Result<Path, Errno> {
     let root = ns.root();
     let creds = vfs::FsCreds::default();
-    let r = Resolver { ns, root: &root, creds: &creds };
+    let r = Resolver { ns, root: &root, creds: &creds, restrict: 0 };
     let mut cur = root.clone();
     for comp in path.split(|&b| b == b'/').filter(|c| !c.is_empty()) {
         cur = match r.resolve(&cur, comp, true) {
@@ -263,7 +263,7 @@ impl Kernel {
         let fs_creds = vfs::FsCreds { uid: init.creds.euid, gid: init.creds.egid, groups: Vec::new() };
         let path_env =
             init.envp.iter().find_map(|e| e.strip_prefix(b"PATH=")).unwrap_or(b"/usr/local/bin:/usr/bin:/bin").to_vec();
-        let cwd = Resolver { ns: &self.mounts, root: &root, creds: &fs_creds }
+        let cwd = Resolver { ns: &self.mounts, root: &root, creds: &fs_creds, restrict: 0 }
             .resolve(&root, &init.cwd, true)
             .ok()
             .filter(|p| vfs::inode::file_type(&**p.inode()) == vfs::inode::FileType::Directory)

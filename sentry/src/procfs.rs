@@ -24,7 +24,7 @@ const PROC_DEV: u64 = 0x10;
 pub fn mount(kernel: &Arc<Kernel>) -> Result<(), Errno> {
     let root = kernel.mounts.root();
     let creds = FsCreds::default();
-    let at = Resolver { ns: &kernel.mounts, root: &root, creds: &creds }.resolve(&root, b"/proc", true)?;
+    let at = Resolver { ns: &kernel.mounts, root: &root, creds: &creds, restrict: 0 }.resolve(&root, b"/proc", true)?;
     let node: InodeRef = Arc::new(ProcNode { kernel: Arc::downgrade(kernel), kind: Kind::Root });
     kernel.mounts.mount(&at, Dentry::new_root(node), MountFlags::default());
     Ok(())
@@ -91,7 +91,7 @@ impl ProcNode {
         let creds = FsCreds::default();
         let Some(k) = self.kernel.upgrade() else { return Vec::new() };
         // A file outside the task's tree (a memfd) is shown by its name.
-        let mut text = Resolver { ns: &k.mounts, root: &root, creds: &creds }
+        let mut text = Resolver { ns: &k.mounts, root: &root, creds: &creds, restrict: 0 }
             .path_of(p)
             .unwrap_or_else(|| [b"/".as_slice(), &p.dentry.name()].concat());
         if p.dentry.is_deleted() {
@@ -106,7 +106,7 @@ impl ProcNode {
         let Some(k) = self.kernel.upgrade() else { return Vec::new() };
         let root = t.fs.root();
         let creds = FsCreds::default();
-        let r = Resolver { ns: &k.mounts, root: &root, creds: &creds };
+        let r = Resolver { ns: &k.mounts, root: &root, creds: &creds, restrict: 0 };
         let mut out = Vec::new();
         for m in k.mounts.mounts() {
             let at = match &m.parent {

@@ -208,7 +208,7 @@ impl Task {
 
     /// A resolver for paths as this task sees them (`root` is its root).
     pub fn resolver<'a>(&'a self, root: &'a vfs::Path, creds: &'a vfs::FsCreds) -> vfs::resolve::Resolver<'a> {
-        vfs::resolve::Resolver { ns: &self.kernel.mounts, root, creds }
+        vfs::resolve::Resolver { ns: &self.kernel.mounts, root, creds, restrict: 0 }
     }
 
     /// RLIMIT_NOFILE, the bound for new fd numbers.

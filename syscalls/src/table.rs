@@ -46,6 +46,7 @@ pub static TABLE: &[Entry] = &[
     // Paths and names
     entry!(OPEN, "open", [Str, Hex, Oct], Ret::Int, typed!(fs::open::open, UserCStr, u32, u32), Partial("O_TMPFILE is EOPNOTSUPP; FIFOs, sockets and device nodes of the host layers are ENXIO (never opened on the host)")),
     entry!(OPENAT, "openat", [DirFd, Str, Hex, Oct], Ret::Int, typed!(fs::open::openat, Fd, UserCStr, u32, u32), Partial("O_TMPFILE is EOPNOTSUPP; FIFOs, sockets and device nodes of the host layers are ENXIO (never opened on the host)")),
+    entry!(OPENAT2, "openat2", [DirFd, Str, Ptr, Uint], Ret::Int, typed!(fs::open::openat2, Fd, UserCStr, u64, usize), Partial("as openat; RESOLVE_CACHED lookups are always done")),
     entry!(CREAT, "creat", [Str, Oct], Ret::Int, typed!(fs::open::creat, UserCStr, u32), Full),
     entry!(LSEEK, "lseek", [Fd, Int, Int], Ret::Int, typed!(fs::open::lseek, Fd, i64, u32), Full),
     entry!(STAT, "stat", [Str, Ptr], Ret::Int, typed!(fs::stat::stat, UserCStr, UserPtr<abi::structs::Stat>), Full),

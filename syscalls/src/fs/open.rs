@@ -1,4 +1,4 @@
-//! open, openat, creat, lseek.
+//! open, openat, openat2, creat, lseek.
 
 use std::sync::Arc;
 
@@ -8,10 +8,15 @@ use sentry::fdtable::FdEntry;
 use sentry::{SyscallResult, Task};
 use vfs::file::DirectoryFile;
 use vfs::inode::{file_type, FileType, NewAttrs, NewNode, SetAttr, MAY_EXEC, MAY_READ, MAY_WRITE};
+use vfs::resolve::{
+    Resolver, RESOLVE_BENEATH, RESOLVE_CACHED, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS,
+    RESOLVE_NO_XDEV,
+};
 use vfs::{FileDescription, FileOps, Path};
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 use crate::args::{Fd, UserCStr};
-use crate::fs::path::{is_plain_name, lookup_parent, start_dir};
+use crate::fs::path::{is_plain_name, start_dir};
 
 /// The open flags Linux knows; others are ignored, as Linux ignores them.
 const VALID_OPEN_FLAGS: u32 = O_ACCMODE
@@ -55,7 +60,14 @@ impl FileOps for PathOnly {
 
 /// Opens `path` (relative to `dirfd`) as open(2) does; returns the new fd.
 pub fn do_open(t: &mut Task, dirfd: Fd, path: UserCStr, flags: u32, mode: u32) -> SyscallResult {
-    let flags = flags & VALID_OPEN_FLAGS;
+    open_resolving(t, dirfd, path, flags & VALID_OPEN_FLAGS, mode, 0)
+}
+
+/// open with openat2's RESOLVE_* restrictions (`restrict`, 0 for none).
+fn open_resolving(t: &mut Task, dirfd: Fd, path: UserCStr, flags: u32, mode: u32, restrict: u64) -> SyscallResult {
+    if flags & (O_DIRECTORY | O_CREAT) == O_DIRECTORY | O_CREAT {
+        return Err(Errno::EINVAL);
+    }
     if flags & O_TMPFILE == O_TMPFILE {
         // Unnamed temporary files arrive with the rest of the filesystem issue.
         return Err(Errno::EOPNOTSUPP);
@@ -63,16 +75,23 @@ pub fn do_open(t: &mut Task, dirfd: Fd, path: UserCStr, flags: u32, mode: u32) -
     let path_only = flags & O_PATH != 0;
     let acc = flags & O_ACCMODE;
     let (want_read, want_write) = (acc == O_RDONLY || acc == O_RDWR, acc == O_WRONLY || acc == O_RDWR);
-    let (creds, root) = (t.fs_creds(), t.fs.root());
+    let creds = t.fs_creds();
     let p = path.read_path(t)?;
     if p.is_empty() {
         return Err(Errno::ENOENT);
     }
-    let start = if p[0] == b'/' { t.fs.cwd() } else { start_dir(t, dirfd)? };
+    if p[0] == b'/' && restrict & RESOLVE_BENEATH != 0 {
+        return Err(Errno::EXDEV);
+    }
+    let scoped = restrict & (RESOLVE_BENEATH | RESOLVE_IN_ROOT) != 0;
+    let start = if p[0] == b'/' && !scoped { t.fs.cwd() } else { start_dir(t, dirfd)? };
+    // A scoped resolution treats its starting directory as the root.
+    let root = if scoped { start.clone() } else { t.fs.root() };
+    let resolver = Resolver { ns: &t.kernel.mounts, root: &root, creds: &creds, restrict };
     let follow = flags & O_NOFOLLOW == 0;
     let mut created = false;
     let target: Path = if flags & O_CREAT != 0 && !path_only {
-        let parent = lookup_parent(t, dirfd, path)?;
+        let parent = resolver.resolve_parent(&start, &p)?;
         if !is_plain_name(&parent.name) || parent.trailing_slash {
             return Err(Errno::EISDIR);
         }
@@ -86,7 +105,7 @@ pub fn do_open(t: &mut Task, dirfd: Fd, path: UserCStr, flags: u32, mode: u32) -
                     if !follow {
                         return Err(Errno::ELOOP);
                     }
-                    t.resolver(&root, &creds).resolve(&start, &p, true)?
+                    resolver.resolve(&start, &p, true)?
                 } else {
                     t.kernel.mounts.mounted_on(&found).map_or(found, |m| Path { dentry: m.root.clone(), mount: m })
                 }
@@ -104,7 +123,7 @@ pub fn do_open(t: &mut Task, dirfd: Fd, path: UserCStr, flags: u32, mode: u32) -
             Err(e) => return Err(e),
         }
     } else {
-        t.resolver(&root, &creds).resolve(&start, &p, follow)?
+        resolver.resolve(&start, &p, follow)?
     };
     let kind = file_type(&**target.inode());
     if flags & O_DIRECTORY != 0 && kind != FileType::Directory {
@@ -155,6 +174,66 @@ pub fn open(t: &mut Task, path: UserCStr, flags: u32, mode: u32) -> SyscallResul
 
 pub fn openat(t: &mut Task, dirfd: Fd, path: UserCStr, flags: u32, mode: u32) -> SyscallResult {
     do_open(t, dirfd, path, flags, mode)
+}
+
+/// struct open_how.
+#[repr(C)]
+#[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+/// The size of the first struct open_how (OPEN_HOW_SIZE_VER0).
+const OPEN_HOW_SIZE_VER0: usize = 24;
+/// The flags O_PATH may come with in openat2.
+const O_PATH_FLAGS: u64 = (O_DIRECTORY | O_NOFOLLOW | O_PATH | O_CLOEXEC) as u64;
+const VALID_RESOLVE_FLAGS: u64 =
+    RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH | RESOLVE_IN_ROOT | RESOLVE_CACHED;
+
+/// openat2: open with every argument checked, and RESOLVE_* restrictions.
+/// RESOLVE_CACHED lookups are always done (Linux may say EAGAIN instead).
+pub fn openat2(t: &mut Task, dirfd: Fd, path: UserCStr, how: u64, size: usize) -> SyscallResult {
+    if size < OPEN_HOW_SIZE_VER0 {
+        return Err(Errno::EINVAL);
+    }
+    if size > PAGE_SIZE as usize {
+        return Err(Errno::E2BIG);
+    }
+    // A larger struct from a newer caller is fine if the rest is zeros.
+    let mut raw = vec![0u8; size];
+    t.mm.copy_in(how, &mut raw)?;
+    if raw[OPEN_HOW_SIZE_VER0..].iter().any(|&b| b != 0) {
+        return Err(Errno::E2BIG);
+    }
+    let how = OpenHow::read_from_bytes(&raw[..OPEN_HOW_SIZE_VER0]).map_err(|_| Errno::EINVAL)?;
+    let flags = how.flags & !(O_CLOEXEC as u64);
+    if flags & !(VALID_OPEN_FLAGS as u64) != 0 || how.resolve & !VALID_RESOLVE_FLAGS != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if how.resolve & (RESOLVE_BENEATH | RESOLVE_IN_ROOT) == RESOLVE_BENEATH | RESOLVE_IN_ROOT {
+        return Err(Errno::EINVAL);
+    }
+    let creates = flags & O_CREAT as u64 != 0 || flags & O_TMPFILE as u64 == O_TMPFILE as u64;
+    if (creates && how.mode & !0o7777 != 0) || (!creates && how.mode != 0) {
+        return Err(Errno::EINVAL);
+    }
+    let flags = how.flags as u32;
+    if flags & (O_DIRECTORY | O_CREAT) == O_DIRECTORY | O_CREAT {
+        return Err(Errno::EINVAL);
+    }
+    if flags & O_TMPFILE & !O_DIRECTORY != 0 && (flags & O_DIRECTORY == 0 || flags & O_ACCMODE == O_RDONLY) {
+        return Err(Errno::EINVAL);
+    }
+    if flags & O_PATH != 0 && how.flags & !O_PATH_FLAGS != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if how.resolve & RESOLVE_CACHED != 0 && flags & (O_TRUNC | O_CREAT | (O_TMPFILE & !O_DIRECTORY)) != 0 {
+        return Err(Errno::EAGAIN);
+    }
+    let flags = if flags & O_PATH == 0 { flags | O_LARGEFILE } else { flags };
+    open_resolving(t, dirfd, path, flags, how.mode as u32, how.resolve)
 }
 
 pub fn creat(t: &mut Task, path: UserCStr, mode: u32) -> SyscallResult {
