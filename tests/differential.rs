@@ -152,3 +152,8 @@ fn fallocate() {
 fn openat2_resolve_scopes() {
     compare("openat2", &[], b"");
 }
+
+#[test]
+fn o_tmpfile() {
+    compare("tmpfile", &[], b"");
+}

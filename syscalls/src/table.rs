@@ -44,8 +44,8 @@ pub static TABLE: &[Entry] = &[
     entry!(FSTAT, "fstat", [Fd, Ptr], Ret::Int, typed!(fs::stat::fstat, Fd, UserPtr<abi::structs::Stat>), Full),
     entry!(NEWFSTATAT, "newfstatat", [DirFd, Str, Ptr, Hex], Ret::Int, typed!(fs::stat::newfstatat, Fd, UserCStr, UserPtr<abi::structs::Stat>, u32), Full),
     // Paths and names
-    entry!(OPEN, "open", [Str, Hex, Oct], Ret::Int, typed!(fs::open::open, UserCStr, u32, u32), Partial("O_TMPFILE is EOPNOTSUPP; FIFOs, sockets and device nodes of the host layers are ENXIO (never opened on the host)")),
-    entry!(OPENAT, "openat", [DirFd, Str, Hex, Oct], Ret::Int, typed!(fs::open::openat, Fd, UserCStr, u32, u32), Partial("O_TMPFILE is EOPNOTSUPP; FIFOs, sockets and device nodes of the host layers are ENXIO (never opened on the host)")),
+    entry!(OPEN, "open", [Str, Hex, Oct], Ret::Int, typed!(fs::open::open, UserCStr, u32, u32), Partial("O_TMPFILE on tmpfs and the overlay (elsewhere EOPNOTSUPP); FIFOs, sockets and device nodes of the host layers are ENXIO (never opened on the host)")),
+    entry!(OPENAT, "openat", [DirFd, Str, Hex, Oct], Ret::Int, typed!(fs::open::openat, Fd, UserCStr, u32, u32), Partial("O_TMPFILE on tmpfs and the overlay (elsewhere EOPNOTSUPP); FIFOs, sockets and device nodes of the host layers are ENXIO (never opened on the host)")),
     entry!(OPENAT2, "openat2", [DirFd, Str, Ptr, Uint], Ret::Int, typed!(fs::open::openat2, Fd, UserCStr, u64, usize), Partial("as openat; RESOLVE_CACHED lookups are always done")),
     entry!(CREAT, "creat", [Str, Oct], Ret::Int, typed!(fs::open::creat, UserCStr, u32), Full),
     entry!(LSEEK, "lseek", [Fd, Int, Int], Ret::Int, typed!(fs::open::lseek, Fd, i64, u32), Full),

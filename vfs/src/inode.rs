@@ -105,6 +105,10 @@ pub trait Inode: Send + Sync {
     fn create(&self, _name: &[u8], _node: NewNode<'_>, _attrs: NewAttrs) -> Result<InodeRef, Errno> {
         Err(Errno::ENOTDIR)
     }
+    /// Whether O_TMPFILE may make unnamed files in this directory.
+    fn supports_tmpfile(&self) -> bool {
+        false
+    }
     /// Adds a hard link to `target` named `name`.
     fn link(&self, _name: &[u8], _target: &InodeRef) -> Result<(), Errno> {
         Err(Errno::ENOTDIR)

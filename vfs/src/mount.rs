@@ -18,6 +18,9 @@ pub struct Dentry {
     parent: Mutex<Option<Arc<Dentry>>>,
     children: Mutex<HashMap<Vec<u8>, Arc<Dentry>>>,
     deleted: AtomicBool,
+    /// An O_TMPFILE file that may still be given a name (Linux's
+    /// I_LINKABLE): linkat accepts it although it has no links.
+    linkable: AtomicBool,
 }
 
 impl Dentry {
@@ -29,6 +32,7 @@ impl Dentry {
             parent: Mutex::new(None),
             children: Mutex::default(),
             deleted: AtomicBool::new(false),
+            linkable: AtomicBool::new(false),
         })
     }
 
@@ -56,7 +60,40 @@ impl Dentry {
             parent: Mutex::new(Some(self.clone())),
             children: Mutex::default(),
             deleted: AtomicBool::new(false),
+            linkable: AtomicBool::new(false),
         })
+    }
+
+    /// O_TMPFILE: a regular file in this directory that has no name. It is
+    /// made under a private name ("#N", as Linux shows such files in /proc)
+    /// and unlinked at once.
+    pub fn create_tmpfile(self: &Arc<Self>, attrs: NewAttrs, linkable: bool) -> Result<Arc<Dentry>, Errno> {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        if !self.inode.supports_tmpfile() {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        loop {
+            let name = format!("#{}", NEXT.fetch_add(1, Ordering::Relaxed)).into_bytes();
+            match self.create(&name, NewNode::Regular, attrs) {
+                Ok(d) => {
+                    self.unlink(&name, false)?;
+                    d.linkable.store(linkable, Ordering::Relaxed);
+                    return Ok(d);
+                }
+                Err(Errno::EEXIST) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Whether a file with no links may be linked (see `linkable`).
+    pub fn is_linkable(&self) -> bool {
+        self.linkable.load(Ordering::Relaxed)
+    }
+
+    /// After a link: the file is named now.
+    pub fn clear_linkable(&self) {
+        self.linkable.store(false, Ordering::Relaxed);
     }
 
     /// Looks `name` up in this directory (a single component).

@@ -202,6 +202,10 @@ impl Inode for OverlayNode {
         Ok(self.lookup_node(name)?)
     }
 
+    fn supports_tmpfile(&self) -> bool {
+        self.stat().st_mode & S_IFMT == S_IFDIR
+    }
+
     fn create(&self, name: &[u8], node: NewNode<'_>, attrs: NewAttrs) -> Result<InodeRef, Errno> {
         if self.lookup_node(name).is_ok() {
             return Err(Errno::EEXIST);

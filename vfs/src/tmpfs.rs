@@ -350,6 +350,10 @@ impl Inode for Node {
         e.get(name).map(|n| n.clone() as InodeRef).ok_or(Errno::ENOENT)
     }
 
+    fn supports_tmpfile(&self) -> bool {
+        self.is_dir()
+    }
+
     fn create(&self, name: &[u8], node: NewNode<'_>, attrs: NewAttrs) -> Result<InodeRef, Errno> {
         let mut e = self.entries()?.lock().unwrap();
         if e.contains_key(name) {

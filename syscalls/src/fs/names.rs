@@ -192,6 +192,10 @@ fn link_at(t: &mut Task, olddir: Fd, old: UserCStr, newdir: Fd, new: UserCStr, f
     if file_type(&**source.inode()) == FileType::Directory {
         return Err(Errno::EPERM);
     }
+    // A file with no links stays unnamed, O_TMPFILE files aside.
+    if source.inode().stat().st_nlink == 0 && !source.dentry.is_linkable() {
+        return Err(Errno::ENOENT);
+    }
     let to = lookup_parent(t, newdir, new)?;
     if !is_plain_name(&to.name) || to.dir.dentry.lookup(&to.name).is_ok() {
         return Err(Errno::EEXIST);
@@ -203,7 +207,9 @@ fn link_at(t: &mut Task, olddir: Fd, old: UserCStr, newdir: Fd, new: UserCStr, f
         return Err(Errno::EXDEV);
     }
     may_change(&t.fs_creds(), &to.dir)?;
-    to.dir.dentry.link(&to.name, source.inode()).map(|_| 0)
+    to.dir.dentry.link(&to.name, source.inode())?;
+    source.dentry.clear_linkable();
+    Ok(0)
 }
 
 pub fn link(t: &mut Task, old: UserCStr, new: UserCStr) -> SyscallResult {

@@ -60,7 +60,12 @@ impl FileOps for PathOnly {
 
 /// Opens `path` (relative to `dirfd`) as open(2) does; returns the new fd.
 pub fn do_open(t: &mut Task, dirfd: Fd, path: UserCStr, flags: u32, mode: u32) -> SyscallResult {
-    open_resolving(t, dirfd, path, flags & VALID_OPEN_FLAGS, mode, 0)
+    let mut flags = flags & VALID_OPEN_FLAGS;
+    if flags & O_PATH != 0 {
+        // open(2) drops what O_PATH does not go with (openat2 refuses it).
+        flags &= O_PATH_FLAGS as u32;
+    }
+    open_resolving(t, dirfd, path, flags, mode, 0)
 }
 
 /// open with openat2's RESOLVE_* restrictions (`restrict`, 0 for none).
@@ -68,9 +73,11 @@ fn open_resolving(t: &mut Task, dirfd: Fd, path: UserCStr, flags: u32, mode: u32
     if flags & (O_DIRECTORY | O_CREAT) == O_DIRECTORY | O_CREAT {
         return Err(Errno::EINVAL);
     }
-    if flags & O_TMPFILE == O_TMPFILE {
-        // Unnamed temporary files arrive with the rest of the filesystem issue.
-        return Err(Errno::EOPNOTSUPP);
+    // O_TMPFILE is __O_TMPFILE | O_DIRECTORY: both or neither, no O_CREAT,
+    // and it must be opened for writing.
+    let tmpfile = flags & O_TMPFILE & !O_DIRECTORY != 0;
+    if tmpfile && (flags & (O_TMPFILE | O_CREAT) != O_TMPFILE || flags & O_ACCMODE == O_RDONLY) {
+        return Err(Errno::EINVAL);
     }
     let path_only = flags & O_PATH != 0;
     let acc = flags & O_ACCMODE;
@@ -90,7 +97,19 @@ fn open_resolving(t: &mut Task, dirfd: Fd, path: UserCStr, flags: u32, mode: u32
     let resolver = Resolver { ns: &t.kernel.mounts, root: &root, creds: &creds, restrict };
     let follow = flags & O_NOFOLLOW == 0;
     let mut created = false;
-    let target: Path = if flags & O_CREAT != 0 && !path_only {
+    let target: Path = if tmpfile {
+        let dir = resolver.resolve(&start, &p, true)?;
+        if file_type(&**dir.inode()) != FileType::Directory {
+            return Err(Errno::ENOTDIR);
+        }
+        if !creds.may(&dir.inode().stat(), MAY_WRITE | MAY_EXEC) {
+            return Err(Errno::EACCES);
+        }
+        let attrs = NewAttrs { mode: S_IFREG | (mode & 0o7777 & !t.fs.umask()), uid: creds.uid, gid: creds.gid };
+        let d = dir.dentry.create_tmpfile(attrs, flags & O_EXCL == 0)?;
+        created = true;
+        Path { mount: dir.mount, dentry: d }
+    } else if flags & O_CREAT != 0 && !path_only {
         let parent = resolver.resolve_parent(&start, &p)?;
         if !is_plain_name(&parent.name) || parent.trailing_slash {
             return Err(Errno::EISDIR);
@@ -126,7 +145,7 @@ fn open_resolving(t: &mut Task, dirfd: Fd, path: UserCStr, flags: u32, mode: u32
         resolver.resolve(&start, &p, follow)?
     };
     let kind = file_type(&**target.inode());
-    if flags & O_DIRECTORY != 0 && kind != FileType::Directory {
+    if flags & O_DIRECTORY != 0 && kind != FileType::Directory && !tmpfile {
         return Err(Errno::ENOTDIR);
     }
     if kind == FileType::Symlink && !path_only {
