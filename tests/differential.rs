@@ -157,3 +157,8 @@ fn openat2_resolve_scopes() {
 fn o_tmpfile() {
     compare("tmpfile", &[], b"");
 }
+
+#[test]
+fn memfd_seals() {
+    compare("seals", &[], b"");
+}

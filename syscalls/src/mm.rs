@@ -74,6 +74,9 @@ pub fn mmap(t: &mut Task, addr: u64, len: u64, prot: u64, flags: u64, fd: Fd, of
             // A private mapping of /dev/zero is anonymous memory.
             S_IFCHR if st.st_rdev == vfs::dev::ZERO => None,
             S_IFREG if shared && prot & PROT_WRITE_BIT != 0 => {
+                if file.ops().seals().is_ok_and(|s| s & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) != 0) {
+                    return Err(Errno::EPERM);
+                }
                 // Writable shared file mappings need the file's own pages
                 // mapped; not there yet.
                 return Err(Errno::ENODEV);

@@ -40,7 +40,7 @@ pub static TABLE: &[Entry] = &[
     entry!(DUP, "dup", [Fd], Ret::Int, typed!(fs::fd::dup, Fd), Full),
     entry!(DUP2, "dup2", [Fd, Fd], Ret::Int, typed!(fs::fd::dup2, Fd, Fd), Full),
     entry!(DUP3, "dup3", [Fd, Fd, Hex], Ret::Int, typed!(fs::fd::dup3, Fd, Fd, u32), Full),
-    entry!(FCNTL, "fcntl", [Fd, Int, Hex], Ret::Int, typed!(fs::fd::fcntl, Fd, i32, u64), Partial("F_DUPFD*, F_GETFD/SETFD, F_GETFL/SETFL (O_ASYNC is kept but no SIGIO is sent), record locks (F_*LK and F_OFD_*LK; a wait that could never end is EDEADLK), F_GETPIPE_SZ/F_SETPIPE_SZ; leases, owners and seals EINVAL") ),
+    entry!(FCNTL, "fcntl", [Fd, Int, Hex], Ret::Int, typed!(fs::fd::fcntl, Fd, i32, u64), Partial("F_DUPFD*, F_GETFD/SETFD, F_GETFL/SETFL (O_ASYNC is kept but no SIGIO is sent), record locks (F_*LK and F_OFD_*LK; a wait that could never end is EDEADLK), F_GETPIPE_SZ/F_SETPIPE_SZ, F_ADD_SEALS/F_GET_SEALS on tmpfs files; leases and owners EINVAL") ),
     entry!(FSTAT, "fstat", [Fd, Ptr], Ret::Int, typed!(fs::stat::fstat, Fd, UserPtr<abi::structs::Stat>), Full),
     entry!(NEWFSTATAT, "newfstatat", [DirFd, Str, Ptr, Hex], Ret::Int, typed!(fs::stat::newfstatat, Fd, UserCStr, UserPtr<abi::structs::Stat>, u32), Full),
     // Paths and names
@@ -119,7 +119,7 @@ pub static TABLE: &[Entry] = &[
     entry!(STATFS, "statfs", [Str, Ptr], Ret::Int, typed!(fs::misc::statfs, UserCStr, UserPtr<abi::structs::StatFs>), Partial("sizes describe the memory file, not a disk")),
     entry!(FSTATFS, "fstatfs", [Fd, Ptr], Ret::Int, typed!(fs::misc::fstatfs, Fd, UserPtr<abi::structs::StatFs>), Partial("sizes describe the memory file, not a disk")),
     entry!(CLOSE_RANGE, "close_range", [Uint, Uint, Hex], Ret::Int, typed!(fs::misc::close_range, u32, u32, u32), Full),
-    entry!(MEMFD_CREATE, "memfd_create", [Str, Hex], Ret::Int, typed!(fs::misc::memfd_create, UserCStr, u32), Partial("no seals; MFD_HUGETLB EINVAL")),
+    entry!(MEMFD_CREATE, "memfd_create", [Str, Hex], Ret::Int, typed!(fs::misc::memfd_create, UserCStr, u32), Partial("MFD_HUGETLB EINVAL (no huge page pool)")),
     entry!(MKNOD, "mknod", [Str, Oct, Hex], Ret::Int, typed!(fs::misc::mknod, UserCStr, u32, u64), Partial("regular files and FIFOs; device and socket nodes EPERM")),
     entry!(MKNODAT, "mknodat", [DirFd, Str, Oct, Hex], Ret::Int, typed!(fs::misc::mknodat, Fd, UserCStr, u32, u64), Partial("regular files and FIFOs; device and socket nodes EPERM")),
     entry!(RENAMEAT2, "renameat2", [DirFd, Str, DirFd, Str, Hex], Ret::Int, typed!(fs::misc::renameat2, Fd, UserCStr, Fd, UserCStr, u32), Partial("RENAME_NOREPLACE; RENAME_EXCHANGE and RENAME_WHITEOUT EINVAL")),

@@ -47,6 +47,14 @@ pub trait FileOps: Send + Sync {
     fn fallocate(&self, _mode: u32, _off: u64, _len: u64) -> Result<(), Errno> {
         Err(Errno::EOPNOTSUPP)
     }
+    /// F_GET_SEALS: tmpfs files only (EINVAL elsewhere, as Linux).
+    fn seals(&self) -> Result<u32, Errno> {
+        Err(Errno::EINVAL)
+    }
+    /// F_ADD_SEALS, the seal word and write access already checked.
+    fn add_seals(&self, _seals: u32) -> Result<(), Errno> {
+        Err(Errno::EINVAL)
+    }
     /// ftruncate.
     fn truncate(&self, _size: u64) -> Result<(), Errno> {
         Err(Errno::EINVAL)

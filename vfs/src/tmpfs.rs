@@ -58,11 +58,21 @@ struct Meta {
 }
 
 /// Contents of a regular file: page index -> memory-file offset; holes read 0.
-#[derive(Default)]
 struct FileData {
     pages: BTreeMap<u64, u64>,
     size: u64,
+    /// F_SEAL_* (a file that is not a sealable memfd has F_SEAL_SEAL).
+    seals: u32,
 }
+
+impl Default for FileData {
+    fn default() -> FileData {
+        FileData { pages: BTreeMap::new(), size: 0, seals: F_SEAL_SEAL }
+    }
+}
+
+/// Which seals forbid changing bytes.
+const WRITE_SEALS: u32 = F_SEAL_WRITE | F_SEAL_FUTURE_WRITE;
 
 /// A directory's entries, by name.
 type Entries = Mutex<BTreeMap<Vec<u8>, Arc<Node>>>;
@@ -151,6 +161,9 @@ impl Node {
         let n = src.len() as u64;
         let end = off.checked_add(n).filter(|&e| e <= MAX_FILE_SIZE).ok_or(Errno::EFBIG)?;
         let mut d = self.data()?.lock().unwrap();
+        if d.seals & WRITE_SEALS != 0 || (d.seals & F_SEAL_GROW != 0 && end > d.size) {
+            return Err(Errno::EPERM);
+        }
         let mut done = 0u64;
         while done < n {
             let pos = off + done;
@@ -181,6 +194,9 @@ impl Node {
     fn allocate(&self, off: u64, len: u64, keep_size: bool) -> Result<(), Errno> {
         let end = off.checked_add(len).filter(|&e| e <= MAX_FILE_SIZE).ok_or(Errno::EFBIG)?;
         let mut d = self.data()?.lock().unwrap();
+        if d.seals & F_SEAL_GROW != 0 && end > d.size {
+            return Err(Errno::EPERM);
+        }
         let mut added = Vec::new();
         for page in off / PAGE_SIZE..end.div_ceil(PAGE_SIZE) {
             if d.pages.contains_key(&page) {
@@ -213,6 +229,9 @@ impl Node {
     fn punch_hole(&self, off: u64, len: u64) -> Result<(), Errno> {
         let end = off.saturating_add(len);
         let mut d = self.data()?.lock().unwrap();
+        if d.seals & WRITE_SEALS != 0 {
+            return Err(Errno::EPERM);
+        }
         let (first_whole, last_whole) = (off.div_ceil(PAGE_SIZE), end / PAGE_SIZE);
         let gone: Vec<u64> = d.pages.range(first_whole..last_whole.max(first_whole)).map(|(&p, _)| p).collect();
         for p in gone {
@@ -247,6 +266,9 @@ impl Node {
             return Err(Errno::EFBIG);
         }
         let mut d = self.data()?.lock().unwrap();
+        if (size < d.size && d.seals & F_SEAL_SHRINK != 0) || (size > d.size && d.seals & F_SEAL_GROW != 0) {
+            return Err(Errno::EPERM);
+        }
         if size < d.size {
             // Whole pages past the end go back; the tail of the last page is zeroed.
             let keep = size.div_ceil(PAGE_SIZE);
@@ -318,6 +340,12 @@ impl Inode for Node {
     }
 
     fn setattr(&self, a: &SetAttr) -> Result<(), Errno> {
+        if let (Some(mode), NodeKind::File(d)) = (a.mode, &self.kind) {
+            // F_SEAL_EXEC: the execute bits stay as they are.
+            if d.lock().unwrap().seals & F_SEAL_EXEC != 0 && (self.meta.lock().unwrap().mode ^ mode) & 0o111 != 0 {
+                return Err(Errno::EPERM);
+            }
+        }
         if let Some(size) = a.size {
             self.truncate(size)?;
         }
@@ -650,4 +678,32 @@ impl FileOps for RegularFile {
     fn truncate(&self, size: u64) -> Result<(), Errno> {
         self.node.setattr(&SetAttr { size: Some(size), ..SetAttr::default() })
     }
+
+    fn seals(&self) -> Result<u32, Errno> {
+        Ok(self.node.data()?.lock().unwrap().seals)
+    }
+
+    fn add_seals(&self, mut seals: u32) -> Result<(), Errno> {
+        let mut d = self.node.data()?.lock().unwrap();
+        if d.seals & F_SEAL_SEAL != 0 {
+            return Err(Errno::EPERM);
+        }
+        // (F_SEAL_WRITE would be EBUSY with writable shared mappings of the
+        // file, which the sandbox does not make yet.)
+        // Sealing the execute bits of an executable file also seals its
+        // contents (W^X), as Linux 6.3 and later do.
+        if seals & F_SEAL_EXEC != 0 && self.node.meta.lock().unwrap().mode & 0o111 != 0 {
+            seals |= F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE;
+        }
+        d.seals |= seals;
+        Ok(())
+    }
+}
+
+/// memfd_create: the seals a new memfd starts with (no F_SEAL_SEAL with
+/// MFD_ALLOW_SEALING). `inode` must be a tmpfs regular file.
+pub fn set_initial_seals(inode: &crate::inode::InodeRef, seals: u32) -> Result<(), Errno> {
+    let node = inode.as_any().downcast_ref::<Node>().ok_or(Errno::EINVAL)?;
+    node.data()?.lock().unwrap().seals = seals;
+    Ok(())
 }

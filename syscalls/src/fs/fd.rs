@@ -66,6 +66,17 @@ pub fn fcntl(t: &mut Task, fd: Fd, cmd: i32, arg: u64) -> SyscallResult {
             entry.file.set_status_flags(arg as u32);
             Ok(0)
         }
+        F_GET_SEALS => entry.file.ops().seals().map(u64::from),
+        F_ADD_SEALS => {
+            let known = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE | F_SEAL_EXEC;
+            if !entry.file.writable() {
+                return Err(Errno::EPERM);
+            }
+            if arg as u32 & !known != 0 {
+                return Err(Errno::EINVAL);
+            }
+            entry.file.ops().add_seals(arg as u32).map(|_| 0)
+        }
         F_GETPIPE_SZ => entry.file.ops().pipe_size(None).map(|n| n as u64),
         F_SETPIPE_SZ => entry.file.ops().pipe_size(Some((arg as u32).max(1) as usize)).map(|n| n as u64),
         F_GETLK | F_SETLK | F_SETLKW | F_OFD_GETLK | F_OFD_SETLK | F_OFD_SETLKW => {

@@ -59,8 +59,8 @@ const MFD_EXEC: u32 = 0x10;
 /// The longest memfd name (NAME_MAX minus the "memfd:" prefix).
 const MFD_NAME_MAX: usize = 249;
 
-/// memfd_create: an anonymous tmpfs file. Seals are not offered yet
-/// (F_ADD_SEALS is EINVAL), and there is no huge page pool.
+/// memfd_create: an anonymous tmpfs file, sealable with MFD_ALLOW_SEALING.
+/// There is no huge page pool.
 pub fn memfd_create(t: &mut Task, name: UserCStr, flags: u32) -> SyscallResult {
     if flags & !(MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB | MFD_NOEXEC_SEAL | MFD_EXEC) != 0
         || flags & (MFD_NOEXEC_SEAL | MFD_EXEC) == (MFD_NOEXEC_SEAL | MFD_EXEC)
@@ -80,6 +80,13 @@ pub fn memfd_create(t: &mut Task, name: UserCStr, flags: u32) -> SyscallResult {
     let d = root.dentry.create(&unique, NewNode::Regular, attrs)?;
     root.dentry.unlink(&unique, false)?;
     let path = Path { mount: root.mount.clone(), dentry: d };
+    // Without MFD_ALLOW_SEALING the file is sealed against seals;
+    // MFD_NOEXEC_SEAL also seals its execute bits.
+    let mut seals = if flags & (MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL) != 0 { 0 } else { F_SEAL_SEAL };
+    if flags & MFD_NOEXEC_SEAL != 0 {
+        seals |= F_SEAL_EXEC;
+    }
+    vfs::tmpfs::set_initial_seals(path.inode(), seals)?;
     let ops = path.inode().clone().open(O_RDWR)?;
     let file = FileDescription::new(O_RDWR | O_LARGEFILE, ops, Some(path));
     let limit = t.nofile_limit();
