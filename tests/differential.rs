@@ -162,3 +162,8 @@ fn o_tmpfile() {
 fn memfd_seals() {
     compare("seals", &[], b"");
 }
+
+#[test]
+fn inotify_events() {
+    compare("inotify", &[], b"");
+}

@@ -134,6 +134,10 @@ pub static TABLE: &[Entry] = &[
     entry!(EPOLL_WAIT, "epoll_wait", [Fd, Ptr, Int, Int], Ret::Int, typed!(fs::epoll::epoll_wait, Fd, u64, i32, i32), Partial("as poll: waits are not interruptible yet")),
     entry!(EPOLL_PWAIT, "epoll_pwait", [Fd, Ptr, Int, Int, Ptr, Uint], Ret::Int, typed!(fs::epoll::epoll_pwait, Fd, u64, i32, i32, u64, usize), Partial("as epoll_wait; the signal mask is not applied (no handlers run yet)")),
     entry!(EPOLL_PWAIT2, "epoll_pwait2", [Fd, Ptr, Int, Ptr, Ptr, Uint], Ret::Int, typed!(fs::epoll::epoll_pwait2, Fd, u64, i32, UserPtr<abi::structs::Timespec>, u64, usize), Partial("as epoll_pwait")),
+    entry!(INOTIFY_INIT, "inotify_init", [], Ret::Int, typed!(fs::inotify::inotify_init), Full),
+    entry!(INOTIFY_INIT1, "inotify_init1", [Hex], Ret::Int, typed!(fs::inotify::inotify_init1, u32), Full),
+    entry!(INOTIFY_ADD_WATCH, "inotify_add_watch", [Fd, Str, Hex], Ret::Int, typed!(fs::inotify::inotify_add_watch, Fd, UserCStr, u32), Partial("IN_DELETE_SELF comes when the last link goes, even if the file is still open; IN_EXCL_UNLINK and IN_UNMOUNT are accepted but have no effect")),
+    entry!(INOTIFY_RM_WATCH, "inotify_rm_watch", [Fd, Int], Ret::Int, typed!(fs::inotify::inotify_rm_watch, Fd, i32), Full),
     entry!(IOCTL, "ioctl", [Fd, Hex, Hex], Ret::Int, typed!(fs::ioctl::ioctl, Fd, u32, u64), Partial("TCGETS, TIOCGWINSZ, TIOCGPGRP on a host tty; FIONREAD; FIOCLEX, FIONCLEX, FIONBIO; other requests (terminal settings included) ENOTTY") ),
     // Memory
     entry!(BRK, "brk", [Ptr], Ret::Hex, typed!(mm::brk, u64), Full),

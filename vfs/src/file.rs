@@ -75,6 +75,10 @@ pub trait FileOps: Send + Sync {
     fn wake_count(&self, _events: u32) -> Option<u64> {
         None
     }
+    /// The inotify instance behind an inotify fd.
+    fn inotify(&self) -> Option<&crate::inotify::Inotify> {
+        None
+    }
     /// The epoll instance behind an epoll fd.
     fn epoll(&self) -> Option<&crate::epoll::EventPoll> {
         None
@@ -212,6 +216,11 @@ impl FileDescription {
 
 impl Drop for FileDescription {
     fn drop(&mut self) {
+        if let Some(p) = &self.path {
+            if self.flags() & O_PATH == 0 {
+                crate::inotify::notify_file(p, crate::inotify::close_event(self));
+            }
+        }
         // OFD locks and flock locks go with their description.
         crate::lock::release(self.lock_key(), self.lock_owner());
     }

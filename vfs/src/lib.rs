@@ -2,7 +2,7 @@
 //! mounts and path resolution, the memory file and the memory-block sequences
 //! that file I/O reads into and writes from; tmpfs; and files backed by host
 //! fds (the stdio the sandbox is given); the gofer client and the overlay;
-//! pipes and eventfds. epoll and inotify are still to come (filesystem issue).
+//! pipes, eventfds, epoll and inotify.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
@@ -13,6 +13,7 @@ pub mod file;
 pub mod gofer;
 pub mod host;
 pub mod inode;
+pub mod inotify;
 pub mod lock;
 pub mod memfile;
 pub mod mount;

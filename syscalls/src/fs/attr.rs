@@ -5,27 +5,29 @@ use abi::structs::{Timespec, Timeval};
 use abi::Errno;
 use sentry::{SyscallResult, Task};
 use vfs::inode::{SetAttr, MAY_WRITE};
-use vfs::InodeRef;
+use vfs::inotify::{notify_file, IN_ACCESS, IN_ATTRIB, IN_MODIFY};
+use vfs::{InodeRef, Path};
 
 use crate::args::{Fd, UserCStr, UserPtr};
 use crate::fs::path::{lookup, LookupFlags};
 
-/// The inode a path (or, with AT_EMPTY_PATH and "", the fd) names.
-fn target(t: &Task, dirfd: Fd, path: UserCStr, how: LookupFlags) -> Result<InodeRef, Errno> {
-    Ok(lookup(t, dirfd, path, how)?.inode().clone())
+/// The file a path (or, with AT_EMPTY_PATH and "", the fd) names.
+fn target(t: &Task, dirfd: Fd, path: UserCStr, how: LookupFlags) -> Result<Path, Errno> {
+    lookup(t, dirfd, path, how)
 }
 
-fn fd_inode(t: &Task, fd: Fd) -> Result<InodeRef, Errno> {
+fn fd_inode(t: &Task, fd: Fd) -> Result<Path, Errno> {
     let file = t.fds.file(fd.0)?;
-    file.path().map(|p| p.inode().clone()).ok_or(Errno::EPERM)
+    file.path().cloned().ok_or(Errno::EPERM)
 }
 
 fn is_owner(t: &Task, node: &InodeRef) -> bool {
     t.creds.euid == 0 || node.stat().st_uid == t.creds.euid
 }
 
-fn do_chmod(t: &Task, node: InodeRef, mode: u32) -> SyscallResult {
-    if !is_owner(t, &node) {
+fn do_chmod(t: &Task, p: Path, mode: u32) -> SyscallResult {
+    let node = p.inode();
+    if !is_owner(t, node) {
         return Err(Errno::EPERM);
     }
     let mut mode = mode & 0o7777;
@@ -33,7 +35,9 @@ fn do_chmod(t: &Task, node: InodeRef, mode: u32) -> SyscallResult {
     if t.creds.euid != 0 && node.stat().st_gid != t.creds.egid {
         mode &= !S_ISGID;
     }
-    node.setattr(&SetAttr { mode: Some(mode), ..SetAttr::default() }).map(|_| 0)
+    node.setattr(&SetAttr { mode: Some(mode), ..SetAttr::default() })?;
+    notify_file(&p, IN_ATTRIB);
+    Ok(0)
 }
 
 pub fn chmod(t: &mut Task, path: UserCStr, mode: u32) -> SyscallResult {
@@ -53,7 +57,8 @@ pub fn fchmodat(t: &mut Task, dirfd: Fd, path: UserCStr, mode: u32) -> SyscallRe
 
 /// chown's rules: only root changes the owner; the owner may change the group
 /// to one of its own. Set-id bits go on regular files, as Linux clears them.
-fn do_chown(t: &Task, node: InodeRef, uid: u32, gid: u32) -> SyscallResult {
+fn do_chown(t: &Task, p: Path, uid: u32, gid: u32) -> SyscallResult {
+    let node = p.inode();
     let st = node.stat();
     let new_uid = (uid != u32::MAX).then_some(uid);
     let new_gid = (gid != u32::MAX).then_some(gid);
@@ -74,7 +79,11 @@ fn do_chown(t: &Task, node: InodeRef, uid: u32, gid: u32) -> SyscallResult {
             attr.mode = Some(mode & 0o7777);
         }
     }
-    node.setattr(&attr).map(|_| 0)
+    node.setattr(&attr)?;
+    if new_uid.is_some() || new_gid.is_some() {
+        notify_file(&p, IN_ATTRIB);
+    }
+    Ok(0)
 }
 
 pub fn chown(t: &mut Task, path: UserCStr, uid: u32, gid: u32) -> SyscallResult {
@@ -106,7 +115,8 @@ const UTIME_OMIT: i64 = (1 << 30) - 2;
 
 /// Sets access and modification times. `times` None means both now. Setting
 /// times other than now needs ownership; now needs ownership or write access.
-fn set_times(t: &Task, node: InodeRef, times: Option<[Timespec; 2]>) -> SyscallResult {
+fn set_times(t: &Task, p: Path, times: Option<[Timespec; 2]>) -> SyscallResult {
+    let node = p.inode();
     let now = vfs::tmpfs::now();
     let pick = |ts: Timespec| match ts.tv_nsec {
         UTIME_OMIT => Ok(None),
@@ -124,13 +134,24 @@ fn set_times(t: &Task, node: InodeRef, times: Option<[Timespec; 2]>) -> SyscallR
     if atime.is_none() && mtime.is_none() {
         return Ok(0);
     }
-    if !is_owner(t, &node) {
+    if !is_owner(t, node) {
         let creds = t.fs_creds();
         if explicit || !creds.may(&node.stat(), MAY_WRITE) {
             return Err(if explicit { Errno::EPERM } else { Errno::EACCES });
         }
     }
-    node.setattr(&SetAttr { atime, mtime, ..SetAttr::default() }).map(|_| 0)
+    node.setattr(&SetAttr { atime, mtime, ..SetAttr::default() })?;
+    // Both times is an attribute change; one alone reads as access or
+    // modification, as Linux reports them.
+    notify_file(
+        &p,
+        match (atime.is_some(), mtime.is_some()) {
+            (true, true) => IN_ATTRIB,
+            (true, false) => IN_ACCESS,
+            _ => IN_MODIFY,
+        },
+    );
+    Ok(0)
 }
 
 pub fn utimensat(t: &mut Task, dirfd: Fd, path: UserCStr, times: u64, flags: u32) -> SyscallResult {

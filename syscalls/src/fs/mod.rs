@@ -5,6 +5,7 @@ pub mod dir;
 pub mod epoll;
 pub mod eventfd;
 pub mod fd;
+pub mod inotify;
 pub mod ioctl;
 pub mod lock;
 pub mod misc;

@@ -7,6 +7,10 @@ use abi::Errno;
 use sentry::mm::Access;
 use sentry::{SyscallResult, Task};
 use vfs::inode::{file_type, FileType, NewAttrs, NewNode, SetAttr, MAY_EXEC, MAY_WRITE};
+use vfs::inotify::{
+    next_cookie, notify_child, notify_file, notify_gone, notify_inode, IN_ATTRIB, IN_CREATE, IN_DELETE, IN_MODIFY,
+    IN_MOVED_FROM, IN_MOVED_TO, IN_MOVE_SELF,
+};
 use vfs::resolve::Parent;
 use vfs::{FsCreds, Path};
 
@@ -46,7 +50,9 @@ fn mkdir_at(t: &mut Task, dirfd: Fd, path: UserCStr, mode: u32) -> SyscallResult
     let creds = t.fs_creds();
     may_change(&creds, &parent.dir)?;
     let attrs = new_attrs(t, &creds, S_IFDIR, mode);
-    parent.dir.dentry.create(&parent.name, NewNode::Directory, attrs).map(|_| 0)
+    parent.dir.dentry.create(&parent.name, NewNode::Directory, attrs)?;
+    notify_child(&parent.dir, &parent.name, IN_CREATE, 0, true);
+    Ok(0)
 }
 
 pub fn mkdir(t: &mut Task, path: UserCStr, mode: u32) -> SyscallResult {
@@ -79,7 +85,16 @@ fn remove(t: &mut Task, dirfd: Fd, path: UserCStr, dir: bool) -> SyscallResult {
     if dir && kind == FileType::Directory && t.kernel.mounts.is_mount_point(&vpath) {
         return Err(Errno::EBUSY);
     }
-    parent.dir.dentry.unlink(&parent.name, dir).map(|_| 0)
+    parent.dir.dentry.unlink(&parent.name, dir)?;
+    let st = victim.inode().stat();
+    if kind != FileType::Directory {
+        notify_inode(&st, IN_ATTRIB);
+    }
+    if st.st_nlink == 0 || kind == FileType::Directory {
+        notify_gone(&st);
+    }
+    notify_child(&parent.dir, &parent.name, IN_DELETE, 0, kind == FileType::Directory);
+    Ok(0)
 }
 
 pub fn rmdir(t: &mut Task, path: UserCStr) -> SyscallResult {
@@ -109,7 +124,9 @@ fn symlink_at(t: &mut Task, target: UserCStr, dirfd: Fd, path: UserCStr) -> Sysc
     let creds = t.fs_creds();
     may_change(&creds, &parent.dir)?;
     let attrs = NewAttrs { mode: S_IFLNK | 0o777, uid: creds.uid, gid: creds.gid };
-    parent.dir.dentry.create(&parent.name, NewNode::Symlink(&target), attrs).map(|_| 0)
+    parent.dir.dentry.create(&parent.name, NewNode::Symlink(&target), attrs)?;
+    notify_child(&parent.dir, &parent.name, IN_CREATE, 0, false);
+    Ok(0)
 }
 
 pub fn symlink(t: &mut Task, target: UserCStr, path: UserCStr) -> SyscallResult {
@@ -172,7 +189,24 @@ fn rename_at(t: &mut Task, olddir: Fd, old: UserCStr, newdir: Fd, new: UserCStr)
     if kind == FileType::Directory && to.dir.dentry.is_descendant_of(&moving) {
         return Err(Errno::EINVAL);
     }
-    from.dir.dentry.rename(&from.name, &to.dir.dentry, &to.name).map(|_| 0)
+    let replaced = to.dir.dentry.lookup(&to.name).ok();
+    from.dir.dentry.rename(&from.name, &to.dir.dentry, &to.name)?;
+    let (cookie, is_dir) = (next_cookie(), kind == FileType::Directory);
+    notify_child(&from.dir, &from.name, IN_MOVED_FROM, cookie, is_dir);
+    notify_child(&to.dir, &to.name, IN_MOVED_TO, cookie, is_dir);
+    let replaced = replaced.filter(|r| !std::sync::Arc::ptr_eq(r.inode(), moving.inode())).map(|r| r.inode().stat());
+    if let Some(st) = &replaced {
+        if st.st_mode & S_IFMT != S_IFDIR {
+            notify_inode(st, IN_ATTRIB);
+        }
+    }
+    notify_inode(&moving.inode().stat(), IN_MOVE_SELF);
+    if let Some(st) = replaced {
+        if st.st_nlink == 0 || st.st_mode & S_IFMT == S_IFDIR {
+            notify_gone(&st);
+        }
+    }
+    Ok(0)
 }
 
 pub fn rename(t: &mut Task, old: UserCStr, new: UserCStr) -> SyscallResult {
@@ -209,6 +243,8 @@ fn link_at(t: &mut Task, olddir: Fd, old: UserCStr, newdir: Fd, new: UserCStr, f
     may_change(&t.fs_creds(), &to.dir)?;
     to.dir.dentry.link(&to.name, source.inode())?;
     source.dentry.clear_linkable();
+    notify_inode(&source.inode().stat(), IN_ATTRIB);
+    notify_child(&to.dir, &to.name, IN_CREATE, 0, false);
     Ok(0)
 }
 
@@ -233,7 +269,9 @@ pub fn truncate(t: &mut Task, path: UserCStr, len: i64) -> SyscallResult {
     if !t.fs_creds().may(&target.inode().stat(), MAY_WRITE) {
         return Err(Errno::EACCES);
     }
-    target.inode().setattr(&SetAttr { size: Some(len as u64), ..SetAttr::default() }).map(|_| 0)
+    target.inode().setattr(&SetAttr { size: Some(len as u64), ..SetAttr::default() })?;
+    notify_file(&target, IN_MODIFY);
+    Ok(0)
 }
 
 pub fn ftruncate(t: &mut Task, fd: Fd, len: i64) -> SyscallResult {
@@ -247,7 +285,11 @@ pub fn ftruncate(t: &mut Task, fd: Fd, len: i64) -> SyscallResult {
     if !file.writable() {
         return Err(Errno::EINVAL);
     }
-    file.ops().truncate(len as u64).map(|_| 0)
+    file.ops().truncate(len as u64)?;
+    if let Some(p) = file.path() {
+        notify_file(p, IN_MODIFY);
+    }
+    Ok(0)
 }
 
 /// fallocate: the checks of Linux's vfs_fallocate, in its order, then the
@@ -288,5 +330,9 @@ pub fn fallocate(t: &mut Task, fd: Fd, mode: u32, offset: i64, len: i64) -> Sysc
     if offset.checked_add(len).is_none() {
         return Err(Errno::EFBIG);
     }
-    file.ops().fallocate(mode, offset as u64, len as u64).map(|_| 0)
+    file.ops().fallocate(mode, offset as u64, len as u64)?;
+    if let Some(p) = file.path() {
+        notify_file(p, IN_MODIFY);
+    }
+    Ok(0)
 }

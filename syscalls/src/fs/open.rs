@@ -8,6 +8,7 @@ use sentry::fdtable::FdEntry;
 use sentry::{SyscallResult, Task};
 use vfs::file::DirectoryFile;
 use vfs::inode::{file_type, FileType, NewAttrs, NewNode, SetAttr, MAY_EXEC, MAY_READ, MAY_WRITE};
+use vfs::inotify::{notify_child, notify_file, IN_CREATE, IN_MODIFY, IN_OPEN};
 use vfs::resolve::{
     Resolver, RESOLVE_BENEATH, RESOLVE_CACHED, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS,
     RESOLVE_NO_XDEV,
@@ -137,6 +138,7 @@ fn open_resolving(t: &mut Task, dirfd: Fd, path: UserCStr, flags: u32, mode: u32
                     NewAttrs { mode: S_IFREG | (mode & 0o7777 & !t.fs.umask()), uid: creds.uid, gid: creds.gid };
                 let d = parent.dir.dentry.create(&parent.name, NewNode::Regular, attrs)?;
                 created = true;
+                notify_child(&parent.dir, &parent.name, IN_CREATE, 0, false);
                 Path { mount: parent.dir.mount, dentry: d }
             }
             Err(e) => return Err(e),
@@ -179,11 +181,18 @@ fn open_resolving(t: &mut Task, dirfd: Fd, path: UserCStr, flags: u32, mode: u32
         };
         if flags & O_TRUNC != 0 && kind == FileType::Regular && !created {
             target.inode().setattr(&SetAttr { size: Some(0), ..SetAttr::default() })?;
+            notify_file(&target, IN_MODIFY);
         }
         FileDescription::new(flags | O_LARGEFILE, ops, Some(target))
     };
+    let file = Arc::new(file);
+    if !path_only {
+        if let Some(p) = file.path() {
+            notify_file(p, IN_OPEN);
+        }
+    }
     let limit = t.nofile_limit();
-    let entry = FdEntry { file: Arc::new(file), cloexec: flags & O_CLOEXEC != 0 };
+    let entry = FdEntry { file, cloexec: flags & O_CLOEXEC != 0 };
     t.fds.install(0, entry, limit).map(|fd| fd as u64)
 }
 

@@ -134,6 +134,12 @@ fn do_io(
     if dir == Dir::Write && r == Err(Errno::EPIPE) {
         t.send_signal(SIGPIPE);
     }
+    if let (Ok(n), Some(p)) = (&r, file.path()) {
+        if *n > 0 {
+            let mask = if dir == Dir::Read { vfs::inotify::IN_ACCESS } else { vfs::inotify::IN_MODIFY };
+            vfs::inotify::notify_file(p, mask);
+        }
+    }
     r.map(|n| n as u64)
 }
 

@@ -71,6 +71,13 @@ fn copy(t: &mut Task, src: &mut End, dst: &mut End, count: usize, chunk: usize, 
             break;
         }
     }
+    if done > 0 {
+        for (end, mask) in [(&*src, vfs::inotify::IN_ACCESS), (&*dst, vfs::inotify::IN_MODIFY)] {
+            if let Some(p) = end.file.path() {
+                vfs::inotify::notify_file(p, mask);
+            }
+        }
+    }
     Ok(done)
 }
 

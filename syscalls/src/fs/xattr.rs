@@ -4,7 +4,7 @@ use abi::consts::*;
 use abi::Errno;
 use sentry::mm::Access;
 use sentry::{SyscallResult, Task};
-use vfs::InodeRef;
+use vfs::{InodeRef, Path};
 
 use crate::args::{Fd, UserBuf, UserCStr};
 use crate::fs::path::{lookup, LookupFlags};
@@ -20,16 +20,18 @@ pub enum Target {
     Fd(Fd),
 }
 
-fn inode(t: &Task, target: Target) -> Result<InodeRef, Errno> {
+fn path(t: &Task, target: Target) -> Result<Path, Errno> {
     match target {
-        Target::Path(p, follow) => {
-            Ok(lookup(t, Fd(AT_FDCWD), p, LookupFlags { follow, empty_path: false })?.inode().clone())
-        }
+        Target::Path(p, follow) => lookup(t, Fd(AT_FDCWD), p, LookupFlags { follow, empty_path: false }),
         Target::Fd(fd) => {
             let file = t.fds.file(fd.0)?;
-            file.path().map(|p| p.inode().clone()).ok_or(Errno::EOPNOTSUPP)
+            file.path().cloned().ok_or(Errno::EOPNOTSUPP)
         }
     }
+}
+
+fn inode(t: &Task, target: Target) -> Result<InodeRef, Errno> {
+    path(t, target).map(|p| p.inode().clone())
 }
 
 /// Reads and checks an attribute name: 1..=255 bytes in a known namespace.
@@ -74,7 +76,8 @@ fn set(t: &mut Task, target: Target, n: UserCStr, value: UserBuf, size: usize, f
     if flags & !(vfs::tmpfs::XATTR_CREATE | vfs::tmpfs::XATTR_REPLACE) != 0 {
         return Err(Errno::EINVAL);
     }
-    let node = inode(t, target)?;
+    let p = path(t, target)?;
+    let node = p.inode();
     let n = name(t, n)?;
     if size > SIZE_MAX_X {
         return Err(Errno::E2BIG);
@@ -85,7 +88,9 @@ fn set(t: &mut Task, target: Target, n: UserCStr, value: UserBuf, size: usize, f
     if t.creds.euid != 0 && t.creds.euid != st.st_uid {
         return Err(Errno::EPERM);
     }
-    node.setxattr(&n, &v, flags).map(|_| 0)
+    node.setxattr(&n, &v, flags)?;
+    vfs::inotify::notify_file(&p, vfs::inotify::IN_ATTRIB);
+    Ok(0)
 }
 
 fn list(t: &mut Task, target: Target, buf: UserBuf, size: usize) -> SyscallResult {
@@ -99,12 +104,15 @@ fn list(t: &mut Task, target: Target, buf: UserBuf, size: usize) -> SyscallResul
 }
 
 fn remove(t: &mut Task, target: Target, n: UserCStr) -> SyscallResult {
-    let node = inode(t, target)?;
+    let p = path(t, target)?;
+    let node = p.inode();
     let n = name(t, n)?;
     if t.creds.euid != 0 && t.creds.euid != node.stat().st_uid {
         return Err(Errno::EPERM);
     }
-    node.removexattr(&n).map(|_| 0)
+    node.removexattr(&n)?;
+    vfs::inotify::notify_file(&p, vfs::inotify::IN_ATTRIB);
+    Ok(0)
 }
 
 pub fn getxattr(t: &mut Task, p: UserCStr, n: UserCStr, buf: UserBuf, size: usize) -> SyscallResult {
