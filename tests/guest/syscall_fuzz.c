@@ -1,6 +1,7 @@
 // Random system calls with hostile arguments. Run only under rVisor: natively,
 // as root, this could do anything. The application may well kill itself (it
 // unmaps its own code, say); the Sentry must never panic, hang or die.
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -46,7 +47,13 @@ int main(int argc, char **argv) {
         if (nr == SYS_mprotect || nr == SYS_madvise) a[0] = (uint64_t)buf + (next() % 16) * 4096;
         if (nr == SYS_mmap && (a[3] & 0x10)) a[0] = (uint64_t)buf + (next() % 16) * 4096;
         if (nr == SYS_brk) a[0] = 0;
-        syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+        // No FIFOs: opening one for writing waits for a reader, forever.
+        if (nr == SYS_mknod) a[1] &= ~(uint64_t)0170000;
+        if (nr == SYS_mknodat) a[2] &= ~(uint64_t)0170000;
+        long r = syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+        // A new fd (a pipe, an eventfd, an inotify fd) is made non-blocking:
+        // a read of an empty one would wait forever, on Linux too.
+        if (r >= 3 && r < 4096) fcntl((int)r, F_SETFL, O_NONBLOCK);
         // Keep stdout and stderr usable.
         if (nr == SYS_close || nr == SYS_dup2 || nr == SYS_dup3 || nr == SYS_fcntl || nr == SYS_ioctl) {
             mprotect(buf, 1 << 16, PROT_READ | PROT_WRITE);
