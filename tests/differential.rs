@@ -83,7 +83,7 @@ fn proc_self() {
 /// against the same programs run natively.
 #[test]
 fn dynamic_host_programs() {
-    let cases: &[&[&str]] = &[
+    compare_host_programs(&[
         &["/bin/ls", "-la", "/etc/hostname", "/usr/bin/ls"],
         &["/bin/cat", "/etc/debian_version"],
         &["/usr/bin/head", "-n", "3", "/etc/passwd"],
@@ -93,7 +93,12 @@ fn dynamic_host_programs() {
         &["/usr/bin/md5sum", "/usr/bin/true"],
         &["/bin/ls", "/nonexistent"],
         &["/usr/bin/readlink", "-f", "/proc/self/exe"],
-    ];
+    ]);
+}
+
+/// Runs each host program natively and in the sandbox: same stdout, same
+/// status.
+fn compare_host_programs(cases: &[&[&str]]) {
     for args in cases {
         let bin = Path::new(args[0]);
         let n = common::native(bin, &args[1..], b"");
@@ -111,6 +116,56 @@ fn dynamic_host_programs() {
             String::from_utf8_lossy(&r.stderr)
         );
     }
+}
+
+/// The issue's real programs that need no fork: coreutils, text tools, tar,
+/// gzip, bash builtins with redirections and here-docs, python file work and
+/// sqlite3, and the sqlite3 CLI. Natively they write under the host's /tmp,
+/// in the sandbox under its own; names are unique and removed after.
+#[test]
+fn real_programs_from_the_host() {
+    let tag = format!("rvisor-real-{}", std::process::id());
+    let (db, cp) = (format!("/tmp/{tag}.db"), format!("/tmp/{tag}-cp"));
+    let sql = "create table t(a, b); insert into t values (1, 'x'), (2, 'y'); \
+               select group_concat(b), sum(a) from t; pragma integrity_check;";
+    let python = "import os, tempfile, shutil, sqlite3, tarfile, gzip, io\n\
+        d = tempfile.mkdtemp()\n\
+        os.makedirs(os.path.join(d, 'a', 'b'))\n\
+        for i in range(5):\n    open(os.path.join(d, 'a', 'b', f'f{i}'), 'w').write(str(i) * 1000)\n\
+        shutil.copytree(d, d + '.copy')\n\
+        print(sorted((os.path.relpath(r, d + '.copy'), sorted(fs)) for r, _, fs in os.walk(d + '.copy')))\n\
+        c = sqlite3.connect(os.path.join(d, 'db'))\n\
+        c.execute('create table t(a)'); c.executemany('insert into t values (?)', [(i,) for i in range(100)]); c.commit()\n\
+        print(c.execute('select count(*), sum(a) from t').fetchone())\n\
+        buf = io.BytesIO()\n\
+        with tarfile.open(fileobj=buf, mode='w:gz') as t: t.add(d + '.copy', arcname='x')\n\
+        buf.seek(0)\n\
+        with tarfile.open(fileobj=buf, mode='r:gz') as t: print(sorted(m.name for m in t.getmembers()))\n\
+        print(gzip.decompress(gzip.compress(b'round trip')).decode())\n\
+        shutil.rmtree(d); shutil.rmtree(d + '.copy'); print(os.path.exists(d))\n";
+    let f = format!("/tmp/{tag}.f");
+    let bash = format!(
+        "echo hi > {f}; read x < {f}; echo \"$x ${{#x}}\"; \
+         while read l; do echo \"[$l]\"; done <<EOF\none\ntwo $x\nEOF\n\
+         printf '%s\\n' a b c >> {f}; mapfile -t L < {f}; echo ${{#L[@]}} ${{L[2]}}"
+    );
+    compare_host_programs(&[
+        &["/usr/bin/find", "/usr/share/doc/bash"],
+        &["/usr/bin/du", "-s", "/usr/share/doc/bash"],
+        &["/bin/grep", "-c", "root", "/etc/passwd"],
+        &["/bin/sed", "-n", "1,3p", "/etc/passwd"],
+        &["/usr/bin/awk", "-F:", "{print $1, $3}", "/etc/passwd"],
+        &["/usr/bin/sha256sum", "/etc/passwd"],
+        &["/bin/gzip", "-c", "/etc/passwd"],
+        &["/bin/tar", "cf", "-", "/usr/share/doc/bash"],
+        &["/bin/cp", "-rv", "/usr/share/doc/bash", &cp],
+        &["/usr/bin/sqlite3", &db, sql],
+        &["/usr/bin/python3", "-c", python],
+        &["/bin/bash", "--norc", "-c", &bash],
+    ]);
+    let _ = std::fs::remove_file(&db);
+    let _ = std::fs::remove_file(&f);
+    let _ = std::fs::remove_dir_all(&cp);
 }
 
 #[test]
@@ -166,4 +221,9 @@ fn memfd_seals() {
 #[test]
 fn inotify_events() {
     compare("inotify", &[], b"");
+}
+
+#[test]
+fn rename_exchange() {
+    compare("exchange", &[], b"");
 }

@@ -122,7 +122,7 @@ pub static TABLE: &[Entry] = &[
     entry!(MEMFD_CREATE, "memfd_create", [Str, Hex], Ret::Int, typed!(fs::misc::memfd_create, UserCStr, u32), Partial("MFD_HUGETLB EINVAL (no huge page pool)")),
     entry!(MKNOD, "mknod", [Str, Oct, Hex], Ret::Int, typed!(fs::misc::mknod, UserCStr, u32, u64), Partial("regular files and FIFOs; device and socket nodes EPERM")),
     entry!(MKNODAT, "mknodat", [DirFd, Str, Oct, Hex], Ret::Int, typed!(fs::misc::mknodat, Fd, UserCStr, u32, u64), Partial("regular files and FIFOs; device and socket nodes EPERM")),
-    entry!(RENAMEAT2, "renameat2", [DirFd, Str, DirFd, Str, Hex], Ret::Int, typed!(fs::misc::renameat2, Fd, UserCStr, Fd, UserCStr, u32), Partial("RENAME_NOREPLACE; RENAME_EXCHANGE and RENAME_WHITEOUT EINVAL")),
+    entry!(RENAMEAT2, "renameat2", [DirFd, Str, DirFd, Str, Hex], Ret::Int, typed!(fs::misc::renameat2, Fd, UserCStr, Fd, UserCStr, u32), Partial("RENAME_NOREPLACE; RENAME_EXCHANGE on tmpfs and of non-directories on the overlay (directories EXDEV, volumes EINVAL); RENAME_WHITEOUT EINVAL")),
     entry!(CHROOT, "chroot", [Str], Ret::Int, typed!(fs::misc::chroot, UserCStr), Full),
     entry!(PIPE, "pipe", [Ptr], Ret::Int, typed!(fs::pipe::pipe, u64), Full),
     entry!(PIPE2, "pipe2", [Ptr, Hex], Ret::Int, typed!(fs::pipe::pipe2, u64, u32), Partial("O_DIRECT (packet mode) is accepted but the pipe stays a byte stream")),

@@ -170,6 +170,16 @@ impl FileDescription {
     pub fn ops(&self) -> &dyn FileOps {
         &*self.ops
     }
+
+    /// fstat: the inode the description was opened through, when it has
+    /// one (an overlay file, not the layer file serving its I/O; a FIFO, not
+    /// its pipe), else what the file itself says.
+    pub fn stat(&self) -> Result<Stat, Errno> {
+        match &self.path {
+            Some(p) => Ok(p.inode().stat()),
+            None => self.ops.stat(),
+        }
+    }
 }
 
 impl FileDescription {

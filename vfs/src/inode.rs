@@ -122,6 +122,11 @@ pub trait Inode: Send + Sync {
     fn rename(&self, _old: &[u8], _new_dir: &InodeRef, _new: &[u8]) -> Result<(), Errno> {
         Err(Errno::ENOTDIR)
     }
+    /// RENAME_EXCHANGE: `name` here and `other` in `other_dir` swap places.
+    /// Filesystems that cannot are EINVAL, as Linux's are.
+    fn exchange(&self, _name: &[u8], _other_dir: &InodeRef, _other: &[u8]) -> Result<(), Errno> {
+        Err(Errno::EINVAL)
+    }
     fn readdir(&self) -> Result<Vec<DirEntry>, Errno> {
         Err(Errno::ENOTDIR)
     }

@@ -142,6 +142,25 @@ impl Dentry {
         Ok(())
     }
 
+    /// RENAME_EXCHANGE: `name` here and `other` in `other_dir` swap places,
+    /// and so do their cached dentries.
+    pub fn exchange(self: &Arc<Self>, name: &[u8], other_dir: &Arc<Dentry>, other: &[u8]) -> Result<(), Errno> {
+        self.inode.exchange(name, other_dir.inode(), other)?;
+        let a = self.children.lock().unwrap().remove(name);
+        let b = other_dir.children.lock().unwrap().remove(other);
+        if let Some(d) = b {
+            *d.name.lock().unwrap() = name.to_vec();
+            *d.parent.lock().unwrap() = Some(self.clone());
+            self.children.lock().unwrap().insert(name.to_vec(), d);
+        }
+        if let Some(d) = a {
+            *d.name.lock().unwrap() = other.to_vec();
+            *d.parent.lock().unwrap() = Some(other_dir.clone());
+            other_dir.children.lock().unwrap().insert(other.to_vec(), d);
+        }
+        Ok(())
+    }
+
     /// Whether `self` is `other` or lies below it (same filesystem).
     pub fn is_descendant_of(self: &Arc<Self>, other: &Arc<Dentry>) -> bool {
         let mut cur = Some(self.clone());

@@ -277,6 +277,24 @@ impl Inode for OverlayNode {
         Ok(())
     }
 
+    /// Two non-directories swap in the upper layer, each copied up first;
+    /// the upper entries hide whatever the lower layer has under those
+    /// names. Directories are EXDEV (their lower parts cannot move).
+    fn exchange(&self, name: &[u8], other_dir: &InodeRef, other: &[u8]) -> Result<(), Errno> {
+        let target_dir = Self::downcast(other_dir)?;
+        let (a, b) = (self.lookup_node(name)?, target_dir.lookup_node(other)?);
+        if a.is_dir() || b.is_dir() {
+            return Err(Errno::EXDEV);
+        }
+        a.copy_up()?;
+        b.copy_up()?;
+        let (from, to) = (self.copy_up()?, target_dir.copy_up()?);
+        from.exchange(name, &to, other)?;
+        self.forget(name);
+        target_dir.forget(other);
+        Ok(())
+    }
+
     fn readdir(&self) -> Result<Vec<DirEntry>, Errno> {
         if !self.is_dir() {
             return Err(Errno::ENOTDIR);

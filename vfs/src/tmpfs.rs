@@ -499,6 +499,46 @@ impl Inode for Node {
         Ok(())
     }
 
+    fn exchange(&self, name: &[u8], other_dir: &InodeRef, other: &[u8]) -> Result<(), Errno> {
+        let target = node_of(other_dir)?;
+        let same_dir = std::ptr::eq(self, target);
+        let (a, b) = if same_dir {
+            let mut e = self.entries()?.lock().unwrap();
+            let a = e.get(name).cloned().ok_or(Errno::ENOENT)?;
+            let b = e.get(other).cloned().ok_or(Errno::ENOENT)?;
+            e.insert(name.to_vec(), b.clone());
+            e.insert(other.to_vec(), a.clone());
+            (a, b)
+        } else {
+            // Lock the two maps in address order.
+            let (mut mine, mut theirs);
+            if (self as *const Node) < (target as *const Node) {
+                mine = self.entries()?.lock().unwrap();
+                theirs = target.entries()?.lock().unwrap();
+            } else {
+                theirs = target.entries()?.lock().unwrap();
+                mine = self.entries()?.lock().unwrap();
+            }
+            let a = mine.get(name).cloned().ok_or(Errno::ENOENT)?;
+            let b = theirs.get(other).cloned().ok_or(Errno::ENOENT)?;
+            mine.insert(name.to_vec(), b.clone());
+            theirs.insert(other.to_vec(), a.clone());
+            (a, b)
+        };
+        // A directory that changes parent moves its ".." link with it.
+        if !same_dir && a.is_dir() != b.is_dir() {
+            let (gains, loses) = if a.is_dir() { (target, self) } else { (self, target) };
+            gains.meta.lock().unwrap().nlink += 1;
+            loses.meta.lock().unwrap().nlink -= 1;
+        }
+        let t = now();
+        a.meta.lock().unwrap().ctime = t;
+        b.meta.lock().unwrap().ctime = t;
+        self.touch_dir();
+        target.touch_dir();
+        Ok(())
+    }
+
     fn readdir(&self) -> Result<Vec<DirEntry>, Errno> {
         let e = self.entries()?.lock().unwrap();
         Ok(e.iter().map(|(name, n)| DirEntry { name: name.clone(), ino: n.ino, kind: file_type(&**n) }).collect())

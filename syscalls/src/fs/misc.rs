@@ -129,13 +129,17 @@ const RENAME_NOREPLACE: u32 = 1;
 const RENAME_EXCHANGE: u32 = 2;
 const RENAME_WHITEOUT: u32 = 4;
 
-/// renameat2: RENAME_NOREPLACE; exchanging and whiteouts are not offered yet.
+/// renameat2: RENAME_NOREPLACE and RENAME_EXCHANGE; whiteouts are not
+/// offered (EINVAL).
 pub fn renameat2(t: &mut Task, olddir: Fd, old: UserCStr, newdir: Fd, new: UserCStr, flags: u32) -> SyscallResult {
     if flags & !(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT) != 0
         || flags & (RENAME_NOREPLACE | RENAME_EXCHANGE) == (RENAME_NOREPLACE | RENAME_EXCHANGE)
-        || flags & (RENAME_EXCHANGE | RENAME_WHITEOUT) != 0
+        || flags & RENAME_WHITEOUT != 0
     {
         return Err(Errno::EINVAL);
+    }
+    if flags & RENAME_EXCHANGE != 0 {
+        return crate::fs::names::exchange_at(t, olddir, old, newdir, new);
     }
     if flags & RENAME_NOREPLACE != 0 {
         let to = lookup_parent(t, newdir, new)?;

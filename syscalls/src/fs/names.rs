@@ -209,6 +209,52 @@ fn rename_at(t: &mut Task, olddir: Fd, old: UserCStr, newdir: Fd, new: UserCStr)
     Ok(0)
 }
 
+/// renameat2 with RENAME_EXCHANGE: both names must exist; they swap.
+pub fn exchange_at(t: &mut Task, olddir: Fd, old: UserCStr, newdir: Fd, new: UserCStr) -> SyscallResult {
+    let from = lookup_parent(t, olddir, old)?;
+    let to = lookup_parent(t, newdir, new)?;
+    if !is_plain_name(&from.name) || !is_plain_name(&to.name) {
+        return Err(Errno::EBUSY);
+    }
+    let a = from.dir.dentry.lookup(&from.name)?;
+    let b = to.dir.dentry.lookup(&to.name)?;
+    let (a_dir, b_dir) =
+        (file_type(&**a.inode()) == FileType::Directory, file_type(&**b.inode()) == FileType::Directory);
+    if (from.trailing_slash && !a_dir) || (to.trailing_slash && !b_dir) {
+        return Err(Errno::ENOTDIR);
+    }
+    if !std::sync::Arc::ptr_eq(&from.dir.mount, &to.dir.mount) {
+        return Err(Errno::EXDEV);
+    }
+    let creds = t.fs_creds();
+    may_change(&creds, &from.dir)?;
+    may_change(&creds, &to.dir)?;
+    sticky_ok(&creds, &from.dir.inode().stat(), &a.inode().stat())?;
+    sticky_ok(&creds, &to.dir.inode().stat(), &b.inode().stat())?;
+    for d in [&a, &b] {
+        if t.kernel.mounts.is_mount_point(&Path { mount: from.dir.mount.clone(), dentry: d.clone() }) {
+            return Err(Errno::EBUSY);
+        }
+    }
+    // Neither may end up below itself.
+    if (a_dir && to.dir.dentry.is_descendant_of(&a)) || (b_dir && from.dir.dentry.is_descendant_of(&b)) {
+        return Err(Errno::EINVAL);
+    }
+    if std::sync::Arc::ptr_eq(a.inode(), b.inode()) {
+        return Ok(0);
+    }
+    from.dir.dentry.exchange(&from.name, &to.dir.dentry, &to.name)?;
+    for (src, src_name, dst, dst_name, node, is_dir) in
+        [(&from.dir, &from.name, &to.dir, &to.name, &a, a_dir), (&to.dir, &to.name, &from.dir, &from.name, &b, b_dir)]
+    {
+        let cookie = next_cookie();
+        notify_child(src, src_name, IN_MOVED_FROM, cookie, is_dir);
+        notify_child(dst, dst_name, IN_MOVED_TO, cookie, is_dir);
+        notify_inode(&node.inode().stat(), IN_MOVE_SELF);
+    }
+    Ok(0)
+}
+
 pub fn rename(t: &mut Task, old: UserCStr, new: UserCStr) -> SyscallResult {
     rename_at(t, Fd(AT_FDCWD), old, Fd(AT_FDCWD), new)
 }

@@ -247,7 +247,7 @@ pub fn copy_file_range(
     if flags != 0 {
         return Err(Errno::EINVAL);
     }
-    let (si, so) = (input.ops().stat()?, output.ops().stat()?);
+    let (si, so) = (input.stat()?, output.stat()?);
     if si.st_mode & S_IFMT == S_IFDIR || so.st_mode & S_IFMT == S_IFDIR {
         return Err(Errno::EISDIR);
     }

@@ -11,7 +11,7 @@ use crate::args::{Fd, UserCStr, UserPtr};
 use crate::fs::path::{lookup, lookup_flags, LookupFlags};
 
 pub fn fstat(t: &mut Task, fd: Fd, buf: UserPtr<Stat>) -> SyscallResult {
-    let st = t.fds.file(fd.0)?.ops().stat()?;
+    let st = t.fds.file(fd.0)?.stat()?;
     buf.write(t, &st).map(|_| 0)
 }
 

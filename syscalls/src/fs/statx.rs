@@ -59,7 +59,7 @@ pub fn statx(t: &mut Task, dirfd: Fd, path: UserCStr, flags: u32, mask: u32, buf
     let p = path.read_path(t)?;
     let (st, mnt) = if p.is_empty() && flags & AT_EMPTY_PATH != 0 && dirfd.0 != AT_FDCWD {
         let file = t.fds.file(dirfd.0)?;
-        (file.ops().stat()?, file.path().map_or(0, |p| p.mount.id))
+        (file.stat()?, file.path().map_or(0, |p| p.mount.id))
     } else {
         let found = lookup(t, dirfd, path, lookup_flags(flags))?;
         (found.inode().stat(), found.mount.id)
