@@ -13,7 +13,6 @@ use std::sync::{Arc, Mutex, Weak};
 use abi::structs::Stat;
 use abi::Errno;
 
-use crate::eventfd::ANON_INODE_DEV;
 use crate::file::{FileDescription, FileOps, POLLERR, POLLHUP, POLLIN, POLLRDNORM};
 
 pub const EPOLLEXCLUSIVE: u32 = 1 << 28;
@@ -193,14 +192,7 @@ impl EventPoll {
 
 impl FileOps for EventPoll {
     fn stat(&self) -> Result<Stat, Errno> {
-        Ok(Stat {
-            st_dev: ANON_INODE_DEV,
-            st_ino: 1,
-            st_nlink: 1,
-            st_mode: 0o600,
-            st_blksize: abi::consts::PAGE_SIZE as i64,
-            ..Stat::default()
-        })
+        Ok(crate::file::anon_inode_stat())
     }
 
     /// Readable when a wait would report something.

@@ -14,8 +14,6 @@ use crate::safemem::BlockSeq;
 
 /// The largest value the counter may hold.
 const MAX: u64 = u64::MAX - 1;
-/// The device number of anonymous inodes (anon_inodefs).
-pub const ANON_INODE_DEV: u64 = 0x0d;
 
 struct State {
     count: u64,
@@ -97,15 +95,7 @@ impl FileOps for EventFd {
     }
 
     fn stat(&self) -> Result<Stat, Errno> {
-        // Linux's one anonymous inode: mode 0600 and no file type.
-        Ok(Stat {
-            st_dev: ANON_INODE_DEV,
-            st_ino: 1,
-            st_nlink: 1,
-            st_mode: 0o600,
-            st_blksize: PAGE_SIZE as i64,
-            ..Stat::default()
-        })
+        Ok(crate::file::anon_inode_stat())
     }
 
     fn readiness(&self, events: u32) -> u32 {

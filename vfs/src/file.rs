@@ -107,6 +107,22 @@ pub trait FileOps: Send + Sync {
     }
 }
 
+/// The device number of anonymous inodes (anon_inodefs).
+pub const ANON_INODE_DEV: u64 = 0x0d;
+
+/// What fstat says of an eventfd, epoll or inotify fd: Linux's one anonymous
+/// inode, mode 0600 and no file type.
+pub fn anon_inode_stat() -> Stat {
+    Stat {
+        st_dev: ANON_INODE_DEV,
+        st_ino: 1,
+        st_nlink: 1,
+        st_mode: 0o600,
+        st_blksize: PAGE_SIZE as i64,
+        ..Stat::default()
+    }
+}
+
 // poll(2) event bits.
 pub const POLLIN: u32 = 0x001;
 pub const POLLPRI: u32 = 0x002;

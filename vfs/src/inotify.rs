@@ -15,7 +15,6 @@ use abi::consts::*;
 use abi::structs::Stat;
 use abi::Errno;
 
-use crate::eventfd::ANON_INODE_DEV;
 use crate::file::{FileDescription, FileOps, UserIo, POLLIN, POLLRDNORM};
 use crate::mount::Path;
 use crate::safemem::BlockSeq;
@@ -344,14 +343,7 @@ impl FileOps for Inotify {
     }
 
     fn stat(&self) -> Result<Stat, Errno> {
-        Ok(Stat {
-            st_dev: ANON_INODE_DEV,
-            st_ino: 1,
-            st_nlink: 1,
-            st_mode: 0o600,
-            st_blksize: PAGE_SIZE as i64,
-            ..Stat::default()
-        })
+        Ok(crate::file::anon_inode_stat())
     }
 
     fn ioctl(&self, _file: &FileDescription, io: &dyn UserIo, cmd: u32, arg: u64) -> Result<u64, Errno> {

@@ -17,6 +17,18 @@ use vfs::{FsCreds, Path};
 use crate::args::{Fd, UserBuf, UserCStr};
 use crate::fs::path::{is_plain_name, lookup, lookup_parent, LookupFlags};
 
+/// What every rename checks: one mount, and the right to change both
+/// directories.
+fn may_rename(t: &Task, from: &Parent, to: &Parent) -> Result<FsCreds, Errno> {
+    if !std::sync::Arc::ptr_eq(&from.dir.mount, &to.dir.mount) {
+        return Err(Errno::EXDEV);
+    }
+    let creds = t.fs_creds();
+    may_change(&creds, &from.dir)?;
+    may_change(&creds, &to.dir)?;
+    Ok(creds)
+}
+
 /// May the caller add or remove names in `dir`?
 fn may_change(creds: &FsCreds, dir: &Path) -> Result<(), Errno> {
     if creds.may(&dir.inode().stat(), MAY_WRITE | MAY_EXEC) {
@@ -171,12 +183,7 @@ fn rename_at(t: &mut Task, olddir: Fd, old: UserCStr, newdir: Fd, new: UserCStr)
     if (from.trailing_slash || to.trailing_slash) && kind != FileType::Directory {
         return Err(Errno::ENOTDIR);
     }
-    if !std::sync::Arc::ptr_eq(&from.dir.mount, &to.dir.mount) {
-        return Err(Errno::EXDEV);
-    }
-    let creds = t.fs_creds();
-    may_change(&creds, &from.dir)?;
-    may_change(&creds, &to.dir)?;
+    let creds = may_rename(t, &from, &to)?;
     sticky_ok(&creds, &from.dir.inode().stat(), &moving.inode().stat())?;
     if let Ok(existing) = to.dir.dentry.lookup(&to.name) {
         sticky_ok(&creds, &to.dir.inode().stat(), &existing.inode().stat())?;
@@ -223,12 +230,7 @@ pub fn exchange_at(t: &mut Task, olddir: Fd, old: UserCStr, newdir: Fd, new: Use
     if (from.trailing_slash && !a_dir) || (to.trailing_slash && !b_dir) {
         return Err(Errno::ENOTDIR);
     }
-    if !std::sync::Arc::ptr_eq(&from.dir.mount, &to.dir.mount) {
-        return Err(Errno::EXDEV);
-    }
-    let creds = t.fs_creds();
-    may_change(&creds, &from.dir)?;
-    may_change(&creds, &to.dir)?;
+    let creds = may_rename(t, &from, &to)?;
     sticky_ok(&creds, &from.dir.inode().stat(), &a.inode().stat())?;
     sticky_ok(&creds, &to.dir.inode().stat(), &b.inode().stat())?;
     for d in [&a, &b] {
