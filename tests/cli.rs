@@ -388,6 +388,8 @@ fn the_rootfs_is_a_jail() {
     let fifo = std::ffi::CString::new(root.join("fifo").as_os_str().as_encoded_bytes()).unwrap();
     // SAFETY: mkfifo with a NUL-terminated path.
     assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+    // A socket that a host process listens on.
+    let _listener = std::os::unix::net::UnixListener::bind(root.join("sock")).unwrap();
     let run = |args: &[&str]| {
         let mut c = Command::new(RVISOR);
         c.arg("do").arg("--rootfs").arg(&root).arg("--").arg("/bin/busybox").args(args);
@@ -396,18 +398,28 @@ fn the_rootfs_is_a_jail() {
     let o = run(&["cat", "/data/inside.txt"]);
     assert_eq!(String::from_utf8_lossy(&o.stdout), "inside\n", "{}", stderr(&o));
     // Symlinks resolve inside the sandbox's root, whatever they say.
-    for link in ["/data/up/hostname", "/data/abs/hostname", "/../../etc/hostname"] {
+    for link in [
+        "/data/up/hostname",
+        "/data/abs/hostname",
+        "/../../etc/hostname",
+        "/proc/self/root/etc/hostname",
+        "/proc/self/cwd/../../../etc/hostname",
+        "/proc/1/cwd/../../etc/hostname",
+    ] {
         let o = run(&["cat", link]);
         assert!(o.stdout.is_empty(), "{link} leaked: {}", String::from_utf8_lossy(&o.stdout));
         assert!(stderr(&o).contains("No such file"), "{link}: {}", stderr(&o));
     }
     let o = run(&["ls", "/"]);
     // The mount points the rootfs lacks are made in the overlay.
-    assert_eq!(String::from_utf8_lossy(&o.stdout), "bin\ndata\ndev\nfifo\nproc\ntmp\n");
-    // A FIFO in the rootfs is never opened (and never blocks).
-    let o = run(&["cat", "/fifo"]);
-    assert_ne!(shell_status(&o), 0);
-    assert!(stderr(&o).contains("No such device or address"), "{}", stderr(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "bin\ndata\ndev\nfifo\nproc\nsock\ntmp\n");
+    // A FIFO or a socket in the rootfs is never opened on the host (and
+    // never blocks).
+    for special in ["/fifo", "/sock"] {
+        let o = run(&["cat", special]);
+        assert_ne!(shell_status(&o), 0);
+        assert!(stderr(&o).contains("No such device or address"), "{special}: {}", stderr(&o));
+    }
     // Writes to the root succeed in the sandbox and stay out of the host.
     let before = snapshot(&root.join("data"));
     for args in [
