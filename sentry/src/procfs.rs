@@ -1,5 +1,5 @@
 //! A minimal /proc: `self`, `mounts`, and for each process `exe`, `cwd`,
-//! `fd/`, `maps`, `mounts` and `mountinfo`. The links are "magic": following
+//! `root`, `fd/`, `maps`, `mounts` and `mountinfo`. The links are "magic": following
 //! them lands on the file itself.
 
 use std::any::Any;
@@ -37,6 +37,8 @@ enum Kind {
     PidDir(i32),
     Exe(i32),
     Cwd(i32),
+    /// /proc/PID/root: the task's root directory (chroot).
+    RootDir(i32),
     FdDir(i32),
     Fd(i32, i32),
     Maps(i32),
@@ -63,7 +65,9 @@ impl ProcNode {
     fn file_type(&self) -> FileType {
         match self.kind {
             Kind::Root | Kind::PidDir(_) | Kind::FdDir(_) => FileType::Directory,
-            Kind::SelfLink | Kind::MountsLink | Kind::Exe(_) | Kind::Cwd(_) | Kind::Fd(..) => FileType::Symlink,
+            Kind::SelfLink | Kind::MountsLink | Kind::Exe(_) | Kind::Cwd(_) | Kind::RootDir(_) | Kind::Fd(..) => {
+                FileType::Symlink
+            }
             Kind::Maps(_) | Kind::Mounts(_) | Kind::MountInfo(_) => FileType::Regular,
         }
     }
@@ -77,6 +81,7 @@ impl ProcNode {
             Kind::PidDir(p) => per_pid(p, 1),
             Kind::Exe(p) => per_pid(p, 2),
             Kind::Cwd(p) => per_pid(p, 3),
+            Kind::RootDir(p) => per_pid(p, 8),
             Kind::FdDir(p) => per_pid(p, 4),
             Kind::Maps(p) => per_pid(p, 5),
             Kind::Mounts(p) => per_pid(p, 6),
@@ -195,6 +200,7 @@ impl Inode for ProcNode {
             Kind::PidDir(p)
             | Kind::Exe(p)
             | Kind::Cwd(p)
+            | Kind::RootDir(p)
             | Kind::FdDir(p)
             | Kind::Fd(p, _)
             | Kind::Maps(p)
@@ -205,7 +211,7 @@ impl Inode for ProcNode {
             Kind::Root | Kind::PidDir(_) => S_IFDIR | 0o555,
             Kind::FdDir(_) => S_IFDIR | 0o500,
             Kind::SelfLink | Kind::MountsLink => S_IFLNK | 0o777,
-            Kind::Exe(_) | Kind::Cwd(_) => S_IFLNK | 0o777,
+            Kind::Exe(_) | Kind::Cwd(_) | Kind::RootDir(_) => S_IFLNK | 0o777,
             Kind::Fd(..) => S_IFLNK | 0o700,
             Kind::Maps(_) | Kind::Mounts(_) | Kind::MountInfo(_) => S_IFREG | 0o444,
         };
@@ -241,6 +247,7 @@ impl Inode for ProcNode {
                 match name {
                     b"exe" => Ok(self.child(Kind::Exe(p))),
                     b"cwd" => Ok(self.child(Kind::Cwd(p))),
+                    b"root" => Ok(self.child(Kind::RootDir(p))),
                     b"fd" => Ok(self.child(Kind::FdDir(p))),
                     b"maps" => Ok(self.child(Kind::Maps(p))),
                     b"mounts" => Ok(self.child(Kind::Mounts(p))),
@@ -277,6 +284,7 @@ impl Inode for ProcNode {
                 entry(b"maps".to_vec(), Kind::Maps(p)),
                 entry(b"mountinfo".to_vec(), Kind::MountInfo(p)),
                 entry(b"mounts".to_vec(), Kind::Mounts(p)),
+                entry(b"root".to_vec(), Kind::RootDir(p)),
             ]),
             Kind::FdDir(p) => {
                 let fds = self.task(p)?.fds.fds();
@@ -302,6 +310,10 @@ impl Inode for ProcNode {
                 let t = self.task(p)?;
                 Ok(self.path_text(&t, &t.fs.cwd()))
             }
+            Kind::RootDir(p) => {
+                let t = self.task(p)?;
+                Ok(self.path_text(&t, &t.fs.root()))
+            }
             Kind::Fd(p, fd) => {
                 let t = self.task(p)?;
                 let file = self.fd_entry(p, fd)?;
@@ -324,6 +336,7 @@ impl Inode for ProcNode {
     fn magic_link(&self) -> Option<Result<Path, Errno>> {
         match self.kind {
             Kind::Cwd(p) => Some(self.task(p).map(|t| t.fs.cwd())),
+            Kind::RootDir(p) => Some(self.task(p).map(|t| t.fs.root())),
             Kind::Fd(p, fd) => Some(self.fd_entry(p, fd).map(|file| match file.path() {
                 Some(path) => path.clone(),
                 None => Path::detached(Arc::new(OpenFileInode(file.clone()))),

@@ -1,4 +1,4 @@
-// The minimal /proc: self, exe, cwd, fd/ and maps.
+// The minimal /proc: self, exe, cwd, root, fd/ and maps.
 #include "common.h"
 #include <dirent.h>
 #include <fcntl.h>
@@ -39,6 +39,13 @@ int main(int argc, char **argv) {
     memset(buf, 0, 8);
     CHECK("reopen through fd link and read", again >= 0 && read(again, buf, 4) == 4 && memcmp(buf, "data", 4) == 0);
     CHECK("open via /proc/self/cwd", ({ int f = open("/proc/self/cwd/f", O_RDONLY); if (f >= 0) close(f); f >= 0; }));
+    rl("/proc/self/root");
+    printf("root -> %s\n", buf);
+    CHECK("lstat of root is a link", lstat("/proc/self/root", &st) == 0 && S_ISLNK(st.st_mode));
+    CHECK("stat through root is /", ({ struct stat a, b; stat("/proc/self/root", &a) == 0 && stat("/", &b) == 0 &&
+                                       a.st_ino == b.st_ino && a.st_dev == b.st_dev; }));
+    CHECK("root/.. is still /", ({ struct stat a, b; stat("/proc/self/root/..", &a) == 0 && stat("/", &b) == 0 &&
+                                   a.st_ino == b.st_ino; }));
     rl("/proc/self/fd/1");
     printf("stdout link is a pipe = %d\n", strncmp(buf, "pipe:[", 6) == 0);
     CHECK("stat through stdout link is a fifo", stat("/proc/self/fd/1", &st) == 0 && S_ISFIFO(st.st_mode));
