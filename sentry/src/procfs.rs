@@ -411,10 +411,11 @@ impl FileOps for SnapshotFile {
     }
     fn seek(&self, file: &FileDescription, off: i64, whence: i32) -> Result<i64, Errno> {
         let mut pos = file.pos();
+        // seq_file's lseek: SEEK_SET and SEEK_CUR only; a position that
+        // overflows is negative, so EINVAL.
         let new = match whence {
             SEEK_SET => off,
-            SEEK_CUR => *pos + off,
-            SEEK_END => self.data.len() as i64 + off,
+            SEEK_CUR => pos.checked_add(off).ok_or(Errno::EINVAL)?,
             _ => return Err(Errno::EINVAL),
         };
         if new < 0 {

@@ -39,6 +39,14 @@ int main(int argc, char **argv) {
     memset(buf, 0, 8);
     CHECK("reopen through fd link and read", again >= 0 && read(again, buf, 4) == 4 && memcmp(buf, "data", 4) == 0);
     CHECK("open via /proc/self/cwd", ({ int f = open("/proc/self/cwd/f", O_RDONLY); if (f >= 0) close(f); f >= 0; }));
+    int mf = open("/proc/self/maps", O_RDONLY);
+    CHECK("read maps", read(mf, buf, 10));
+    CHECK("lseek maps SEEK_END", lseek(mf, 0, SEEK_END));
+    CHECK("lseek maps SEEK_CUR huge", lseek(mf, 0x7fffffffffffffffLL, SEEK_CUR));
+    CHECK("lseek maps SEEK_SET", lseek(mf, 5, SEEK_SET));
+    CHECK("lseek maps SEEK_CUR back past 0", lseek(mf, -6, SEEK_CUR));
+    CHECK("lseek maps SEEK_DATA", lseek(mf, 0, SEEK_DATA));
+    close(mf);
     rl("/proc/self/root");
     printf("root -> %s\n", buf);
     CHECK("lstat of root is a link", lstat("/proc/self/root", &st) == 0 && S_ISLNK(st.st_mode));
