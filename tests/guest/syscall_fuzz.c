@@ -1,6 +1,7 @@
 // Random system calls with hostile arguments. Run only under rVisor: natively,
 // as root, this could do anything. The application may well kill itself (it
 // unmaps its own code, say); the Sentry must never panic, hang or die.
+#define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -20,8 +21,20 @@ int main(int argc, char **argv) {
     state = argc > 1 ? strtoull(argv[1], 0, 10) * 2654435761u + 1 : 1;
     int calls = argc > 2 ? atoi(argv[2]) : 3000;
     char *buf = mmap(NULL, 1 << 16, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    // One fd of each kind, so random calls meet every file type (fds 3..).
+    open("/proc/self/maps", O_RDONLY);
+    open("/tmp", O_RDONLY | O_DIRECTORY);
+    open("/dev/null", O_RDWR);
+    open("/etc/passwd", O_RDONLY);
+    open("/tmp/fuzz-file", O_RDWR | O_CREAT, 0600);
+    syscall(SYS_memfd_create, "fuzz", 0);
+    syscall(SYS_eventfd2, 1, O_NONBLOCK);
+    syscall(SYS_epoll_create1, 0);
+    syscall(SYS_inotify_init1, O_NONBLOCK);
+    int p[2];
+    pipe2(p, O_NONBLOCK);
     uint64_t pool[] = {
-        0, 1, 2, 3, 8, 16, 24, 64, 4095, 4096, 65536, 1 << 20, (uint64_t)-1, (uint64_t)-4096,
+        0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 16, 24, 64, 4095, 4096, 65536, 1 << 20, (uint64_t)-1, (uint64_t)-4096,
         0x7fffffff, 0x80000000, 0xffffffff, 0x7ffffffff000, 0x800000000000, 0xffffffffff600000,
         (uint64_t)buf, (uint64_t)buf + 4096, (uint64_t)buf + 65535, (uint64_t)buf - 4096, 0x10, 0x400000,
     };
