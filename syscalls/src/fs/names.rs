@@ -381,9 +381,9 @@ pub fn fallocate(t: &mut Task, fd: Fd, mode: u32, offset: i64, len: i64) -> Sysc
     // Memory-backed files hold at most what Linux gives a tmpfs by default,
     // half the RAM; a larger allocation is ENOSPC at once rather than a
     // long walk that ends there.
-    let in_memory = file.path().is_some_and(|p| {
-        matches!(p.inode().statfs().f_type, vfs::inode::TMPFS_MAGIC | vfs::inode::OVERLAYFS_MAGIC)
-    });
+    let in_memory = file
+        .path()
+        .is_some_and(|p| matches!(p.inode().statfs().f_type, vfs::inode::TMPFS_MAGIC | vfs::inode::OVERLAYFS_MAGIC));
     if in_memory && len as u64 > t.kernel.host.totalram / 2 {
         return Err(Errno::ENOSPC);
     }
