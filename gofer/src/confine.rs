@@ -1,15 +1,17 @@
-//! Confining the gofer process: its own mount namespace, chroot into the
-//! exported root, no new privileges, and a seccomp allow-list.
+//! Confining the gofer process: its own mount namespace, pivot_root into the
+//! exported root, no new privileges, and a seccomp allow-list. The namespace
+//! and pivot_root steps are shared with the Sentry's seal.
 
 use std::collections::BTreeMap;
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::Path;
 
 use seccompiler::{BpfProgram, SeccompAction, SeccompFilter, SeccompRule};
 
-fn check(r: libc::c_int, what: &str) -> io::Result<()> {
+/// A host call's result as an error that names what failed.
+pub fn check(r: libc::c_int, what: &str) -> io::Result<()> {
     if r < 0 {
         let e = io::Error::last_os_error();
         return Err(io::Error::new(e.kind(), format!("{what}: {e}")));
@@ -31,9 +33,10 @@ fn write_proc(path: &str, data: &str) -> io::Result<()> {
     std::fs::write(path, data).map_err(|e| io::Error::new(e.kind(), format!("{path}: {e}")))
 }
 
-/// A mount namespace of our own (in a user namespace of our own when we are
-/// not root), then chroot into `root`. Exports opened before stay usable.
-pub fn enter_jail(root: &Path) -> io::Result<()> {
+/// A mount namespace of our own (inside a user namespace of our own when we
+/// are not root, which an unprivileged unshare needs), with every mount
+/// private so nothing done here reaches the host's namespace.
+pub fn private_mount_namespace() -> io::Result<()> {
     // SAFETY: unshare only changes this process's namespaces.
     if unsafe { libc::unshare(libc::CLONE_NEWNS) } < 0 {
         // SAFETY: getuid and getgid cannot fail.
@@ -44,14 +47,39 @@ pub fn enter_jail(root: &Path) -> io::Result<()> {
         write_proc("/proc/self/uid_map", &format!("{uid} {uid} 1"))?;
         write_proc("/proc/self/gid_map", &format!("{gid} {gid} 1"))?;
     }
-    let c = CString::new(root.as_os_str().as_encoded_bytes()).map_err(|_| io::ErrorKind::InvalidInput)?;
-    // SAFETY: chdir/chroot with NUL-terminated paths.
+    let flags = libc::MS_REC | libc::MS_PRIVATE;
+    // SAFETY: a static NUL-terminated path; changes only our own namespace.
+    let r = unsafe { libc::mount(c"none".as_ptr(), c"/".as_ptr(), std::ptr::null(), flags, std::ptr::null()) };
+    check(r, "make mounts private")
+}
+
+/// pivot_root into `dir`, which must be a mount point, and detach the old
+/// root, so no path leads back to it. Fds opened before stay usable.
+pub fn pivot_into(dir: &CStr) -> io::Result<()> {
+    // SAFETY: chdir, pivot_root and umount2 with NUL-terminated paths, in
+    // our own mount namespace.
     unsafe {
-        check(libc::chdir(c.as_ptr()), "chdir to the root")?;
-        check(libc::chroot(c".".as_ptr()), "chroot")?;
-        check(libc::chdir(c"/".as_ptr()), "chdir /")?;
+        check(libc::chdir(dir.as_ptr()), "chdir to the new root")?;
+        check(libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) as libc::c_int, "pivot_root")?;
+        check(libc::umount2(c".".as_ptr(), libc::MNT_DETACH), "detach the old root")?;
+        check(libc::chdir(c"/".as_ptr()), "chdir /")
     }
-    Ok(())
+}
+
+/// A private mount namespace whose root is `root` (bound onto itself, with
+/// what is mounted below it, so it is a mount point), by pivot_root.
+pub fn enter_jail(root: &Path) -> io::Result<()> {
+    let c = CString::new(root.as_os_str().as_encoded_bytes()).map_err(|_| io::ErrorKind::InvalidInput)?;
+    private_mount_namespace()?;
+    let flags = libc::MS_BIND | libc::MS_REC;
+    // SAFETY: a bind mount of a NUL-terminated path onto itself, in our own
+    // mount namespace.
+    let r = unsafe { libc::mount(c.as_ptr(), c.as_ptr(), std::ptr::null(), flags, std::ptr::null()) };
+    check(r, "bind the root onto itself")?;
+    // A walk to "/" stops at the root it starts from, under the new mount;
+    // "/.." steps onto what is mounted there.
+    let at: &CStr = if root == Path::new("/") { c"/.." } else { &c };
+    pivot_into(at)
 }
 
 /// Installs the allow-list below on the calling process.

@@ -411,16 +411,8 @@ impl FileOps for SnapshotFile {
     }
     fn seek(&self, file: &FileDescription, off: i64, whence: i32) -> Result<i64, Errno> {
         let mut pos = file.pos();
-        // seq_file's lseek: SEEK_SET and SEEK_CUR only; a position that
-        // overflows is negative, so EINVAL.
-        let new = match whence {
-            SEEK_SET => off,
-            SEEK_CUR => pos.checked_add(off).ok_or(Errno::EINVAL)?,
-            _ => return Err(Errno::EINVAL),
-        };
-        if new < 0 {
-            return Err(Errno::EINVAL);
-        }
+        // As seq_file's lseek.
+        let new = vfs::file::seek_set_or_cur(*pos, off, whence)?;
         *pos = new;
         Ok(new)
     }

@@ -107,6 +107,21 @@ pub trait FileOps: Send + Sync {
     }
 }
 
+/// lseek for files with no end to seek from (directories, generated /proc
+/// files): SEEK_SET and SEEK_CUR only; a position below 0, or one that
+/// overflows, is EINVAL.
+pub fn seek_set_or_cur(pos: i64, off: i64, whence: i32) -> Result<i64, Errno> {
+    let new = match whence {
+        SEEK_SET => off,
+        SEEK_CUR => pos.checked_add(off).ok_or(Errno::EINVAL)?,
+        _ => return Err(Errno::EINVAL),
+    };
+    if new < 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(new)
+}
+
 /// The device number of anonymous inodes (anon_inodefs).
 pub const ANON_INODE_DEV: u64 = 0x0d;
 
@@ -278,14 +293,7 @@ impl FileOps for DirectoryFile {
     }
     fn seek(&self, file: &FileDescription, off: i64, whence: i32) -> Result<i64, Errno> {
         let mut pos = file.pos();
-        let new = match whence {
-            SEEK_SET => off,
-            SEEK_CUR => pos.checked_add(off).ok_or(Errno::EINVAL)?,
-            _ => return Err(Errno::EINVAL),
-        };
-        if new < 0 {
-            return Err(Errno::EINVAL);
-        }
+        let new = seek_set_or_cur(*pos, off, whence)?;
         if new == 0 {
             *self.snapshot.lock().unwrap() = None;
         }
