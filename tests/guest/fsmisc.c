@@ -66,8 +66,10 @@ int main(void) {
     CHECK("select", select(fd + 1, &rs, &ws, NULL, &tv));
     printf("ready: file %d stdout %d\n", FD_ISSET(fd, &rs), FD_ISSET(1, &ws));
     FD_ZERO(&rs);
-    FD_SET(77, &rs);
-    CHECK("select bad fd", select(78, &rs, NULL, NULL, &tv));
+    /* An fd inside the fd table's initial 64 slots: Linux ignores set bits
+       beyond the table's size, which depends on what the parent held. */
+    FD_SET(40, &rs);
+    CHECK("select bad fd", select(41, &rs, NULL, NULL, &tv));
     CHECK("select negative nfds", select(-1, NULL, NULL, NULL, &tv));
     tv.tv_sec = 0;
     tv.tv_usec = 20000;
