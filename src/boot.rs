@@ -112,6 +112,10 @@ pub fn boot(args: BootArgs) -> i32 {
         eprintln!("rvisor: cannot seal the sentry: {e}");
         return 125;
     }
+    // malloc sizes its per-thread arenas by counting CPUs in /sys the first
+    // time a thread needs one; with a fixed maximum it never looks.
+    // SAFETY: mallopt only sets an allocator parameter.
+    unsafe { libc::mallopt(libc::M_ARENA_MAX, 8) };
     let trap = std::env::var_os("RVISOR_SECCOMP_TRAP").is_some();
     let installed =
         sentry::seccomp::build(&platform.seccomp_rules(), trap).and_then(|p| sentry::seccomp::install(&p, trap));
@@ -173,6 +177,9 @@ pub fn boot(args: BootArgs) -> i32 {
         memfile,
         mounts,
         tasks: Default::default(),
+        futexes: Default::default(),
+        init_status: Default::default(),
+        init_exited: Default::default(),
         syscalls: table,
         hostname: args.hostname,
         host,
@@ -191,7 +198,7 @@ pub fn boot(args: BootArgs) -> i32 {
     };
     match kernel.run_init(init) {
         Ok(ExitStatus::Exited(code)) => code,
-        Ok(ExitStatus::Signaled(sig)) => 128 + sig,
+        Ok(ExitStatus::Signaled { sig, .. }) => 128 + sig,
         Err(e) => {
             eprintln!("rvisor: {shown}: {} ({})", e.msg, e.errno);
             if e.errno == abi::Errno::ENOENT {

@@ -120,6 +120,87 @@ pub struct KernelSigaction {
     pub mask: u64,
 }
 
+impl SigSet {
+    pub fn bit(sig: i32) -> u64 {
+        1 << (sig - 1)
+    }
+}
+
+// si_code values.
+pub const SI_USER: i32 = 0;
+pub const SI_KERNEL: i32 = 0x80;
+pub const SI_QUEUE: i32 = -1;
+pub const SI_TIMER: i32 = -2;
+pub const SI_TKILL: i32 = -6;
+pub const CLD_EXITED: i32 = 1;
+pub const CLD_KILLED: i32 = 2;
+pub const CLD_DUMPED: i32 = 3;
+pub const CLD_STOPPED: i32 = 5;
+pub const CLD_CONTINUED: i32 = 6;
+pub const SEGV_MAPERR: i32 = 1;
+pub const SEGV_ACCERR: i32 = 2;
+pub const BUS_ADRERR: i32 = 2;
+
+/// The kernel's `siginfo_t`: 128 bytes, a common head and a union whose
+/// layout depends on the signal and code (kept here as 8-byte words).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct SigInfo {
+    pub signo: i32,
+    pub errno: i32,
+    pub code: i32,
+    pub pad: i32,
+    pub fields: [u64; 14],
+}
+
+impl SigInfo {
+    pub fn new(signo: i32, code: i32) -> SigInfo {
+        SigInfo { signo, errno: 0, code, pad: 0, fields: [0; 14] }
+    }
+
+    /// From a process: kill, tkill, sigqueue (`si_pid`, `si_uid`).
+    pub fn from_process(signo: i32, code: i32, pid: i32, uid: u32) -> SigInfo {
+        let mut i = SigInfo::new(signo, code);
+        i.fields[0] = pid as u32 as u64 | (uid as u64) << 32;
+        i
+    }
+
+    /// A fault at `addr` (`si_addr`).
+    pub fn fault(signo: i32, code: i32, addr: u64) -> SigInfo {
+        let mut i = SigInfo::new(signo, code);
+        i.fields[0] = addr;
+        i
+    }
+
+    /// SIGCHLD for a child's state change: `si_status` is the exit code or
+    /// the signal; `si_utime`/`si_stime` in clock ticks.
+    pub fn child(code: i32, pid: i32, uid: u32, status: i32, utime: u64, stime: u64) -> SigInfo {
+        let mut i = SigInfo::from_process(SIGCHLD, code, pid, uid);
+        i.fields[1] = status as u32 as u64;
+        i.fields[2] = utime;
+        i.fields[3] = stime;
+        i
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.fields[0] as u32 as i32
+    }
+}
+
+/// `stack_t`, for sigaltstack.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct StackT {
+    pub sp: u64,
+    pub flags: i32,
+    pub pad: i32,
+    pub size: u64,
+}
+
+pub const SS_ONSTACK: i32 = 1;
+pub const SS_DISABLE: i32 = 2;
+pub const SS_AUTODISARM: i32 = 1 << 31;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,6 +208,8 @@ mod tests {
     #[test]
     fn layout_and_names() {
         assert_eq!(std::mem::size_of::<KernelSigaction>(), 32);
+        assert_eq!(std::mem::size_of::<SigInfo>(), 128);
+        assert_eq!(std::mem::size_of::<StackT>(), 24);
         assert_eq!(name(SIGSEGV), "SIGSEGV");
         assert_eq!(name(34), "SIGRT_2");
         assert!(SigSet::UNBLOCKABLE.contains(SIGKILL));

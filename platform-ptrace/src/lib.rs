@@ -88,7 +88,7 @@ impl Platform for PtracePlatform {
         if r < 0 {
             return Err(PlatformError::host("sched_setaffinity"));
         }
-        Ok(Box::new(PtraceContext { tid: gettid(), stub_pid: Arc::new(AtomicI32::new(0)) }))
+        Ok(Box::new(PtraceContext { tid: gettid(), stub_pid: Arc::new(AtomicI32::new(0)), pending_fp: None }))
     }
 
     fn max_user_address(&self) -> u64 {
@@ -113,6 +113,8 @@ impl Platform for PtracePlatform {
             PTRACE_SETOPTIONS,
             PTRACE_GETSIGINFO,
             PTRACE_SYSEMU,
+            PTRACE_GETREGSET,
+            PTRACE_SETREGSET,
         ];
         PlatformSeccomp {
             rules: vec![
@@ -198,6 +200,8 @@ struct PtraceContext {
     tid: i32,
     /// The stub this context last ran, for the interrupter.
     stub_pid: Arc<AtomicI32>,
+    /// FP state to load before the application next runs.
+    pending_fp: Option<Vec<u8>>,
 }
 
 impl Context for PtraceContext {
@@ -210,6 +214,9 @@ impl Context for PtraceContext {
             return Err(PlatformError::Unsupported("address space traced by another thread"));
         }
         self.stub_pid.store(aspace.stub.pid(), Ordering::Relaxed);
+        if let Some(fp) = self.pending_fp.take() {
+            stub::set_xstate(aspace.stub.pid(), &fp)?;
+        }
         let r = aspace.stub.run(regs);
         if r.is_err() {
             // The stub may be gone and its pid reused: never signal it again.
@@ -227,6 +234,22 @@ impl Context for PtraceContext {
                 unsafe { libc::syscall(libc::SYS_tgkill, p, p, libc::SIGSTOP) };
             }
         })
+    }
+
+    fn fp_state(&mut self) -> Result<Vec<u8>> {
+        if let Some(fp) = &self.pending_fp {
+            return Ok(fp.clone());
+        }
+        let pid = self.stub_pid.load(Ordering::Relaxed);
+        if pid <= 0 {
+            return Err(PlatformError::Unsupported("FP state of a task that never ran"));
+        }
+        stub::get_xstate(pid)
+    }
+
+    fn set_fp_state(&mut self, state: &[u8]) -> Result<()> {
+        self.pending_fp = Some(state.to_vec());
+        Ok(())
     }
 
     fn app_cpu_time(&self) -> Duration {

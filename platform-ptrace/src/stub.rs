@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use abi::consts::{PAGE_SIZE, TASK_SIZE};
-use sentry::mm::{SEGV_ACCERR, SEGV_MAPERR};
+use abi::signal::{SEGV_ACCERR, SEGV_MAPERR};
 use sentry::platform::{Exit, PlatformError, Registers, Result};
 
 /// `int3; syscall; int3`: the stub stops at the first int3 when it starts;
@@ -300,6 +300,26 @@ impl Stub {
         }
         Ok(Exit::Signal { signo: sig, code, addr })
     }
+}
+
+/// The regset of the XSAVE area (NT_X86_XSTATE).
+const NT_X86_XSTATE: u64 = 0x202;
+/// Room for any XSAVE layout the host may use.
+const XSTATE_MAX: usize = 16384;
+
+/// The XSAVE area of stopped thread `pid`, as long as the host's layout.
+pub fn get_xstate(pid: i32) -> Result<Vec<u8>> {
+    let mut buf = vec![0u8; XSTATE_MAX];
+    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+    ptrace(libc::PTRACE_GETREGSET, pid, NT_X86_XSTATE, &mut iov as *mut libc::iovec as u64)?;
+    buf.truncate(iov.iov_len);
+    Ok(buf)
+}
+
+/// Loads an XSAVE area (from `get_xstate`) into stopped thread `pid`.
+pub fn set_xstate(pid: i32, state: &[u8]) -> Result<()> {
+    let mut iov = libc::iovec { iov_base: state.as_ptr() as *mut libc::c_void, iov_len: state.len() };
+    ptrace(libc::PTRACE_SETREGSET, pid, NT_X86_XSTATE, &mut iov as *mut libc::iovec as u64).map(|_| ())
 }
 
 impl Drop for Stub {

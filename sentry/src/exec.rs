@@ -35,6 +35,13 @@ fn fail(errno: Errno, msg: &str) -> ExecError {
     ExecError { errno, msg: msg.to_string() }
 }
 
+/// Opens `p` for exec (execve and execveat resolve the path themselves);
+/// `execfn` is the name the program sees as AT_EXECFN.
+pub fn open_executable(p: Path, creds: &FsCreds, execfn: Vec<u8>) -> Result<Executable, ExecError> {
+    let (file, path) = open_checked(p, creds)?;
+    Ok(Executable { file, path, execfn })
+}
+
 /// Linux's checks on a file to exec, then opens it for reading.
 fn open_checked(p: Path, creds: &FsCreds) -> Result<(Arc<FileDescription>, Path), ExecError> {
     match file_type(&**p.inode()) {
@@ -51,25 +58,26 @@ fn open_checked(p: Path, creds: &FsCreds) -> Result<(Arc<FileDescription>, Path)
 }
 
 /// Resolves `name` as execvp does: a name with a '/' is a path (from `cwd`),
-/// anything else is searched in `path_env` (a PATH value).
+/// anything else is searched in `path_env` (a PATH value). Without a PATH,
+/// as execve, every name is a path.
 pub fn find_executable(
     ns: &MountNamespace,
     root: &Path,
     cwd: &Path,
     creds: &FsCreds,
     name: &[u8],
-    path_env: &[u8],
+    path_env: Option<&[u8]>,
 ) -> Result<Executable, ExecError> {
     let r = Resolver { ns, root, creds, restrict: 0 };
     let not_found = |e: Errno| ExecError { errno: e, msg: e.message().to_string() };
     if name.is_empty() {
         return Err(not_found(Errno::ENOENT));
     }
-    if name.contains(&b'/') {
+    let Some(path_env) = path_env.filter(|_| !name.contains(&b'/')) else {
         let p = r.resolve(cwd, name, true).map_err(not_found)?;
         let (file, path) = open_checked(p, creds)?;
         return Ok(Executable { file, path, execfn: name.to_vec() });
-    }
+    };
     let mut denied = None;
     for dir in path_env.split(|&b| b == b':') {
         let dir = if dir.is_empty() { &b"."[..] } else { dir };

@@ -65,6 +65,26 @@ impl FdTable {
         Ok(e)
     }
 
+    /// A table with the same entries (fork without CLONE_FILES).
+    pub fn copy(&self) -> FdTable {
+        FdTable { slots: Mutex::new(self.slots.lock().unwrap().clone()) }
+    }
+
+    /// Closes the fds marked close-on-exec.
+    pub fn close_on_exec(&self) {
+        let closed: Vec<FdEntry> = {
+            let mut slots = self.slots.lock().unwrap();
+            let v =
+                slots.iter_mut().filter(|e| e.as_ref().is_some_and(|e| e.cloexec)).filter_map(Option::take).collect();
+            while matches!(slots.last(), Some(None)) {
+                slots.pop();
+            }
+            v
+        };
+        // Released outside the lock: closing may take other locks.
+        drop(closed);
+    }
+
     /// The open fds, in order, for /proc/[pid]/fd.
     pub fn fds(&self) -> Vec<(i32, FdEntry)> {
         let slots = self.slots.lock().unwrap();

@@ -1,11 +1,11 @@
 //! The Kernel: global state of one sandbox, and the start of its first process.
 
-use std::collections::BTreeMap;
 use std::os::fd::OwnedFd;
-use std::sync::Arc;
-use std::sync::Mutex;
+use std::sync::atomic::AtomicBool;
+use std::sync::{mpsc, Arc, Condvar, Mutex};
 
 use abi::consts::*;
+use abi::signal::SigSet;
 use abi::Errno;
 use vfs::dev::getrandom;
 use vfs::host::HostFile;
@@ -16,16 +16,20 @@ use vfs::tmpfs::Tmpfs;
 use vfs::{FileDescription, InodeRef, MountNamespace, Path};
 
 use crate::exec::{
-    find_executable, open_interpreter, script_interpreter, ScriptLine, VfsExec, MAX_SCRIPT_DEPTH, SCRIPT_HEAD,
+    find_executable, open_interpreter, script_interpreter, Executable, ScriptLine, VfsExec, MAX_SCRIPT_DEPTH,
+    SCRIPT_HEAD,
 };
 use crate::fdtable::{FdEntry, FdTable};
+use crate::futex::Futexes;
 use crate::limits::Limits;
 use crate::loader::{self, AuxInfo, ExecError, Placement};
 use crate::mm::{Layout, MemoryManager, MMAP_MIN_ADDR};
-use crate::platform::{Platform, Registers};
+use crate::platform::{AddressSpace, Context, Interrupter, Platform, Registers};
+use crate::process::{ExitStatus, Process, TaskHandle, Tasks};
 use crate::signal::SignalHandlers;
-use crate::task::{Credentials, ExitStatus, FsContext, Task};
+use crate::task::{Credentials, FsContext, Task};
 use vfs::memfile::MemoryFile;
+use vfs::waiter::Waiter;
 
 /// Serves a task's system call; implemented by the syscalls crate.
 pub trait SyscallTable: Send + Sync {
@@ -101,8 +105,12 @@ pub struct Kernel {
     pub platform: Arc<dyn Platform>,
     pub memfile: Arc<MemoryFile>,
     pub mounts: Arc<MountNamespace>,
-    /// Running tasks by thread id.
-    pub tasks: Mutex<BTreeMap<i32, TaskView>>,
+    /// Processes and threads.
+    pub tasks: Mutex<Tasks>,
+    pub futexes: Futexes,
+    /// The first process's status, once it has exited.
+    pub init_status: Mutex<Option<ExitStatus>>,
+    pub init_exited: Condvar,
     pub syscalls: Arc<dyn SyscallTable>,
     pub hostname: String,
     pub host: HostInfo,
@@ -148,7 +156,7 @@ pub fn initial_mounts(
     if let Some(at) = mount_point(b"dev", 0o755) {
         let dev = new_tmpfs(0o755);
         let dev_mount = ns.mount(&at, dev.clone(), MountFlags::default());
-        for (name, rdev) in vfs::dev::MEM_DEVICES {
+        for (name, rdev) in vfs::dev::MEM_DEVICES.into_iter().chain([(&b"tty"[..], vfs::dev::TTY)]) {
             dev.create(name, NewNode::CharDev(rdev), attrs(S_IFCHR, 0o666)).expect(fresh);
         }
         for (name, target) in [
@@ -220,23 +228,59 @@ fn random_pages(max: u64) -> u64 {
     (u64::from_le_bytes(b) % max) & !(PAGE_SIZE - 1)
 }
 
-impl Kernel {
-    /// Creates the first process on the calling thread, which becomes its task
-    /// thread, and runs it to the end.
-    pub fn run_init(self: &Arc<Self>, init: InitProcess) -> Result<ExitStatus, ExecError> {
-        let boot =
-            |what: &str, e: &dyn std::fmt::Display| ExecError { errno: Errno::ENOMEM, msg: format!("{what}: {e}") };
-        let context = self.platform.new_context().map_err(|e| boot("cannot create a task context", &e))?;
-        let aspace = self.platform.new_address_space().map_err(|e| boot("cannot create an address space", &e))?;
+/// What exec loads: the program as named, where to look for it, and what it gets.
+pub struct ExecRequest<'a> {
+    pub prog: &'a [u8],
+    /// A PATH value to search when `prog` has no '/' (the first process
+    /// only: execve itself never searches).
+    pub path_env: Option<&'a [u8]>,
+    /// An opened executable (execveat on an fd) instead of `prog`.
+    pub file: Option<Executable>,
+    pub root: &'a Path,
+    pub cwd: &'a Path,
+    pub creds: &'a Credentials,
+    pub argv: Vec<Vec<u8>>,
+    pub envp: &'a [Vec<u8>],
+    pub stack_limit: u64,
+}
 
-        let stack_limit = init.limits.get(RLIMIT_STACK).rlim_cur;
+/// A program loaded into a fresh address space, ready to run.
+pub struct Program {
+    pub mm: MemoryManager,
+    pub entry: u64,
+    pub sp: u64,
+    pub exe: Path,
+}
+
+/// The new task's platform side, made on its own host thread.
+/// None if the task cannot be made after all (the thread then ends).
+pub type TaskBuilder = Box<dyn FnOnce(Box<dyn Context>) -> Option<Task> + Send>;
+
+/// A host thread ready to run a new task (`NewThread::start`).
+pub struct NewThread {
+    pub handle: Arc<TaskHandle>,
+    /// A fresh address space traced by the new thread, if one was asked for.
+    pub aspace: Option<Arc<dyn AddressSpace>>,
+    start: mpsc::Sender<TaskBuilder>,
+}
+
+impl NewThread {
+    /// Runs the task `build` makes on the new thread.
+    pub fn start(self, build: TaskBuilder) {
+        let _ = self.start.send(build);
+    }
+}
+
+impl Kernel {
+    /// An empty address space, laid out at random as Linux does, on the
+    /// host thread that will run it.
+    fn new_mm(&self, aspace: Arc<dyn AddressSpace>, stack_limit: u64) -> (MemoryManager, Placement) {
         let max_addr = self.platform.max_user_address() & !(PAGE_SIZE - 1);
         let stack_top = max_addr - PAGE_SIZE - random_pages(1 << 30);
         let gap = stack_limit.clamp(128 << 20, max_addr / 6 * 5) + crate::mm::STACK_GUARD_GAP;
         let mmap_base = stack_top - gap - random_pages(1 << 36);
         let layout = Layout { min_addr: MMAP_MIN_ADDR, max_addr, mmap_base };
-        let mm = Arc::new(MemoryManager::new(aspace, self.memfile.clone(), layout, stack_limit));
-
+        let mm = MemoryManager::new(aspace, self.memfile.clone(), layout, stack_limit);
         let place = Placement {
             pie_base: 0x5555_5555_4000 + random_pages(1 << 36),
             stack_top,
@@ -248,30 +292,34 @@ impl Kernel {
                 u16::from_le_bytes(b) as u64 % 8192
             },
         };
+        (mm, place)
+    }
+
+    /// exec's work up to the point of no return: finds the program (through
+    /// `#!` interpreters), and loads it into the fresh address space `aspace`.
+    pub fn load_program(&self, aspace: Arc<dyn AddressSpace>, req: ExecRequest<'_>) -> Result<Program, ExecError> {
+        let (mm, place) = self.new_mm(aspace, req.stack_limit);
+        let creds = req.creds;
         let mut aux = AuxInfo {
-            uid: init.creds.uid,
-            euid: init.creds.euid,
-            gid: init.creds.gid,
-            egid: init.creds.egid,
+            uid: creds.uid,
+            euid: creds.euid,
+            gid: creds.gid,
+            egid: creds.egid,
             hwcap: self.host.hwcap,
             hwcap2: self.host.hwcap2,
             minsigstksz: self.host.minsigstksz,
             random: [0; 16],
         };
         getrandom(&mut aux.random);
-        let root = self.mounts.root();
-        let fs_creds = vfs::FsCreds { uid: init.creds.euid, gid: init.creds.egid, groups: Vec::new() };
-        let path_env =
-            init.envp.iter().find_map(|e| e.strip_prefix(b"PATH=")).unwrap_or(b"/usr/local/bin:/usr/bin:/bin").to_vec();
-        let cwd = Resolver { ns: &self.mounts, root: &root, creds: &fs_creds, restrict: 0 }
-            .resolve(&root, &init.cwd, true)
-            .ok()
-            .filter(|p| vfs::inode::file_type(&**p.inode()) == vfs::inode::FileType::Directory)
-            .unwrap_or_else(|| root.clone());
-        let mut exe = find_executable(&self.mounts, &root, &cwd, &fs_creds, &init.prog, &path_env)?;
+        let fs_creds = vfs::FsCreds { uid: creds.euid, gid: creds.egid, groups: Vec::new() };
+        let (root, cwd) = (req.root, req.cwd);
+        let mut exe = match req.file {
+            Some(f) => f,
+            None => find_executable(&self.mounts, root, cwd, &fs_creds, req.prog, req.path_env)?,
+        };
         // `#!` scripts: run the interpreter on the script, as binfmt_script does.
         let execfn = exe.execfn.clone();
-        let mut argv = init.argv.clone();
+        let mut argv = req.argv;
         for depth in 0..=MAX_SCRIPT_DEPTH + 1 {
             let mut head = vec![0u8; SCRIPT_HEAD];
             let n = exe.file.read_at(&mut head, 0).map_err(|e| ExecError { errno: e, msg: e.message().into() })?;
@@ -286,61 +334,181 @@ impl Kernel {
             new_argv.push(exe.execfn.clone());
             new_argv.extend(argv.into_iter().skip(1));
             argv = new_argv;
-            let mut found = find_executable(&self.mounts, &root, &cwd, &fs_creds, &interp, b"")
+            let mut found = find_executable(&self.mounts, root, cwd, &fs_creds, &interp, None)
                 .map_err(|e| ExecError { errno: e.errno, msg: format!("{} (the #! interpreter)", e.msg) })?;
             found.execfn = interp;
             exe = found;
         }
-        let open_interp = |name: &[u8]| open_interpreter(&self.mounts, &root, &fs_creds, name);
+        let open_interp = |name: &[u8]| open_interpreter(&self.mounts, root, &fs_creds, name);
         let src = VfsExec(exe.file.clone());
-        let loaded = loader::load(&mm, &src, &execfn, &argv, &init.envp, &aux, place, &open_interp)?;
+        let loaded = loader::load(&mm, &src, &execfn, &argv, req.envp, &aux, place, &open_interp)?;
+        Ok(Program { mm, entry: loaded.entry, sp: loaded.sp, exe: exe.path })
+    }
 
-        let fds = Arc::new(FdTable::default());
-        for (n, fd) in init.stdio.into_iter().enumerate() {
-            let Some(fd) = fd else { continue };
-            let flags = host_fd_flags(&fd);
-            let file = FileDescription::new(flags, Box::new(HostFile::new(fd, INIT_PID)), None);
-            fds.install_at(n as i32, FdEntry { file: Arc::new(file), cloexec: false });
+    /// Starts a host thread for a new task with thread id `tid`: it makes its
+    /// platform context and, with `new_aspace`, an address space it traces,
+    /// then waits for `NewThread::start`. Returns once those exist.
+    pub fn new_thread(self: &Arc<Self>, tid: i32, new_aspace: bool) -> Result<NewThread, Errno> {
+        type Ready = Result<(Interrupter, Arc<Waiter>, Option<Arc<dyn AddressSpace>>), String>;
+        let (ready_tx, ready_rx) = mpsc::channel::<Ready>();
+        let (start_tx, start_rx) = mpsc::channel::<TaskBuilder>();
+        let kernel = self.clone();
+        let spawned = std::thread::Builder::new().spawn(move || {
+            let made = kernel.platform.new_context().and_then(|ctx| {
+                let aspace = if new_aspace { Some(kernel.platform.new_address_space()?) } else { None };
+                Ok((ctx, aspace))
+            });
+            let ctx = match made {
+                Ok((ctx, aspace)) => {
+                    let _ = ready_tx.send(Ok((ctx.interrupter(), Waiter::current(), aspace)));
+                    ctx
+                }
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e.to_string()));
+                    return;
+                }
+            };
+            // The creator may give up (a failed fork): then the thread ends.
+            let Ok(build) = start_rx.recv() else { return };
+            if let Some(task) = build(ctx) {
+                kernel.run_task(task);
+            }
+        });
+        if let Err(e) = spawned {
+            eprintln!("rvisor: cannot start a task thread: {e}");
+            return Err(Errno::EAGAIN);
         }
+        match ready_rx.recv() {
+            Ok(Ok((interrupter, waiter, aspace))) => {
+                let handle = Arc::new(TaskHandle { tid, waiter, interrupter, attention: AtomicBool::new(false) });
+                Ok(NewThread { handle, aspace, start: start_tx })
+            }
+            Ok(Err(e)) => {
+                eprintln!("rvisor: cannot set up a task: {e}");
+                Err(Errno::EAGAIN)
+            }
+            Err(_) => Err(Errno::EAGAIN),
+        }
+    }
 
-        let mut task = Task {
-            kernel: self.clone(),
-            tid: INIT_PID,
-            tgid: INIT_PID,
-            ppid: 0,
-            pgid: INIT_PID,
-            regs: Registers::for_exec(loaded.entry, loaded.sp),
-            mm,
-            fds,
-            creds: init.creds,
-            signal_mask: Default::default(),
-            pending: Default::default(),
-            handlers: SignalHandlers::default(),
-            clear_child_tid: 0,
-            robust_list: 0,
-            limits: init.limits,
-            fs: Arc::new(FsContext::new(root.clone(), cwd, 0o022)),
-            exit_status: None,
-            context,
-        };
-        let view = TaskView {
-            tid: task.tid,
-            tgid: task.tgid,
-            uid: task.creds.euid,
-            gid: task.creds.egid,
-            fds: task.fds.clone(),
-            fs: task.fs.clone(),
-            mm: task.mm.clone(),
-            exe: exe.path.clone(),
-        };
-        self.tasks.lock().unwrap().insert(task.tid, view);
-        let status = task.run();
-        self.tasks.lock().unwrap().remove(&task.tid);
-        Ok(status)
+    /// Runs a task on its host thread to its end, then retires it.
+    fn run_task(self: &Arc<Self>, mut task: Task) {
+        task.run();
+        let tgid = task.tgid;
+        let status = task.exit();
+        // Its address space (and the platform's resources) go now.
+        drop(task);
+        if let (INIT_PID, Some(status)) = (tgid, status) {
+            // The first process is gone: so is the sandbox, as when a pid
+            // namespace's init dies.
+            let mut ts = self.tasks.lock().unwrap();
+            let all: Vec<i32> = ts.processes.keys().copied().collect();
+            for p in all {
+                ts.start_group_exit(p, ExitStatus::Signaled { sig: abi::signal::SIGKILL, core: false });
+            }
+            drop(ts);
+            *self.init_status.lock().unwrap() = Some(status);
+            self.init_exited.notify_all();
+        }
+    }
+
+    /// Starts the first process and waits for it to exit.
+    pub fn run_init(self: &Arc<Self>, init: InitProcess) -> Result<ExitStatus, ExecError> {
+        let boot = |what: &str| ExecError { errno: Errno::ENOMEM, msg: what.to_string() };
+        let thread = self.new_thread(INIT_PID, true).map_err(|_| boot("cannot create the first task"))?;
+        let aspace = thread.aspace.clone().expect("asked for an address space");
+        let root = self.mounts.root();
+        let fs_creds = vfs::FsCreds { uid: init.creds.euid, gid: init.creds.egid, groups: Vec::new() };
+        let path_env =
+            init.envp.iter().find_map(|e| e.strip_prefix(b"PATH=")).unwrap_or(b"/usr/local/bin:/usr/bin:/bin").to_vec();
+        let cwd = Resolver { ns: &self.mounts, root: &root, creds: &fs_creds, restrict: 0 }
+            .resolve(&root, &init.cwd, true)
+            .ok()
+            .filter(|p| vfs::inode::file_type(&**p.inode()) == vfs::inode::FileType::Directory)
+            .unwrap_or_else(|| root.clone());
+        // The program is loaded on the task's own thread: the address space
+        // answers only to it.
+        let (loaded_tx, loaded_rx) = mpsc::channel();
+        let kernel = self.clone();
+        let handle = thread.handle.clone();
+        thread.start(Box::new(move |context| {
+            let req = ExecRequest {
+                prog: &init.prog,
+                path_env: Some(&path_env),
+                file: None,
+                root: &root,
+                cwd: &cwd,
+                creds: &init.creds,
+                argv: init.argv.clone(),
+                envp: &init.envp,
+                stack_limit: init.limits.get(RLIMIT_STACK).rlim_cur,
+            };
+            let program = match kernel.load_program(aspace, req) {
+                Ok(p) => p,
+                Err(e) => {
+                    let _ = loaded_tx.send(Some(e));
+                    return None;
+                }
+            };
+            let fds = Arc::new(FdTable::default());
+            for (n, fd) in init.stdio.into_iter().enumerate() {
+                let Some(fd) = fd else { continue };
+                let flags = host_fd_flags(&fd);
+                let file = FileDescription::new(flags, Box::new(HostFile::new(fd, INIT_PID)), None);
+                fds.install_at(n as i32, FdEntry { file: Arc::new(file), cloexec: false });
+            }
+            let task = Task {
+                kernel: kernel.clone(),
+                tid: INIT_PID,
+                tgid: INIT_PID,
+                handle: handle.clone(),
+                regs: Registers::for_exec(program.entry, program.sp),
+                mm: Arc::new(program.mm),
+                fds,
+                fs: Arc::new(FsContext::new(root.clone(), cwd, 0o022)),
+                creds: init.creds,
+                handlers: Arc::new(Mutex::new(SignalHandlers::default())),
+                altstack: crate::sigframe::DISABLED_ALTSTACK,
+                clear_child_tid: 0,
+                robust_list: 0,
+                limits: init.limits,
+                exe: program.exe,
+                exiting: None,
+                restart_pending: false,
+                restart_block: None,
+                saved_mask: None,
+                vfork_done: None,
+                comm: crate::task::comm_of(&init.prog),
+                no_new_privs: false,
+                keepcaps: false,
+                cap_bset: crate::task::ALL_CAPS,
+                context,
+            };
+            let mut ts = kernel.tasks.lock().unwrap();
+            let mut p = Process::new(INIT_PID, 0, INIT_PID, INIT_PID, task.handlers.clone());
+            p.threads.push(INIT_PID);
+            ts.processes.insert(INIT_PID, p);
+            ts.threads.insert(INIT_PID, task.thread_entry(SigSet::default()));
+            drop(ts);
+            let _ = loaded_tx.send(None);
+            Some(task)
+        }));
+        match loaded_rx.recv() {
+            Ok(None) => {}
+            Ok(Some(e)) => return Err(e),
+            Err(_) => return Err(boot("the first task's thread ended")),
+        }
+        let mut st = self.init_status.lock().unwrap();
+        loop {
+            if let Some(s) = *st {
+                return Ok(s);
+            }
+            st = self.init_exited.wait(st).unwrap();
+        }
     }
 
     pub fn task(&self, tid: i32) -> Option<TaskView> {
-        self.tasks.lock().unwrap().get(&tid).cloned()
+        self.tasks.lock().unwrap().threads.get(&tid).map(|t| t.view.clone())
     }
 }
 

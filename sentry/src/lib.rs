@@ -7,17 +7,21 @@
 
 pub mod exec;
 pub mod fdtable;
+pub mod futex;
 pub mod kernel;
 pub mod limits;
 pub mod loader;
 
 pub mod mm;
 pub mod platform;
+pub mod process;
 pub mod procfs;
 pub mod seal;
 pub mod seccomp;
+pub mod sigframe;
 pub mod signal;
 pub mod task;
 
 pub use kernel::{InitProcess, Kernel, SyscallTable};
-pub use task::{ExitStatus, SyscallResult, Task};
+pub use process::ExitStatus;
+pub use task::{SyscallResult, Task};

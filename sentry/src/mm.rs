@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use abi::consts::*;
-use abi::signal::SIGSEGV;
+use abi::signal::{SEGV_ACCERR, SEGV_MAPERR, SIGSEGV};
 use abi::Errno;
 use vfs::{BlockSeq, UserIo};
 use zerocopy::{FromBytes, IntoBytes};
@@ -29,9 +29,6 @@ pub const FAULT_CHUNK: u64 = 2 << 20;
 pub const STACK_GUARD_GAP: u64 = 256 * PAGE_SIZE;
 /// Lowest address the application may map (Linux's default mmap_min_addr).
 pub const MMAP_MIN_ADDR: u64 = 0x10000;
-
-pub const SEGV_MAPERR: i32 = 1;
-pub const SEGV_ACCERR: i32 = 2;
 
 pub fn page_down(a: u64) -> u64 {
     a & !(PAGE_SIZE - 1)
@@ -62,6 +59,10 @@ pub struct Vma {
     pub shared: bool,
     pub growsdown: bool,
     pub name: VmaName,
+    /// MADV_DONTFORK: a fork's child does not get this range.
+    pub dontfork: bool,
+    /// MADV_WIPEONFORK: a fork's child gets this range empty (zeroes).
+    pub wipeonfork: bool,
 }
 
 /// A populated range `[start, end)` backed by the memory file from `off`.
@@ -69,6 +70,9 @@ pub struct Vma {
 struct Pma {
     end: u64,
     off: u64,
+    /// Copy-on-write: the backing may be shared with another address space
+    /// (a fork), so it is mapped read-only and copied on the first write.
+    cow: bool,
 }
 
 /// A signal the application gets for a fault the memory manager cannot serve.
@@ -248,7 +252,15 @@ impl MemoryManager {
         } else {
             s.find_free(page_down(req.addr), len).ok_or(Errno::ENOMEM)?
         };
-        let vma = Vma { end: addr + len, prot: req.prot, shared: req.shared, growsdown: req.growsdown, name: req.name };
+        let vma = Vma {
+            end: addr + len,
+            prot: req.prot,
+            shared: req.shared,
+            growsdown: req.growsdown,
+            name: req.name,
+            dontfork: false,
+            wipeonfork: false,
+        };
         s.insert_vma(addr, vma);
         if req.populate && !req.prot.is_empty() {
             // Like Linux, a mapping that cannot be populated now is still made;
@@ -421,6 +433,18 @@ impl MemoryManager {
                     self.free_pmas(&mut s, ps, pe);
                 }
                 MADV_WIPEONFORK | MADV_KEEPONFORK if vma.shared => return Err(Errno::EINVAL),
+                MADV_DONTFORK | MADV_DOFORK | MADV_WIPEONFORK | MADV_KEEPONFORK => {
+                    s.split_vma(ps);
+                    s.split_vma(pe);
+                    let v = s.vmas.get_mut(&ps).expect("split at the piece's start");
+                    match advice {
+                        MADV_DONTFORK => v.dontfork = true,
+                        MADV_DOFORK => v.dontfork = false,
+                        MADV_WIPEONFORK => v.wipeonfork = true,
+                        _ => v.wipeonfork = false,
+                    }
+                    s.merge_around(ps, pe);
+                }
                 MADV_POPULATE_READ | MADV_POPULATE_WRITE => {
                     let access = if advice == MADV_POPULATE_WRITE { Access::Write } else { Access::Read };
                     if !access.allowed(vma.prot) {
@@ -460,6 +484,8 @@ impl MemoryManager {
                     shared: false,
                     growsdown: false,
                     name: VmaName::Heap,
+                    dontfork: false,
+                    wipeonfork: false,
                 },
             );
         } else if new_top < old_top && self.remove_range(&mut s, new_top, old_top).is_err() {
@@ -467,6 +493,20 @@ impl MemoryManager {
         }
         s.brk = addr;
         addr
+    }
+
+    /// For a futex key: the memory-file offset backing `addr` when its VMA is
+    /// MAP_SHARED, None for private memory. EFAULT if nothing is mapped there.
+    pub fn shared_offset(&self, addr: u64) -> Result<Option<u64>, Errno> {
+        let mut s = self.lock();
+        let (_, vma) = s.vma_at(addr).ok_or(Errno::EFAULT)?;
+        if !vma.shared {
+            return Ok(None);
+        }
+        let page = page_down(addr);
+        self.ensure_pmas(&mut s, page, page + PAGE_SIZE)?;
+        let (ps, p) = s.pmas_in(addr, addr + 1)[0];
+        Ok(Some(p.off + (addr - ps)))
     }
 
     // ---- faults ----
@@ -478,14 +518,26 @@ impl MemoryManager {
         let Some((vstart, vma)) = s.vma_for_access(addr) else {
             return Err(FaultSignal { signo: SIGSEGV, code: SEGV_MAPERR });
         };
-        if vma.prot.is_empty() || code == SEGV_ACCERR {
-            // Host mappings always carry their VMA's full protection, so an
-            // access error is a real one.
+        let cow_write = code == SEGV_ACCERR
+            && vma.prot.contains(Prot::WRITE)
+            && s.pmas_in(addr, addr + 1).first().is_some_and(|(_, p)| p.cow);
+        if vma.prot.is_empty() || (code == SEGV_ACCERR && !cow_write) {
+            // Host mappings carry their VMA's full protection, except for
+            // copy-on-write pages, so any other access error is a real one.
             return Err(FaultSignal { signo: SIGSEGV, code: SEGV_ACCERR });
+        }
+        let sigbus = |_| FaultSignal { signo: abi::signal::SIGBUS, code: 2 };
+        if vma.prot.contains(Prot::WRITE) {
+            // The access may be a write (the host does not say): a page shared
+            // with a fork gets its own copy now. Reads of the rest of the chunk
+            // keep sharing.
+            let page = page_down(addr);
+            self.ensure_pmas(&mut s, page, page + PAGE_SIZE).map_err(sigbus)?;
+            self.break_cow(&mut s, page, page + PAGE_SIZE).map_err(sigbus)?;
         }
         let start = (addr & !(FAULT_CHUNK - 1)).max(vstart);
         let end = (addr & !(FAULT_CHUNK - 1)).saturating_add(FAULT_CHUNK).min(vma.end);
-        self.populate(&mut s, start, end).map_err(|_| FaultSignal { signo: abi::signal::SIGBUS, code: 2 })
+        self.populate(&mut s, start, end).map_err(sigbus)
     }
 
     // ---- the Sentry's access to application memory ----
@@ -509,6 +561,13 @@ impl MemoryManager {
             let chunk_start = (cur & !(FAULT_CHUNK - 1)).max(vstart);
             let chunk_end = (seg_end.saturating_add(FAULT_CHUNK - 1) & !(FAULT_CHUNK - 1)).min(vma.end);
             self.ensure_pmas(&mut s, chunk_start, chunk_end)?;
+            if access != Access::Read {
+                let (ws, we) = (page_down(cur), page_up(seg_end).unwrap_or(seg_end));
+                if self.break_cow(&mut s, ws, we)? {
+                    // The host still maps the old pages, read-only.
+                    self.aspace.unmap(ws, we - ws).map_err(platform_fault)?;
+                }
+            }
             for (ps, p) in s.pmas_in(cur, seg_end) {
                 let (bs, be) = (ps.max(cur), p.end.min(seg_end));
                 out.push(self.mf.block(p.off + (bs - ps), be - bs));
@@ -601,7 +660,8 @@ impl MemoryManager {
             for (ps, p) in s.pmas_in(cur, seg_end) {
                 let (ms, me) = (ps.max(cur), p.end.min(seg_end));
                 let backing = Backing::MemoryFile { offset: p.off + (ms - ps) };
-                self.aspace.map(ms, me - ms, vma.prot, backing).map_err(platform_fault)?;
+                let prot = if p.cow { vma.prot - Prot::WRITE } else { vma.prot };
+                self.aspace.map(ms, me - ms, prot, backing).map_err(platform_fault)?;
             }
             cur = seg_end;
         }
@@ -623,9 +683,79 @@ impl MemoryManager {
         }
         for (gs, ge) in gaps {
             let off = self.mf.allocate(ge - gs)?;
-            s.pmas.insert(gs, Pma { end: ge, off });
+            s.pmas.insert(gs, Pma { end: ge, off, cow: false });
         }
         Ok(())
+    }
+
+    /// Gives the copy-on-write pages of `[start, end)` (page-aligned) their
+    /// own backing: a copy, unless no one else holds the pages any more.
+    /// Returns whether any page changed (its backing, or just its read-only
+    /// host mapping); the caller fixes the host mapping.
+    fn break_cow(&self, s: &mut State, start: u64, end: u64) -> Result<bool, Errno> {
+        if !s.pmas_in(start, end).iter().any(|(_, p)| p.cow) {
+            return Ok(false);
+        }
+        s.split_pma(start);
+        s.split_pma(end);
+        for (ps, p) in s.pmas_in(start, end) {
+            if !p.cow {
+                continue;
+            }
+            let len = p.end - ps;
+            let off = if self.mf.is_shared(p.off, len) {
+                let new = self.mf.allocate(len)?;
+                BlockSeq::new(vec![self.mf.block(new, len)]).copy_from_block_at(0, &self.mf.block(p.off, len));
+                self.mf.free(p.off, len);
+                new
+            } else {
+                p.off
+            };
+            s.pmas.insert(ps, Pma { end: p.end, off, cow: false });
+        }
+        Ok(true)
+    }
+
+    /// The address space of a fork's child (fork(2)): private memory is shared
+    /// copy-on-write with this one, MAP_SHARED memory is shared for good.
+    /// `aspace` is the child's, empty; this one loses its host mappings of
+    /// private writable memory, so that writes fault and copy.
+    pub fn fork(&self, aspace: Arc<dyn AddressSpace>) -> Result<MemoryManager, Errno> {
+        let mut s = self.lock();
+        let mut child = State {
+            vmas: BTreeMap::new(),
+            pmas: BTreeMap::new(),
+            layout: s.layout,
+            brk_start: s.brk_start,
+            brk: s.brk,
+            stack_limit: s.stack_limit,
+        };
+        let vmas: Vec<(u64, Vma)> = s.vmas.iter().map(|(&k, &v)| (k, v)).collect();
+        for (start, vma) in vmas {
+            if vma.dontfork {
+                continue;
+            }
+            child.vmas.insert(start, Vma { dontfork: false, wipeonfork: false, ..vma });
+            if vma.wipeonfork && !vma.shared {
+                continue;
+            }
+            if vma.shared {
+                // Both sides must see the same pages, touched or not yet.
+                self.ensure_pmas(&mut s, start, vma.end)?;
+            } else if vma.prot.contains(Prot::WRITE) {
+                self.aspace.unmap(start, vma.end - start).map_err(platform_fault)?;
+            }
+            s.split_pma(start);
+            s.split_pma(vma.end);
+            let keys: Vec<u64> = s.pmas.range(start..vma.end).map(|(&k, _)| k).collect();
+            for k in keys {
+                let p = s.pmas.get_mut(&k).unwrap();
+                self.mf.share(p.off, p.end - k);
+                p.cow |= !vma.shared;
+                child.pmas.insert(k, *p);
+            }
+        }
+        Ok(MemoryManager { state: Mutex::new(child), aspace, mf: self.mf.clone() })
     }
 
     /// Frees the backing of `[start, end)` (the host mapping must be gone).
@@ -670,7 +800,7 @@ impl MemoryManager {
         let keys: Vec<u64> = s.pmas.range(old..old_end).map(|(&k, _)| k).collect();
         for k in keys {
             let p = s.pmas.remove(&k).unwrap();
-            s.pmas.insert(new + (k - old), Pma { end: new + (p.end - old), off: p.off });
+            s.pmas.insert(new + (k - old), Pma { end: new + (p.end - old), ..p });
         }
         if !keep_old {
             s.split_vma(old);
@@ -751,8 +881,8 @@ impl State {
     fn split_pma(&mut self, at: u64) {
         let hit = self.pmas.range(..at).next_back().filter(|(_, p)| p.end > at).map(|(&s, &p)| (s, p));
         if let Some((s, p)) = hit {
-            self.pmas.insert(s, Pma { end: at, off: p.off });
-            self.pmas.insert(at, Pma { end: p.end, off: p.off + (at - s) });
+            self.pmas.insert(s, Pma { end: at, ..p });
+            self.pmas.insert(at, Pma { end: p.end, off: p.off + (at - s), cow: p.cow });
         }
     }
 
@@ -773,6 +903,8 @@ impl State {
                     if va.end == b
                         && va.prot == vb.prot
                         && va.shared == vb.shared
+                        && va.dontfork == vb.dontfork
+                        && va.wipeonfork == vb.wipeonfork
                         && !va.growsdown
                         && !vb.growsdown =>
                 {
@@ -831,6 +963,17 @@ impl State {
             return Some(bottom);
         }
         None
+    }
+}
+
+impl Drop for MemoryManager {
+    /// The address space is gone (exit, exec): its backing goes back to the
+    /// memory file, or to the other owners of shared pages.
+    fn drop(&mut self) {
+        let s = self.state.get_mut().unwrap();
+        for (&k, p) in &s.pmas {
+            self.mf.free(p.off, p.end - k);
+        }
     }
 }
 

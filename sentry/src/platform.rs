@@ -121,6 +121,12 @@ pub trait Context: Send {
     fn interrupter(&self) -> Interrupter;
     /// CPU time the application code of this task has used.
     fn app_cpu_time(&self) -> Duration;
+    /// The application's extended FP state, laid out as XSAVE does (the
+    /// software-reserved bytes hold the host's feature mask).
+    fn fp_state(&mut self) -> Result<Vec<u8>>;
+    /// Replaces the FP state (from `fp_state`, possibly changed); it is in
+    /// force when the application next runs.
+    fn set_fp_state(&mut self, state: &[u8]) -> Result<()>;
 }
 
 /// A comparison of one syscall argument, in the filter.

@@ -15,7 +15,7 @@ use vfs::resolve::Resolver;
 use vfs::{BlockSeq, Dentry, FsCreds, Path};
 
 use crate::kernel::{Kernel, TaskView};
-use crate::task::current_tid;
+use crate::task::current_tgid;
 
 /// The device number of procfs.
 const PROC_DEV: u64 = 0x10;
@@ -273,7 +273,15 @@ impl Inode for ProcNode {
             Kind::Root => {
                 let k = self.kernel.upgrade().ok_or(Errno::ENOENT)?;
                 let mut v = vec![entry(b"self".to_vec(), Kind::SelfLink), entry(b"mounts".to_vec(), Kind::MountsLink)];
-                let tgids: Vec<i32> = k.tasks.lock().unwrap().values().map(|t| t.tgid).collect();
+                let tgids: Vec<i32> = k
+                    .tasks
+                    .lock()
+                    .unwrap()
+                    .processes
+                    .values()
+                    .filter(|p| !p.threads.is_empty())
+                    .map(|p| p.tgid)
+                    .collect();
                 v.extend(tgids.into_iter().map(|p| entry(p.to_string().into_bytes(), Kind::PidDir(p))));
                 Ok(v)
             }
@@ -296,11 +304,7 @@ impl Inode for ProcNode {
 
     fn readlink(&self) -> Result<Vec<u8>, Errno> {
         match self.kind {
-            Kind::SelfLink => {
-                let tid = current_tid();
-                let t = self.task(tid)?;
-                Ok(t.tgid.to_string().into_bytes())
-            }
+            Kind::SelfLink => Ok(current_tgid().to_string().into_bytes()),
             Kind::MountsLink => Ok(b"self/mounts".to_vec()),
             Kind::Exe(p) => {
                 let t = self.task(p)?;

@@ -42,6 +42,20 @@ fn sentry_rules() -> Vec<(i64, ArgFilter)> {
         any(SYS_rt_sigreturn),
         any(SYS_sigaltstack),
         any(SYS_futex),
+        // Task threads: glibc's pthread_create (clone3 is answered ENOSYS by
+        // a filter of its own, so glibc falls back to this clone), and what
+        // a new thread sets up for itself.
+        one_of(SYS_clone, 0, &[THREAD_CLONE_FLAGS]),
+        // Passed here, always refused by the second filter (the strictest
+        // verdict of all filters wins).
+        any(SYS_clone3),
+        any(SYS_set_robust_list),
+        // malloc counts CPUs to size its arenas for a new thread.
+        any(SYS_sched_getaffinity),
+        any(SYS_rseq),
+        // Waiters: an eventfd each, polled with the host fds a wait covers.
+        any(SYS_eventfd2),
+        any(SYS_ppoll),
         any(SYS_sched_yield),
         any(SYS_getpid),
         any(SYS_gettid),
@@ -65,6 +79,17 @@ fn sentry_rules() -> Vec<(i64, ArgFilter)> {
     ]
 }
 
+/// The clone flags glibc's pthread_create uses.
+const THREAD_CLONE_FLAGS: u64 = (libc::CLONE_VM
+    | libc::CLONE_FS
+    | libc::CLONE_FILES
+    | libc::CLONE_SIGHAND
+    | libc::CLONE_THREAD
+    | libc::CLONE_SYSVSEM
+    | libc::CLONE_SETTLS
+    | libc::CLONE_PARENT_SETTID
+    | libc::CLONE_CHILD_CLEARTID) as u64;
+
 fn condition(c: &ArgCond) -> Result<SeccompCondition, seccompiler::Error> {
     let (op, v) = match c.cmp {
         ArgCmp::Eq(v) => (SeccompCmpOp::Eq, v),
@@ -78,11 +103,18 @@ fn condition(c: &ArgCond) -> Result<SeccompCondition, seccompiler::Error> {
 /// Builds the filter. With `trap`, a forbidden call raises SIGSYS (which
 /// `install` reports) instead of killing the process.
 pub fn build(platform: &PlatformSeccomp, trap: bool) -> Result<BpfProgram, seccompiler::Error> {
+    // An empty rule list matches any arguments; a syscall allowed outright
+    // by one side stays so whatever the other adds.
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
+    let mut unconditional = std::collections::BTreeSet::new();
     for (nr, filter) in sentry_rules().into_iter().chain(platform.rules.iter().cloned()) {
         let entry = rules.entry(nr).or_default();
         match filter {
-            ArgFilter::Any => entry.clear(),
+            _ if unconditional.contains(&nr) => {}
+            ArgFilter::Any => {
+                entry.clear();
+                unconditional.insert(nr);
+            }
             ArgFilter::AnyOf(alternatives) => {
                 for conds in alternatives {
                     let conds = conds.iter().map(condition).collect::<Result<Vec<_>, _>>()?;
@@ -93,6 +125,19 @@ pub fn build(platform: &PlatformSeccomp, trap: bool) -> Result<BpfProgram, secco
     }
     let mismatch = if trap { SeccompAction::Trap } else { SeccompAction::KillProcess };
     let filter = SeccompFilter::new(rules, mismatch, SeccompAction::Allow, std::env::consts::ARCH.try_into()?)?;
+    Ok(filter.try_into()?)
+}
+
+/// A second filter: clone3 fails with ENOSYS (its flags sit in memory, out of
+/// a filter's reach), so that thread creation falls back to clone.
+pub fn build_clone3_refusal() -> Result<BpfProgram, seccompiler::Error> {
+    let rules = BTreeMap::from([(libc::SYS_clone3, vec![])]);
+    let filter = SeccompFilter::new(
+        rules,
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::ENOSYS as u32),
+        std::env::consts::ARCH.try_into()?,
+    )?;
     Ok(filter.try_into()?)
 }
 
@@ -108,7 +153,8 @@ pub fn install(prog: &BpfProgram, trap: bool) -> Result<(), seccompiler::Error> 
             libc::sigaction(libc::SIGSYS, &sa, std::ptr::null_mut());
         }
     }
-    seccompiler::apply_filter(prog)
+    seccompiler::apply_filter(prog)?;
+    seccompiler::apply_filter(&build_clone3_refusal()?)
 }
 
 extern "C" fn report_sigsys(_sig: i32, info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {

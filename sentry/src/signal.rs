@@ -49,4 +49,22 @@ impl SignalHandlers {
     pub fn set(&mut self, sig: i32, act: KernelSigaction) {
         self.actions[(sig - 1) as usize] = act;
     }
+
+    /// CLONE_CLEAR_SIGHAND: handled signals go back to SIG_DFL.
+    pub fn reset_handled(&mut self) {
+        for a in &mut self.actions {
+            if a.handler != SIG_IGN {
+                *a = KernelSigaction::default();
+            }
+        }
+    }
+
+    /// execve: handled signals go back to SIG_DFL, ignored ones stay
+    /// ignored; no flags or masks survive.
+    pub fn reset_for_exec(&mut self) {
+        for a in &mut self.actions {
+            let ignored = a.handler == SIG_IGN;
+            *a = KernelSigaction { handler: if ignored { SIG_IGN } else { SIG_DFL }, ..Default::default() };
+        }
+    }
 }

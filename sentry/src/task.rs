@@ -2,24 +2,18 @@
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use abi::signal::*;
 use abi::Errno;
 
 use crate::fdtable::FdTable;
-use crate::kernel::Kernel;
+use crate::kernel::{Kernel, TaskView};
 use crate::limits::Limits;
 use crate::mm::MemoryManager;
 use crate::platform::{Context, Exit, Registers};
+use crate::process::{ExitStatus, Life, TaskHandle, Tasks, Thread};
 use crate::signal::{default_action, DefaultAction, SignalHandlers};
-
-/// How a process ended, as wait(2) would report it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ExitStatus {
-    Exited(i32),
-    Signaled(i32),
-}
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Credentials {
@@ -52,6 +46,10 @@ impl FsContext {
     pub fn new(root: vfs::Path, cwd: vfs::Path, umask: u32) -> FsContext {
         FsContext { cwd: Mutex::new(cwd), root: Mutex::new(root), umask: AtomicU32::new(umask) }
     }
+    /// A copy, for a child that does not share it (fork without CLONE_FS).
+    pub fn copy(&self) -> FsContext {
+        FsContext::new(self.root(), self.cwd(), self.umask())
+    }
     pub fn root(&self) -> vfs::Path {
         self.root.lock().unwrap().clone()
     }
@@ -73,125 +71,324 @@ impl FsContext {
     }
 }
 
+/// What a restarted syscall resumes (restart_syscall after
+/// ERESTART_RESTARTBLOCK): a sleep until this deadline.
+#[derive(Clone, Copy, Debug)]
+pub enum RestartBlock {
+    Sleep { clock: i32, deadline_ns: i64, rem: u64 },
+}
+
+/// Released when a vfork child execs or exits.
+#[derive(Default)]
+pub struct VforkDone {
+    pub done: Mutex<bool>,
+    pub queue: vfs::waiter::WaitQueue,
+}
+
+impl VforkDone {
+    pub fn release(&self) {
+        *self.done.lock().unwrap() = true;
+        self.queue.notify_all();
+    }
+}
+
 pub struct Task {
     pub kernel: Arc<Kernel>,
     pub tid: i32,
     pub tgid: i32,
-    pub ppid: i32,
-    pub pgid: i32,
+    pub handle: Arc<TaskHandle>,
     pub regs: Registers,
     pub mm: Arc<MemoryManager>,
     pub fds: Arc<FdTable>,
+    pub fs: Arc<FsContext>,
     pub creds: Credentials,
-    pub signal_mask: SigSet,
-    /// Signals generated but not yet delivered (handlers do not run yet).
-    pub pending: SigSet,
-    pub handlers: SignalHandlers,
+    pub handlers: Arc<Mutex<SignalHandlers>>,
+    /// sigaltstack.
+    pub altstack: StackT,
     pub clear_child_tid: u64,
     pub robust_list: u64,
     pub limits: Limits,
-    pub fs: Arc<FsContext>,
-    /// Set when the task has exited; the run loop then stops.
-    pub exit_status: Option<ExitStatus>,
+    /// The executable, for /proc/[pid]/exe.
+    pub exe: vfs::Path,
+    /// Set when the task must end; the run loop then stops.
+    pub exiting: Option<ExitStatus>,
+    /// The syscall just served returned a restart code, still in rax: a
+    /// signal handler decides between EINTR and running it again.
+    pub restart_pending: bool,
+    pub restart_block: Option<RestartBlock>,
+    /// The mask to restore once a signal handler has been set up (sigsuspend,
+    /// ppoll and pselect wait with a temporary mask).
+    pub saved_mask: Option<SigSet>,
+    /// A vfork parent waiting for this task to exec or exit.
+    pub vfork_done: Option<Arc<VforkDone>>,
+    /// The task's name (PR_SET_NAME; the program's name after exec).
+    pub comm: [u8; 16],
+    /// PR_SET_NO_NEW_PRIVS: kept across fork and exec, never cleared.
+    pub no_new_privs: bool,
+    /// PR_SET_KEEPCAPS.
+    pub keepcaps: bool,
+    /// The capability bounding set (PR_CAPBSET_DROP).
+    pub cap_bset: u64,
     pub context: Box<dyn Context>,
 }
 
+/// Every capability Linux defines (CAP_LAST_CAP is 40).
+pub const ALL_CAPS: u64 = (1 << 41) - 1;
+
+/// The name exec gives a task: the last component of the path, at most 15 bytes.
+pub fn comm_of(path: &[u8]) -> [u8; 16] {
+    let base = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
+    let mut c = [0u8; 16];
+    let n = base.len().min(15);
+    c[..n].copy_from_slice(&base[..n]);
+    c
+}
+
+/// The restart_syscall number.
+const SYS_RESTART_SYSCALL: u64 = 219;
+const SYS_RT_SIGRETURN: u64 = 15;
+
+fn is_restart_code(rax: u64) -> bool {
+    let e = (rax as i64).wrapping_neg();
+    [Errno::ERESTARTSYS, Errno::ERESTARTNOINTR, Errno::ERESTARTNOHAND, Errno::ERESTART_RESTARTBLOCK]
+        .iter()
+        .any(|r| r.0 as i64 == e)
+}
+
 impl Task {
-    /// The task loop: run application code, serve what stopped it, repeat.
-    pub fn run(&mut self) -> ExitStatus {
-        CURRENT_TID.with(|c| c.set(self.tid));
+    /// The task loop: deliver signals, run application code, serve what
+    /// stopped it, repeat. Returns when the task exits.
+    pub fn run(&mut self) {
+        CURRENT.with(|c| c.set((self.tid, self.tgid)));
         loop {
-            if let Some(status) = self.exit_status {
-                return status;
+            if self.handle.attention.load(Ordering::SeqCst) || self.restart_pending {
+                self.check_signals();
+            }
+            if self.exiting.is_some() {
+                return;
             }
             match self.context.switch(self.mm.address_space(), &mut self.regs) {
                 Ok(Exit::Syscall) => {
                     let table = self.kernel.syscalls.clone();
                     table.dispatch(self);
+                    self.restart_pending = self.regs.orig_rax != SYS_RT_SIGRETURN && is_restart_code(self.regs.rax);
                 }
                 Ok(Exit::Fault { addr, code }) => {
                     if let Err(sig) = self.mm.handle_fault(addr, code) {
-                        self.force_signal(sig.signo);
+                        self.force_signal(SigInfo::fault(sig.signo, sig.code, addr));
                     }
                 }
-                Ok(Exit::Signal { signo, .. }) => self.force_signal(signo),
+                Ok(Exit::Signal { signo, code, addr }) => self.force_signal(SigInfo::fault(signo, code, addr)),
                 Ok(Exit::Interrupted) => {}
                 Err(e) => {
                     eprintln!("rvisor: task {}: {e}", self.tid);
-                    self.exit_status = Some(ExitStatus::Signaled(SIGKILL));
+                    self.exit_group(ExitStatus::Signaled { sig: SIGKILL, core: false });
                 }
             }
         }
     }
 
-    /// Ends the thread group with `status`.
+    pub fn tasks(&self) -> MutexGuard<'_, Tasks> {
+        self.kernel.tasks.lock().unwrap()
+    }
+
+    /// Ends every thread of the process with `status` (unless an exit began
+    /// already, whose status then wins).
     pub fn exit_group(&mut self, status: ExitStatus) {
-        self.exit_status = Some(status);
+        let kernel = self.kernel.clone();
+        let mut ts = kernel.tasks.lock().unwrap();
+        ts.start_group_exit(self.tgid, status);
+        self.exiting = Some(match ts.process(self.tgid).map(|p| p.life) {
+            Some(Life::Exiting(s)) => s,
+            _ => status,
+        });
     }
 
-    /// A synchronous signal caused by the application's own instruction (a fault,
-    /// a trap). Linux forces these: blocked or ignored, they still act. Running a
-    /// handler needs signal frames, which arrive with the signals issue, so for
-    /// now the process ends as if it had no handler.
-    pub fn force_signal(&mut self, sig: i32) {
-        self.exit_group(ExitStatus::Signaled(sig));
+    /// A synchronous signal caused by the application's own instruction (a
+    /// fault, a trap). Linux forces these: blocked or ignored, the handler is
+    /// reset to the default first.
+    pub fn force_signal(&mut self, info: SigInfo) {
+        let sig = info.signo;
+        let mut ts = self.tasks();
+        let t = ts.threads.get_mut(&self.tid).expect("a running task is registered");
+        let blocked = t.mask.contains(sig);
+        t.mask.0 &= !SigSet::bit(sig);
+        {
+            let mut h = self.handlers.lock().unwrap();
+            let mut act = h.get(sig);
+            if blocked || act.handler == SIG_IGN {
+                act.handler = SIG_DFL;
+                h.set(sig, act);
+            }
+        }
+        t.pending.push(info);
+        self.handle.attention.store(true, Ordering::SeqCst);
     }
 
-    /// Whether a signal with the current disposition is discarded when sent
-    /// (SIG_IGN, or SIG_DFL whose default is to ignore), unless blocked.
-    fn ignored(&self, sig: i32) -> bool {
-        let h = self.handlers.get(sig).handler;
-        !self.signal_mask.contains(sig)
-            && sig != SIGKILL
-            && sig != SIGSTOP
-            && (h == SIG_IGN || (h == SIG_DFL && default_action(sig) == DefaultAction::Ignore))
+    /// Sends `sig` to this task's own process (SIGPIPE from a broken pipe).
+    pub fn signal_self(&mut self, sig: i32, code: i32) {
+        let info = SigInfo::from_process(sig, code, self.tgid, self.creds.uid);
+        let _ = self.tasks().send(crate::process::Target::Thread(self.tid), info);
     }
 
-    /// Sends `sig` to this process (kill to itself, SIGPIPE from a broken pipe).
-    pub fn send_signal(&mut self, sig: i32) {
-        if sig == 0 || self.ignored(sig) {
+    /// The signal mask.
+    pub fn mask(&self) -> SigSet {
+        self.tasks().threads[&self.tid].mask
+    }
+
+    /// Sets the signal mask (SIGKILL and SIGSTOP stay unblocked).
+    pub fn set_mask(&mut self, mask: SigSet) {
+        let mut ts = self.tasks();
+        ts.threads.get_mut(&self.tid).unwrap().mask = SigSet(mask.0 & !SigSet::UNBLOCKABLE.0);
+        ts.recalc_pending(self.tid);
+    }
+
+    /// Looks at what needs the task before it runs application code again: a
+    /// group exit or stop, then pending signals. Sets up at most one handler
+    /// frame; carries out default actions.
+    fn check_signals(&mut self) {
+        let kernel = self.kernel.clone();
+        let mut ts = kernel.tasks.lock().unwrap();
+        loop {
+            let p = ts.process(self.tgid).expect("a running task's process exists");
+            if let Life::Exiting(status) = p.life {
+                self.exiting = Some(status);
+                return;
+            }
+            if p.stopped.is_some() {
+                // Group stop: wait for SIGCONT or SIGKILL.
+                let resumed = p.resumed.clone();
+                self.handle.waiter.clear_interrupt();
+                ts = match resumed.sleep(&kernel.tasks, ts) {
+                    Ok(g) => g,
+                    Err(_) => kernel.tasks.lock().unwrap(),
+                };
+                continue;
+            }
+            let blocked = ts.threads[&self.tid].mask.0 & !SigSet::UNBLOCKABLE.0;
+            let info = match ts.threads.get_mut(&self.tid).unwrap().pending.take(blocked) {
+                Some(i) => Some(i),
+                None => ts.process_mut(self.tgid).unwrap().pending.take(blocked),
+            };
+            let Some(info) = info else {
+                self.handle.attention.store(false, Ordering::SeqCst);
+                self.handle.waiter.clear_interrupt();
+                drop(ts);
+                self.finish_restart(None);
+                if let Some(m) = self.saved_mask.take() {
+                    self.set_mask(m);
+                }
+                return;
+            };
+            let sig = info.signo;
+            let act = self.handlers.lock().unwrap().get(sig);
+            if act.handler == SIG_IGN && sig != SIGKILL {
+                continue;
+            }
+            if act.handler == SIG_DFL || sig == SIGKILL || sig == SIGSTOP {
+                match default_action(sig) {
+                    DefaultAction::Ignore | DefaultAction::Continue => continue,
+                    DefaultAction::Stop => {
+                        ts.stop_process(self.tgid, sig);
+                        continue;
+                    }
+                    action => {
+                        let core =
+                            action == DefaultAction::CoreDump && self.limits.get(abi::consts::RLIMIT_CORE).rlim_cur > 0;
+                        let status = ExitStatus::Signaled { sig, core };
+                        ts.start_group_exit(self.tgid, status);
+                        continue;
+                    }
+                }
+            }
+            // A handler: build its frame.
+            let old_mask = self.saved_mask.take().unwrap_or(ts.threads[&self.tid].mask);
+            drop(ts);
+            self.finish_restart(Some(&act));
+            if crate::sigframe::setup(self, &info, &act, old_mask).is_err() {
+                // No room for the frame: Linux's force_sigsegv.
+                self.handlers.lock().unwrap().set(SIGSEGV, KernelSigaction::default());
+                self.exit_group(ExitStatus::Signaled { sig: SIGSEGV, core: false });
+                return;
+            }
+            let mut ts = self.tasks();
+            let t = ts.threads.get_mut(&self.tid).unwrap();
+            let mut mask = old_mask.0 | act.mask;
+            if act.flags & SA_NODEFER == 0 {
+                mask |= SigSet::bit(sig);
+            }
+            t.mask = SigSet(mask & !SigSet::UNBLOCKABLE.0);
+            if act.flags & SA_RESETHAND != 0 {
+                self.handlers.lock().unwrap().set(sig, KernelSigaction::default());
+            }
+            ts.recalc_pending(self.tid);
             return;
         }
-        self.pending.0 |= 1 << (sig - 1);
-        self.deliver_pending();
     }
 
-    /// Acts on pending signals that are not blocked: default actions and
-    /// SIG_IGN are carried out now. Signals with a handler stay pending: building
-    /// signal frames arrives with the signals issue.
-    pub fn deliver_pending(&mut self) {
-        let ready = self.pending.0 & (!self.signal_mask.0 | SigSet::UNBLOCKABLE.0);
-        for sig in 1..=SIGRTMAX {
-            if ready & (1 << (sig - 1)) == 0 {
-                continue;
-            }
-            let h = self.handlers.get(sig).handler;
-            if h != SIG_DFL && h != SIG_IGN && sig != SIGKILL && sig != SIGSTOP {
-                continue;
-            }
-            self.pending.0 &= !(1 << (sig - 1));
-            if h == SIG_IGN && sig != SIGKILL && sig != SIGSTOP {
-                continue;
-            }
-            match default_action(sig) {
-                DefaultAction::Terminate | DefaultAction::CoreDump => {
-                    self.exit_group(ExitStatus::Signaled(sig));
-                    return;
-                }
-                // Job control (stop/continue) arrives with the processes issue.
-                DefaultAction::Ignore | DefaultAction::Continue | DefaultAction::Stop => {}
-            }
+    /// Decides what a syscall that returned a restart code does, now that it
+    /// is known whether a handler runs (`act`): run again, or fail with EINTR.
+    fn finish_restart(&mut self, act: Option<&KernelSigaction>) {
+        if !std::mem::take(&mut self.restart_pending) {
+            return;
+        }
+        let code = (self.regs.rax as i64).wrapping_neg() as i32;
+        let restart = match act {
+            None => true,
+            Some(a) => code == Errno::ERESTARTNOINTR.0 || (code == Errno::ERESTARTSYS.0 && a.flags & SA_RESTART != 0),
+        };
+        if restart {
+            self.regs.rax =
+                if code == Errno::ERESTART_RESTARTBLOCK.0 { SYS_RESTART_SYSCALL } else { self.regs.orig_rax };
+            // Back onto the `syscall` instruction.
+            self.regs.rip -= 2;
+        } else {
+            self.regs.rax = Errno::EINTR.as_return();
         }
     }
 
-    /// Drops pending signals that the disposition now ignores (as sigaction does).
-    pub fn discard_ignored_pending(&mut self) {
-        for sig in 1..=SIGRTMAX {
-            let h = self.handlers.get(sig).handler;
-            let ignores = h == SIG_IGN || (h == SIG_DFL && default_action(sig) == DefaultAction::Ignore);
-            if ignores && sig != SIGKILL && sig != SIGSTOP {
-                self.pending.0 &= !(1 << (sig - 1));
+    /// Leaves: releases what the task held and tells its process (and, for
+    /// the last thread, its parent). Returns the process's status when this
+    /// was its last thread.
+    pub fn exit(&mut self) -> Option<ExitStatus> {
+        let status = self.exiting.unwrap_or(ExitStatus::Exited(0));
+        if self.clear_child_tid != 0 {
+            // CLONE_CHILD_CLEARTID: zero the tid word and wake its waiters.
+            if self.mm.write_obj(self.clear_child_tid, &0u32).is_ok() {
+                if let Ok(key) = crate::futex::Key::of(&self.mm, self.clear_child_tid, false) {
+                    self.kernel.futexes.wake(key, 1, u32::MAX);
+                }
             }
+        }
+        if let Some(v) = self.vfork_done.take() {
+            v.release();
+        }
+        self.tasks().exit_thread(self.tid, status)
+    }
+
+    /// What procfs shows of the task.
+    pub fn view(&self) -> TaskView {
+        TaskView {
+            tid: self.tid,
+            tgid: self.tgid,
+            uid: self.creds.euid,
+            gid: self.creds.egid,
+            fds: self.fds.clone(),
+            fs: self.fs.clone(),
+            mm: self.mm.clone(),
+            exe: self.exe.clone(),
+        }
+    }
+
+    /// The task's entry in the task set, with signal mask `mask`.
+    pub fn thread_entry(&self, mask: SigSet) -> Thread {
+        Thread {
+            tgid: self.tgid,
+            handle: self.handle.clone(),
+            mask,
+            pending: Default::default(),
+            waiting_for: 0,
+            view: self.view(),
         }
     }
 
@@ -215,17 +412,27 @@ impl Task {
     pub fn nofile_limit(&self) -> u64 {
         self.limits.get(abi::consts::RLIMIT_NOFILE).rlim_cur
     }
+
+    /// Whether a signal waits for this task (a wait should end with EINTR).
+    pub fn interrupted(&self) -> bool {
+        self.handle.waiter.is_interrupted()
+    }
 }
 
 /// A syscall result: the value for rax, or an errno.
 pub type SyscallResult = Result<u64, Errno>;
 
 thread_local! {
-    /// The task this host thread runs (Linux's `current`), for /proc/self.
-    static CURRENT_TID: Cell<i32> = const { Cell::new(0) };
+    /// The task this host thread runs (Linux's `current`): (tid, tgid).
+    static CURRENT: Cell<(i32, i32)> = const { Cell::new((0, 0)) };
 }
 
 /// The thread id of the task running on this host thread (0 if none).
 pub fn current_tid() -> i32 {
-    CURRENT_TID.with(|c| c.get())
+    CURRENT.with(|c| c.get().0)
+}
+
+/// The process id of the task running on this host thread (0 if none).
+pub fn current_tgid() -> i32 {
+    CURRENT.with(|c| c.get().1)
 }

@@ -18,6 +18,9 @@ pub const ZERO: u64 = makedev(1, 5);
 pub const FULL: u64 = makedev(1, 7);
 pub const RANDOM: u64 = makedev(1, 8);
 pub const URANDOM: u64 = makedev(1, 9);
+/// The controlling terminal. The sandbox's processes have none, so opening
+/// it fails with ENXIO, as Linux's does for a process without one.
+pub const TTY: u64 = makedev(5, 0);
 
 /// The sandbox's memory devices, with their names under /dev.
 pub const MEM_DEVICES: [(&[u8], u64); 5] =

@@ -3,7 +3,9 @@
 //! `u64::MAX - 1`; O_NONBLOCK makes either EAGAIN. In semaphore mode a read
 //! takes one.
 
-use std::sync::{Condvar, Mutex};
+use std::sync::Mutex;
+
+use crate::waiter::WaitQueue;
 
 use abi::consts::*;
 use abi::structs::Stat;
@@ -24,7 +26,7 @@ struct State {
 
 pub struct EventFd {
     state: Mutex<State>,
-    changed: Condvar,
+    queue: WaitQueue,
     semaphore: bool,
 }
 
@@ -32,7 +34,7 @@ impl EventFd {
     pub fn new(initial: u64, semaphore: bool) -> EventFd {
         EventFd {
             state: Mutex::new(State { count: initial, read_wakes: 0, write_wakes: 0 }),
-            changed: Condvar::new(),
+            queue: WaitQueue::default(),
             semaphore,
         }
     }
@@ -51,14 +53,14 @@ impl FileOps for EventFd {
             if file.flags() & O_NONBLOCK != 0 {
                 return Err(Errno::EAGAIN);
             }
-            s = self.changed.wait(s).unwrap();
+            s = self.queue.sleep(&self.state, s)?;
         }
         let v = if self.semaphore { 1 } else { s.count };
         dst.copy_from_at(0, &v.to_ne_bytes());
         s.count -= v;
         s.write_wakes += 1;
         drop(s);
-        self.changed.notify_all();
+        self.queue.notify_all();
         Ok(8)
     }
 
@@ -80,12 +82,12 @@ impl FileOps for EventFd {
             if file.flags() & O_NONBLOCK != 0 {
                 return Err(Errno::EAGAIN);
             }
-            s = self.changed.wait(s).unwrap();
+            s = self.queue.sleep(&self.state, s)?;
         }
         s.count += v;
         s.read_wakes += 1;
         drop(s);
-        self.changed.notify_all();
+        self.queue.notify_all();
         Ok(8)
     }
 

@@ -9,7 +9,9 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, LazyLock, Mutex, Weak};
+use std::sync::{Arc, LazyLock, Mutex, Weak};
+
+use crate::waiter::WaitQueue;
 
 use abi::consts::*;
 use abi::structs::Stat;
@@ -195,7 +197,7 @@ struct State {
 #[derive(Default)]
 struct Group {
     state: Mutex<State>,
-    changed: Condvar,
+    changed: WaitQueue,
 }
 
 impl Group {
@@ -315,7 +317,7 @@ impl FileOps for Inotify {
             if file.flags() & O_NONBLOCK != 0 {
                 return Err(Errno::EAGAIN);
             }
-            s = self.group.changed.wait(s).unwrap();
+            s = self.group.changed.sleep(&self.group.state, s)?;
         }
         let mut out = Vec::new();
         while let Some(e) = s.queue.front() {

@@ -22,6 +22,7 @@ pub mod pipe;
 pub mod resolve;
 pub mod safemem;
 pub mod tmpfs;
+pub mod waiter;
 
 pub use file::{FileDescription, FileOps, UserIo};
 pub use inode::{FsCreds, Inode, InodeRef};

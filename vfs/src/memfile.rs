@@ -34,6 +34,27 @@ struct Allocator {
     next: u64,
     /// Free ranges below `next`, offset -> length, coalesced.
     free: BTreeMap<u64, u64>,
+    /// Ranges with more than one owner (a fork shares its parent's pages):
+    /// offset -> (end, owners beyond the first). `free` drops one owner.
+    shared: BTreeMap<u64, (u64, u32)>,
+}
+
+impl Allocator {
+    /// Splits the shared range that straddles `at`, if any.
+    fn split_shared(&mut self, at: u64) {
+        let hit = self.shared.range(..at).next_back().filter(|(_, &(end, _))| end > at).map(|(&s, &v)| (s, v));
+        if let Some((s, (end, n))) = hit {
+            self.shared.insert(s, (at, n));
+            self.shared.insert(at, (end, n));
+        }
+    }
+
+    /// The shared ranges within `[off, off+len)`, split at its bounds.
+    fn shared_in(&mut self, off: u64, len: u64) -> Vec<(u64, u64, u32)> {
+        self.split_shared(off);
+        self.split_shared(off + len);
+        self.shared.range(off..off + len).map(|(&s, &(e, n))| (s, e, n)).collect()
+    }
 }
 
 fn host_err(call: &str) -> std::io::Error {
@@ -98,9 +119,57 @@ impl MemoryFile {
         Ok(off)
     }
 
+    /// Adds an owner to every page of `[off, off+len)` (a fork now maps them too).
+    pub fn share(&self, off: u64, len: u64) {
+        let mut a = self.alloc.lock().unwrap();
+        let mut cur = off;
+        for (s, e, n) in a.shared_in(off, len) {
+            if s > cur {
+                a.shared.insert(cur, (s, 1));
+            }
+            a.shared.insert(s, (e, n + 1));
+            cur = e;
+        }
+        if cur < off + len {
+            a.shared.insert(cur, (off + len, 1));
+        }
+    }
+
+    /// Whether any page of `[off, off+len)` has more than one owner.
+    pub fn is_shared(&self, off: u64, len: u64) -> bool {
+        let a = self.alloc.lock().unwrap();
+        let before = a.shared.range(..off).next_back().is_some_and(|(_, &(end, _))| end > off);
+        before || a.shared.range(off..off + len).next().is_some()
+    }
+
+    /// Drops one owner of `[off, off+len)`; pages left with none are freed.
+    pub fn free(&self, off: u64, len: u64) {
+        let mut a = self.alloc.lock().unwrap();
+        let mut unowned = Vec::new();
+        let mut cur = off;
+        for (s, e, n) in a.shared_in(off, len) {
+            if s > cur {
+                unowned.push((cur, s - cur));
+            }
+            if n == 1 {
+                a.shared.remove(&s);
+            } else {
+                a.shared.insert(s, (e, n - 1));
+            }
+            cur = e;
+        }
+        if cur < off + len {
+            unowned.push((cur, off + len - cur));
+        }
+        drop(a);
+        for (o, l) in unowned {
+            self.release(o, l);
+        }
+    }
+
     /// Returns a range to the allocator. Its pages are released to the host now,
     /// so a later allocation of the range reads zeroes.
-    pub fn free(&self, off: u64, len: u64) {
+    fn release(&self, off: u64, len: u64) {
         // SAFETY: punching a hole in our own memfd only discards its contents.
         let r = unsafe {
             libc::fallocate(
@@ -166,5 +235,23 @@ mod tests {
         crate::safemem::BlockSeq::new(vec![mf.block(c, 8)]).copy_to(&mut out);
         assert_eq!(out, [0; 8], "reused memory reads zero");
         assert_eq!(mf.allocate(MEMORY_FILE_SIZE), Err(Errno::ENOMEM));
+    }
+
+    #[test]
+    fn shared_pages_are_freed_by_their_last_owner() {
+        let mf = MemoryFile::new().unwrap();
+        let a = mf.allocate(4 * PAGE_SIZE).unwrap();
+        mf.share(a + PAGE_SIZE, 2 * PAGE_SIZE);
+        assert!(mf.is_shared(a, 2 * PAGE_SIZE));
+        assert!(!mf.is_shared(a, PAGE_SIZE));
+        // The first owner lets go of all four pages: two stay with the other.
+        mf.free(a, 4 * PAGE_SIZE);
+        assert!(!mf.is_shared(a, 4 * PAGE_SIZE));
+        let b = mf.allocate(PAGE_SIZE).unwrap();
+        assert_eq!(b, a, "the unshared first page was freed");
+        let c = mf.allocate(PAGE_SIZE).unwrap();
+        assert_eq!(c, a + 3 * PAGE_SIZE, "the shared middle pages were not");
+        mf.free(a + PAGE_SIZE, 2 * PAGE_SIZE);
+        assert_eq!(mf.allocate(2 * PAGE_SIZE).unwrap(), a + PAGE_SIZE);
     }
 }

@@ -4,7 +4,9 @@
 //! atomic. A condition variable wakes waiters.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::waiter::WaitQueue;
 
 use abi::consts::*;
 use abi::structs::Stat;
@@ -38,7 +40,7 @@ struct State {
 
 pub struct Pipe {
     state: Mutex<State>,
-    changed: Condvar,
+    queue: WaitQueue,
     ino: u64,
 }
 
@@ -54,7 +56,7 @@ impl Pipe {
                 read_wakes: 0,
                 write_wakes: 0,
             }),
-            changed: Condvar::new(),
+            queue: WaitQueue::default(),
             ino,
         })
     }
@@ -76,7 +78,7 @@ impl Pipe {
         s.read_wakes += 1;
         s.write_wakes += 1;
         drop(s);
-        self.changed.notify_all();
+        self.queue.notify_all();
         PipeEnd { pipe: self.clone(), read, write }
     }
 
@@ -100,7 +102,7 @@ impl Pipe {
             if nonblock {
                 return Err(Errno::EAGAIN);
             }
-            s = self.changed.wait(s).unwrap();
+            s = self.queue.sleep(&self.state, s)?;
         }
     }
 
@@ -118,7 +120,7 @@ impl Pipe {
             if nonblock {
                 return Err(Errno::EAGAIN);
             }
-            s = self.changed.wait(s).unwrap();
+            s = self.queue.sleep(&self.state, s)?;
         }
     }
 
@@ -129,11 +131,12 @@ impl Pipe {
     }
 
     /// Blocks until `ready` holds (FIFO opens wait for the other side).
-    pub fn wait_for(&self, ready: impl Fn(usize, usize) -> bool) {
+    pub fn wait_for(&self, ready: impl Fn(usize, usize) -> bool) -> Result<(), Errno> {
         let mut s = self.lock();
         while !ready(s.readers, s.writers) {
-            s = self.changed.wait(s).unwrap();
+            s = self.queue.sleep(&self.state, s)?;
         }
+        Ok(())
     }
 }
 
@@ -156,7 +159,7 @@ impl Drop for PipeEnd {
         s.read_wakes += 1;
         s.write_wakes += 1;
         drop(s);
-        self.pipe.changed.notify_all();
+        self.pipe.queue.notify_all();
     }
 }
 
@@ -194,7 +197,7 @@ impl FileOps for PipeEnd {
                 }
                 s.buf.drain(..n);
                 drop(s);
-                self.pipe.changed.notify_all();
+                self.pipe.queue.notify_all();
                 return Ok(n);
             }
             if s.writers == 0 && (s.had_writer || file.flags() & O_NONBLOCK != 0) {
@@ -203,7 +206,7 @@ impl FileOps for PipeEnd {
             if file.flags() & O_NONBLOCK != 0 {
                 return Err(Errno::EAGAIN);
             }
-            s = self.pipe.changed.wait(s).unwrap();
+            s = self.pipe.queue.sleep(&self.pipe.state, s)?;
         }
     }
 
@@ -228,13 +231,17 @@ impl FileOps for PipeEnd {
                 s.buf.extend(chunk);
                 s.read_wakes += 1;
                 done += n;
-                self.pipe.changed.notify_all();
+                self.pipe.queue.notify_all();
                 continue;
             }
             if file.flags() & O_NONBLOCK != 0 {
                 return if done > 0 { Ok(done) } else { Err(Errno::EAGAIN) };
             }
-            s = self.pipe.changed.wait(s).unwrap();
+            s = match self.pipe.queue.sleep(&self.pipe.state, s) {
+                Ok(s) => s,
+                Err(e) if done == 0 => return Err(e),
+                Err(_) => return Ok(done),
+            };
         }
         Ok(done)
     }

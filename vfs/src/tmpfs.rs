@@ -597,7 +597,7 @@ impl Inode for Node {
                 let end = pipe.open_end(read, write);
                 // A blocking open waits for the other side (O_RDWR does not).
                 if !nonblock && read != write {
-                    pipe.wait_for(|readers, writers| if read { writers > 0 } else { readers > 0 });
+                    pipe.wait_for(|readers, writers| if read { writers > 0 } else { readers > 0 })?;
                 }
                 Ok(Box::new(end))
             }

@@ -132,7 +132,7 @@ fn do_io(
         Dir::Write => file.ops().write(&file, &blocks, offset),
     };
     if dir == Dir::Write && r == Err(Errno::EPIPE) {
-        t.send_signal(SIGPIPE);
+        t.signal_self(SIGPIPE, abi::signal::SI_USER);
     }
     if let (Ok(n), Some(p)) = (&r, file.path()) {
         if *n > 0 {

@@ -52,7 +52,7 @@ fn copy(t: &mut Task, src: &mut End, dst: &mut End, count: usize, chunk: usize, 
                     break;
                 }
                 if e == Errno::EPIPE {
-                    t.send_signal(SIGPIPE);
+                    t.signal_self(SIGPIPE, abi::signal::SI_USER);
                 }
                 return Err(e);
             }
@@ -175,7 +175,7 @@ pub fn splice(t: &mut Task, fd_in: Fd, off_in: u64, fd_out: Fd, off_out: u64, le
         match p.wait_room(nonblock(&output)) {
             Ok(room) => want = want.min(room),
             Err(Errno::EPIPE) => {
-                t.send_signal(SIGPIPE);
+                t.signal_self(SIGPIPE, abi::signal::SI_USER);
                 return Err(Errno::EPIPE);
             }
             Err(e) => return Err(e),
@@ -221,7 +221,7 @@ pub fn tee(t: &mut Task, fd_in: Fd, fd_out: Fd, len: usize, flags: u32) -> Sysca
     let room = match b.wait_room(nonblock(&output)) {
         Ok(room) => room,
         Err(Errno::EPIPE) => {
-            t.send_signal(SIGPIPE);
+            t.signal_self(SIGPIPE, abi::signal::SI_USER);
             return Err(Errno::EPIPE);
         }
         Err(e) => return Err(e),

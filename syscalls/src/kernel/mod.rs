@@ -1,10 +1,11 @@
 //! Process-level syscalls: identity, exit, thread setup, limits, time,
 //! scheduling, randomness and signal state.
 
-pub mod exit;
 pub mod futex;
 pub mod identity;
 pub mod limits;
+pub mod prctl;
+pub mod process;
 pub mod random;
 pub mod sched;
 pub mod signal;

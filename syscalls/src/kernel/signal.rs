@@ -1,9 +1,14 @@
-//! rt_sigaction, rt_sigprocmask, kill, tgkill, tkill. Dispositions and the
-//! mask are kept and default actions carried out; running handlers arrives
-//! with the signals issue.
+//! Signals: rt_sigaction, rt_sigprocmask, rt_sigpending, rt_sigsuspend,
+//! rt_sigtimedwait, sigaltstack, rt_sigreturn, pause, and sending: kill,
+//! tgkill, tkill, rt_sigqueueinfo, rt_tgsigqueueinfo.
+
+use std::time::{Duration, Instant};
 
 use abi::signal::*;
+use abi::structs::Timespec;
 use abi::Errno;
+use sentry::process::Target;
+use sentry::sigframe::{altstack_report, on_altstack};
 use sentry::{SyscallResult, Task};
 
 use crate::args::UserPtr;
@@ -35,13 +40,26 @@ pub fn rt_sigaction(
     if !(1..=SIGRTMAX).contains(&sig) || (new.is_some() && (sig == SIGKILL || sig == SIGSTOP)) {
         return Err(Errno::EINVAL);
     }
-    let old = t.handlers.get(sig);
+    let mut ts = t.tasks();
+    let old = t.handlers.lock().unwrap().get(sig);
     if let Some(mut n) = new {
         n.flags &= UAPI_SA_FLAGS;
         n.mask &= !SigSet::UNBLOCKABLE.0;
-        t.handlers.set(sig, n);
-        t.discard_ignored_pending();
+        t.handlers.lock().unwrap().set(sig, n);
+        // A signal now ignored is dropped from every pending queue of the
+        // process, as Linux does.
+        let ignores = n.handler == SIG_IGN
+            || (n.handler == SIG_DFL && sentry::signal::default_action(sig) == sentry::signal::DefaultAction::Ignore);
+        if ignores {
+            let bit = SigSet::bit(sig);
+            let p = ts.process_mut(t.tgid).unwrap();
+            p.pending.discard(bit);
+            for tid in p.threads.clone() {
+                ts.threads.get_mut(&tid).unwrap().pending.discard(bit);
+            }
+        }
     }
+    drop(ts);
     oact.write_opt(t, &old).map(|_| 0)
 }
 
@@ -55,19 +73,151 @@ pub fn rt_sigprocmask(
     if sigsetsize != SIGSET_SIZE {
         return Err(Errno::EINVAL);
     }
-    let old = t.signal_mask;
+    let old = t.mask();
     if let Some(s) = set.read_opt(t)? {
-        let s = s & !SigSet::UNBLOCKABLE.0;
-        t.signal_mask = SigSet(match how {
+        let new = match how {
             SIG_BLOCK => old.0 | s,
             SIG_UNBLOCK => old.0 & !s,
             SIG_SETMASK => s,
             _ => return Err(Errno::EINVAL),
-        });
+        };
+        t.set_mask(SigSet(new));
     }
     oset.write_opt(t, &old.0)?;
-    t.deliver_pending();
     Ok(0)
+}
+
+/// Pending signals of the thread and its process.
+fn pending(t: &Task) -> u64 {
+    let ts = t.tasks();
+    ts.threads[&t.tid].pending.set | ts.process(t.tgid).unwrap().pending.set
+}
+
+pub fn rt_sigpending(t: &mut Task, set: UserPtr<u64>, sigsetsize: usize) -> SyscallResult {
+    if sigsetsize > SIGSET_SIZE {
+        return Err(Errno::EINVAL);
+    }
+    let p = pending(t) & t.mask().0;
+    t.mm.copy_out(set.addr, &p.to_ne_bytes()[..sigsetsize]).map(|_| 0)
+}
+
+/// rt_sigsuspend: waits with a temporary mask until a signal is delivered;
+/// the mask comes back once its handler is set up.
+pub fn rt_sigsuspend(t: &mut Task, set: UserPtr<u64>, sigsetsize: usize) -> SyscallResult {
+    if sigsetsize != SIGSET_SIZE {
+        return Err(Errno::EINVAL);
+    }
+    let mask = set.read(t)?;
+    let old = t.mask();
+    t.set_mask(SigSet(mask));
+    t.saved_mask = Some(old);
+    wait_for_signal(t, None);
+    Err(Errno::ERESTARTNOHAND)
+}
+
+/// pause: waits until a signal is delivered.
+pub fn pause(t: &mut Task) -> SyscallResult {
+    wait_for_signal(t, None);
+    Err(Errno::ERESTARTNOHAND)
+}
+
+/// Blocks until a signal interrupts the task or `deadline` passes.
+fn wait_for_signal(t: &Task, deadline: Option<Instant>) -> bool {
+    loop {
+        if t.handle.attention.load(std::sync::atomic::Ordering::SeqCst) {
+            return true;
+        }
+        match t.handle.waiter.block(&mut [], deadline) {
+            vfs::waiter::Wake::Interrupted => return true,
+            vfs::waiter::Wake::TimedOut => return false,
+            vfs::waiter::Wake::Event => {}
+        }
+    }
+}
+
+/// rt_sigtimedwait: takes a pending signal of `set` without running its
+/// handler, waiting up to `timeout` for one.
+pub fn rt_sigtimedwait(
+    t: &mut Task,
+    set: UserPtr<u64>,
+    info: UserPtr<SigInfo>,
+    timeout: UserPtr<Timespec>,
+    sigsetsize: usize,
+) -> SyscallResult {
+    if sigsetsize != SIGSET_SIZE {
+        return Err(Errno::EINVAL);
+    }
+    let want = set.read(t)? & !SigSet::UNBLOCKABLE.0;
+    let deadline = match timeout.read_opt(t)? {
+        Some(ts) => {
+            if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
+                return Err(Errno::EINVAL);
+            }
+            Some(Instant::now() + Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+        }
+        None => None,
+    };
+    // While it waits, the thread takes the wanted signals even though it
+    // blocks them (Linux's real_blocked).
+    t.tasks().threads.get_mut(&t.tid).unwrap().waiting_for = want;
+    let r = loop {
+        let got = {
+            let mut ts = t.tasks();
+            match ts.threads.get_mut(&t.tid).unwrap().pending.take(!want) {
+                Some(i) => Some(i),
+                None => ts.process_mut(t.tgid).unwrap().pending.take(!want),
+            }
+        };
+        if let Some(i) = got {
+            break Ok(i);
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            break Err(Errno::EAGAIN);
+        }
+        if pending(t) & !t.mask().0 != 0 {
+            // Another signal is to be delivered: it interrupts the wait.
+            break Err(Errno::EINTR);
+        }
+        if t.handle.waiter.block(&mut [], deadline) == vfs::waiter::Wake::Interrupted {
+            t.handle.waiter.clear_interrupt();
+        }
+    };
+    t.tasks().threads.get_mut(&t.tid).unwrap().waiting_for = 0;
+    let i = r?;
+    info.write_opt(t, &i)?;
+    Ok(i.signo as u64)
+}
+
+pub fn sigaltstack(t: &mut Task, ss: UserPtr<StackT>, old: UserPtr<StackT>) -> SyscallResult {
+    let sp = t.regs.rsp;
+    let report = altstack_report(&t.altstack, sp);
+    if let Some(n) = ss.read_opt(t)? {
+        if on_altstack(&t.altstack, sp) {
+            return Err(Errno::EPERM);
+        }
+        let mode = n.flags & !SS_AUTODISARM;
+        if mode != 0 && mode != SS_DISABLE && mode != SS_ONSTACK {
+            return Err(Errno::EINVAL);
+        }
+        if mode == SS_DISABLE {
+            t.altstack = sentry::sigframe::DISABLED_ALTSTACK;
+        } else {
+            if n.size < t.kernel.host.minsigstksz.max(2048) {
+                return Err(Errno::ENOMEM);
+            }
+            t.altstack = StackT { sp: n.sp, flags: n.flags & SS_AUTODISARM, pad: 0, size: n.size };
+        }
+    }
+    old.write_opt(t, &report).map(|_| 0)
+}
+
+/// rt_sigreturn: back from a handler to where the signal interrupted.
+pub fn rt_sigreturn(t: &mut Task) -> SyscallResult {
+    if sentry::sigframe::sigreturn(t).is_err() {
+        t.force_signal(SigInfo::new(SIGSEGV, SI_KERNEL));
+        return Ok(t.regs.rax);
+    }
+    Ok(t.regs.rax)
 }
 
 fn valid_signal(sig: i32) -> Result<(), Errno> {
@@ -78,44 +228,93 @@ fn valid_signal(sig: i32) -> Result<(), Errno> {
     }
 }
 
-/// kill: the sandbox has one process today, so only it (by pid, process group
-/// or 0) can be signalled; anything else does not exist (ESRCH).
-pub fn kill(t: &mut Task, pid: i32, sig: i32) -> SyscallResult {
-    let me = match pid {
-        0 => true,
-        -1 => false,
-        p if p > 0 => p == t.tgid,
-        p => p.checked_neg() == Some(t.pgid),
+/// Sends `info` to every process `pid` names as kill(2) reads it: a process
+/// (> 0), the caller's group (0), every process but init and the caller
+/// (-1), or group -pid.
+fn send_to_pid(t: &mut Task, pid: i32, info: SigInfo) -> SyscallResult {
+    let mut ts = t.tasks();
+    let targets: Vec<i32> = match pid {
+        p if p > 0 => {
+            let p = ts.process_of(p).ok_or(Errno::ESRCH)?;
+            vec![p.tgid]
+        }
+        0 => {
+            let pgid = ts.process(t.tgid).unwrap().pgid;
+            ts.group_members(pgid)
+        }
+        -1 => ts
+            .processes
+            .values()
+            .filter(|p| p.tgid != sentry::kernel::INIT_PID && p.tgid != t.tgid && !p.threads.is_empty())
+            .map(|p| p.tgid)
+            .collect(),
+        p => ts.group_members(p.checked_neg().ok_or(Errno::ESRCH)?),
     };
-    // Linux finds the target (ESRCH) before checking the signal (EINVAL).
-    if !me {
+    if targets.is_empty() {
         return Err(Errno::ESRCH);
     }
-    valid_signal(sig)?;
-    t.send_signal(sig);
+    valid_signal(info.signo)?;
+    for p in targets {
+        let _ = ts.send(Target::Process(p), info);
+    }
     Ok(0)
+}
+
+pub fn kill(t: &mut Task, pid: i32, sig: i32) -> SyscallResult {
+    let info = SigInfo::from_process(sig, SI_USER, t.tgid, t.creds.uid);
+    send_to_pid(t, pid, info)
+}
+
+/// Sends to thread `tid`, which must belong to `tgid` unless that is None.
+fn send_to_thread(t: &mut Task, tgid: Option<i32>, tid: i32, info: SigInfo) -> SyscallResult {
+    let mut ts = t.tasks();
+    let th = ts.threads.get(&tid).ok_or(Errno::ESRCH)?;
+    if tgid.is_some_and(|g| g != th.tgid) {
+        return Err(Errno::ESRCH);
+    }
+    valid_signal(info.signo)?;
+    ts.send(Target::Thread(tid), info).map(|_| 0)
 }
 
 pub fn tgkill(t: &mut Task, tgid: i32, tid: i32, sig: i32) -> SyscallResult {
     if tgid <= 0 || tid <= 0 {
         return Err(Errno::EINVAL);
     }
-    if tgid != t.tgid || tid != t.tid {
-        return Err(Errno::ESRCH);
-    }
-    valid_signal(sig)?;
-    t.send_signal(sig);
-    Ok(0)
+    let info = SigInfo::from_process(sig, SI_TKILL, t.tgid, t.creds.uid);
+    send_to_thread(t, Some(tgid), tid, info)
 }
 
 pub fn tkill(t: &mut Task, tid: i32, sig: i32) -> SyscallResult {
     if tid <= 0 {
         return Err(Errno::EINVAL);
     }
-    if tid != t.tid {
+    let info = SigInfo::from_process(sig, SI_TKILL, t.tgid, t.creds.uid);
+    send_to_thread(t, None, tid, info)
+}
+
+/// The siginfo a process may queue: its own code must be negative (not
+/// pretending to be the kernel or kill), unless it signals itself.
+fn queued_info(t: &Task, sig: i32, uinfo: UserPtr<SigInfo>, to_self: bool) -> Result<SigInfo, Errno> {
+    let mut info = uinfo.read(t)?;
+    if (info.code >= 0 || info.code == SI_TKILL) && !to_self {
+        return Err(Errno::EPERM);
+    }
+    info.signo = sig;
+    Ok(info)
+}
+
+pub fn rt_sigqueueinfo(t: &mut Task, pid: i32, sig: i32, uinfo: UserPtr<SigInfo>) -> SyscallResult {
+    let info = queued_info(t, sig, uinfo, pid == t.tgid)?;
+    if pid <= 0 {
         return Err(Errno::ESRCH);
     }
-    valid_signal(sig)?;
-    t.send_signal(sig);
-    Ok(0)
+    send_to_pid(t, pid, info)
+}
+
+pub fn rt_tgsigqueueinfo(t: &mut Task, tgid: i32, tid: i32, sig: i32, uinfo: UserPtr<SigInfo>) -> SyscallResult {
+    if tgid <= 0 || tid <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    let info = queued_info(t, sig, uinfo, tgid == t.tgid)?;
+    send_to_thread(t, Some(tgid), tid, info)
 }

@@ -9,7 +9,7 @@ pub fn sysinfo(t: &mut Task, buf: u64) -> SyscallResult {
     // SAFETY: clock_gettime writes one timespec.
     unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
     let host = &t.kernel.host;
-    let procs = t.kernel.tasks.lock().unwrap().len() as u16;
+    let procs = t.kernel.tasks.lock().unwrap().threads.len() as u16;
     let mut b = [0u8; 112];
     b[0..8].copy_from_slice(&ts.tv_sec.to_le_bytes());
     b[32..40].copy_from_slice(&host.totalram.to_le_bytes());

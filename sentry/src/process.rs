@@ -1,0 +1,500 @@
+//! The sandbox's processes and threads: its pid namespace, the process tree,
+//! what wait(2) reports, and signal state, all under one lock
+//! (`Kernel::tasks`), like Linux's tasklist_lock and siglock together.
+//!
+//! A task's own host thread owns its `Task`; everything other tasks may
+//! touch (its signal mask and pending signals, its process's children and
+//! exit state) lives here. A task is reached from other threads through its
+//! `TaskHandle`: `kick` makes it look at its signals, waking it from a wait
+//! or stopping its application code.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use abi::signal::*;
+use abi::Errno;
+use vfs::waiter::{WaitQueue, Waiter};
+
+use crate::kernel::TaskView;
+use crate::platform::Interrupter;
+use crate::signal::{default_action, DefaultAction, SignalHandlers};
+
+/// How a process ended, as wait(2) reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitStatus {
+    Exited(i32),
+    /// Killed by `sig`; `core` when its default action dumps core (the
+    /// status carries the core bit; no core file is ever written).
+    Signaled {
+        sig: i32,
+        core: bool,
+    },
+}
+
+impl ExitStatus {
+    /// The status word wait4 stores.
+    pub fn wait_status(self) -> i32 {
+        match self {
+            ExitStatus::Exited(c) => (c & 0xff) << 8,
+            ExitStatus::Signaled { sig, core } => sig | if core { 0x80 } else { 0 },
+        }
+    }
+
+    /// si_code and si_status of the SIGCHLD (and waitid) report.
+    pub fn child_code(self) -> (i32, i32) {
+        match self {
+            ExitStatus::Exited(c) => (CLD_EXITED, c & 0xff),
+            ExitStatus::Signaled { sig, core: true } => (CLD_DUMPED, sig),
+            ExitStatus::Signaled { sig, core: false } => (CLD_KILLED, sig),
+        }
+    }
+}
+
+/// What other threads hold of a task, to reach it.
+pub struct TaskHandle {
+    pub tid: i32,
+    pub waiter: Arc<Waiter>,
+    pub interrupter: Interrupter,
+    /// Set when the task must look at its signals (or its process's exit or
+    /// stop) before it next runs application code.
+    pub attention: AtomicBool,
+}
+
+impl TaskHandle {
+    /// Makes the task look at its signals soon: ends its wait, or stops its
+    /// application code.
+    pub fn kick(&self) {
+        self.attention.store(true, Ordering::SeqCst);
+        self.waiter.interrupt();
+        (self.interrupter)();
+    }
+}
+
+/// Signals generated and not yet delivered: standard signals at most once
+/// each, real-time signals queued in order.
+#[derive(Clone, Debug, Default)]
+pub struct Pending {
+    pub set: u64,
+    queue: Vec<SigInfo>,
+}
+
+/// Signals that come from the application's own instructions; Linux
+/// delivers them before any other.
+const SYNCHRONOUS: u64 = (1 << (SIGSEGV - 1))
+    | (1 << (SIGBUS - 1))
+    | (1 << (SIGILL - 1))
+    | (1 << (SIGTRAP - 1))
+    | (1 << (SIGFPE - 1))
+    | (1 << (SIGSYS - 1));
+
+impl Pending {
+    /// Queues `info`; a standard signal already pending is not queued twice.
+    pub fn push(&mut self, info: SigInfo) {
+        let bit = SigSet::bit(info.signo);
+        if info.signo < 32 && self.set & bit != 0 {
+            return;
+        }
+        self.set |= bit;
+        self.queue.push(info);
+    }
+
+    /// The next signal outside `blocked` to deliver, removed.
+    pub fn take(&mut self, blocked: u64) -> Option<SigInfo> {
+        let ready = self.set & !blocked;
+        if ready == 0 {
+            return None;
+        }
+        let pick = if ready & SYNCHRONOUS != 0 { ready & SYNCHRONOUS } else { ready };
+        self.take_signal(pick.trailing_zeros() as i32 + 1)
+    }
+
+    /// The first queued instance of `sig`, removed.
+    pub fn take_signal(&mut self, sig: i32) -> Option<SigInfo> {
+        let i = self.queue.iter().position(|i| i.signo == sig)?;
+        let info = self.queue.remove(i);
+        if !self.queue.iter().any(|i| i.signo == sig) {
+            self.set &= !SigSet::bit(sig);
+        }
+        Some(info)
+    }
+
+    /// Drops every instance of the signals in `set`.
+    pub fn discard(&mut self, set: u64) {
+        self.queue.retain(|i| set & SigSet::bit(i.signo) == 0);
+        self.set &= !set;
+    }
+}
+
+pub struct Thread {
+    pub tgid: i32,
+    pub handle: Arc<TaskHandle>,
+    /// The signal mask.
+    pub mask: SigSet,
+    /// Signals sent to this thread (tkill, faults).
+    pub pending: Pending,
+    /// Signals it waits for in rt_sigtimedwait: taken though blocked.
+    pub waiting_for: u64,
+    /// What procfs shows of the thread.
+    pub view: TaskView,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Life {
+    Alive,
+    /// A group exit began (exit_group, a fatal signal): threads are leaving.
+    Exiting(ExitStatus),
+    /// Every thread has left; the parent has not reaped it yet.
+    Zombie(ExitStatus),
+}
+
+/// A job-control report the parent has not collected yet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobReport {
+    Stopped(i32),
+    Continued,
+}
+
+/// A thread group: Linux's process (signal_struct and the task's place in the
+/// tree).
+pub struct Process {
+    pub tgid: i32,
+    pub parent: i32,
+    pub children: BTreeSet<i32>,
+    pub pgid: i32,
+    pub sid: i32,
+    /// Live threads, the leader first while it lives.
+    pub threads: Vec<i32>,
+    pub life: Life,
+    /// Signals sent to the process as a whole.
+    pub pending: Pending,
+    pub handlers: Arc<Mutex<SignalHandlers>>,
+    /// The signal the parent gets at exit (SIGCHLD, or clone's choice).
+    pub exit_signal: i32,
+    pub subreaper: bool,
+    /// PR_SET_PDEATHSIG: the signal it gets when its parent exits.
+    pub pdeathsig: i32,
+    /// PR_SET_DUMPABLE.
+    pub dumpable: bool,
+    /// Stopped by this signal (group stop), until SIGCONT or SIGKILL.
+    pub stopped: Option<i32>,
+    pub job_report: Option<JobReport>,
+    /// It has called execve (setpgid on it from the parent is then EACCES).
+    pub did_exec: bool,
+    /// Notified when a child changes state (wait4 sleeps here).
+    pub child_events: Arc<WaitQueue>,
+    /// Notified when the process continues or starts exiting.
+    pub resumed: Arc<WaitQueue>,
+}
+
+impl Process {
+    pub fn new(tgid: i32, parent: i32, pgid: i32, sid: i32, handlers: Arc<Mutex<SignalHandlers>>) -> Process {
+        Process {
+            tgid,
+            parent,
+            children: BTreeSet::new(),
+            pgid,
+            sid,
+            threads: Vec::new(),
+            life: Life::Alive,
+            pending: Pending::default(),
+            handlers,
+            exit_signal: SIGCHLD,
+            subreaper: false,
+            pdeathsig: 0,
+            dumpable: true,
+            stopped: None,
+            job_report: None,
+            did_exec: false,
+            child_events: Arc::new(WaitQueue::default()),
+            resumed: Arc::new(WaitQueue::default()),
+        }
+    }
+
+    pub fn alive(&self) -> bool {
+        self.life == Life::Alive
+    }
+}
+
+/// Where a signal goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    Process(i32),
+    Thread(i32),
+}
+
+/// Linux's PID_MAX_DEFAULT: pids wrap around below it.
+pub const PID_MAX: i32 = 1 << 22;
+
+#[derive(Default)]
+pub struct Tasks {
+    last_pid: i32,
+    pub threads: BTreeMap<i32, Thread>,
+    pub processes: BTreeMap<i32, Process>,
+}
+
+impl Tasks {
+    /// The next free pid, as Linux hands them out (increasing, wrapping).
+    pub fn alloc_pid(&mut self) -> Result<i32, Errno> {
+        for _ in 0..PID_MAX {
+            self.last_pid = if self.last_pid + 1 >= PID_MAX { 2 } else { self.last_pid + 1 };
+            let p = self.last_pid;
+            // A pid stays taken while it names a thread, a process (a zombie
+            // too), a process group or a session.
+            if !self.threads.contains_key(&p)
+                && !self.processes.contains_key(&p)
+                && !self.processes.values().any(|q| q.pgid == p || q.sid == p)
+            {
+                return Ok(p);
+            }
+        }
+        Err(Errno::EAGAIN)
+    }
+
+    pub fn process(&self, tgid: i32) -> Option<&Process> {
+        self.processes.get(&tgid)
+    }
+
+    pub fn process_mut(&mut self, tgid: i32) -> Option<&mut Process> {
+        self.processes.get_mut(&tgid)
+    }
+
+    /// The live process that thread or process id `pid` belongs to.
+    pub fn process_of(&self, pid: i32) -> Option<&Process> {
+        let tgid = self.threads.get(&pid).map_or(pid, |t| t.tgid);
+        self.processes.get(&tgid).filter(|p| !p.threads.is_empty() || matches!(p.life, Life::Zombie(_)))
+    }
+
+    /// The members of process group `pgid` that have not exited.
+    pub fn group_members(&self, pgid: i32) -> Vec<i32> {
+        self.processes
+            .values()
+            .filter(|p| p.pgid == pgid && !matches!(p.life, Life::Zombie(_)))
+            .map(|p| p.tgid)
+            .collect()
+    }
+
+    /// Whether `sig` would be thrown away on arrival: ignored and not blocked
+    /// by the thread that would take it.
+    fn ignored(&self, p: &Process, tid: i32, sig: i32) -> bool {
+        if sig == SIGKILL || sig == SIGSTOP {
+            return false;
+        }
+        if self.threads.get(&tid).is_some_and(|t| t.mask.contains(sig) || t.waiting_for & SigSet::bit(sig) != 0) {
+            return false;
+        }
+        let h = p.handlers.lock().unwrap().get(sig).handler;
+        h == SIG_IGN || (h == SIG_DFL && default_action(sig) == DefaultAction::Ignore)
+    }
+
+    /// Sends a signal, as Linux's send_signal and complete_signal do: the
+    /// side effects of SIGCONT and stop signals, dropping ignored signals,
+    /// queueing, and waking a thread that can take it (or, for a fatal
+    /// signal, the whole process). ESRCH if the target is gone.
+    pub fn send(&mut self, target: Target, info: SigInfo) -> Result<(), Errno> {
+        let sig = info.signo;
+        let tgid = match target {
+            Target::Process(p) => p,
+            Target::Thread(t) => self.threads.get(&t).ok_or(Errno::ESRCH)?.tgid,
+        };
+        let p = self.processes.get(&tgid).ok_or(Errno::ESRCH)?;
+        if p.threads.is_empty() {
+            // A zombie: the signal goes nowhere, successfully.
+            return Ok(());
+        }
+        if sig == 0 || !p.alive() {
+            return Ok(());
+        }
+        let stops = SigSet::bit(SIGSTOP) | SigSet::bit(SIGTSTP) | SigSet::bit(SIGTTIN) | SigSet::bit(SIGTTOU);
+        if stops & SigSet::bit(sig) != 0 {
+            self.discard_everywhere(tgid, SigSet::bit(SIGCONT));
+        } else if sig == SIGCONT {
+            self.discard_everywhere(tgid, stops);
+            self.continue_process(tgid);
+        }
+        let p = &self.processes[&tgid];
+        let first = match target {
+            Target::Thread(t) => t,
+            Target::Process(_) => p.threads[0],
+        };
+        if self.ignored(p, first, sig) {
+            return Ok(());
+        }
+        // The thread to wake: the target thread, or one that does not block it.
+        let chosen = match target {
+            Target::Thread(t) => Some(t),
+            Target::Process(_) => p.threads.iter().copied().find(|t| {
+                let th = &self.threads[t];
+                !th.mask.contains(sig) || th.waiting_for & SigSet::bit(sig) != 0
+            }),
+        };
+        match target {
+            Target::Thread(t) => self.threads.get_mut(&t).unwrap().pending.push(info),
+            Target::Process(_) => self.processes.get_mut(&tgid).unwrap().pending.push(info),
+        }
+        if sig == SIGKILL {
+            self.start_group_exit(tgid, ExitStatus::Signaled { sig, core: false });
+        } else if let Some(t) = chosen {
+            self.threads[&t].handle.kick();
+        }
+        Ok(())
+    }
+
+    fn discard_everywhere(&mut self, tgid: i32, set: u64) {
+        let p = self.processes.get_mut(&tgid).unwrap();
+        p.pending.discard(set);
+        for t in p.threads.clone() {
+            self.threads.get_mut(&t).unwrap().pending.discard(set);
+        }
+    }
+
+    /// SIGCONT's effect: a stopped process runs again, and its parent hears.
+    fn continue_process(&mut self, tgid: i32) {
+        let p = self.processes.get_mut(&tgid).unwrap();
+        if p.stopped.take().is_none() {
+            return;
+        }
+        p.job_report = Some(JobReport::Continued);
+        p.resumed.notify_all();
+        let (parent, pid) = (p.parent, p.tgid);
+        self.notify_parent_job(parent, pid, CLD_CONTINUED, SIGCONT);
+    }
+
+    /// Stops process `tgid` (a stop signal's default action).
+    pub fn stop_process(&mut self, tgid: i32, sig: i32) {
+        let p = self.processes.get_mut(&tgid).unwrap();
+        if p.stopped.is_some() || !p.alive() {
+            return;
+        }
+        p.stopped = Some(sig);
+        p.job_report = Some(JobReport::Stopped(sig));
+        let (parent, threads) = (p.parent, p.threads.clone());
+        for t in threads {
+            self.threads[&t].handle.kick();
+        }
+        self.notify_parent_job(parent, tgid, CLD_STOPPED, sig);
+    }
+
+    /// Tells a parent a child stopped or continued: its wait4 wakes, and it
+    /// gets SIGCHLD unless its handler says SA_NOCLDSTOP.
+    fn notify_parent_job(&mut self, parent: i32, child: i32, code: i32, sig: i32) {
+        let Some(pp) = self.processes.get(&parent) else { return };
+        pp.child_events.notify_all();
+        let nocldstop = pp.handlers.lock().unwrap().get(SIGCHLD).flags & SA_NOCLDSTOP != 0;
+        if !nocldstop {
+            let _ = self.send(Target::Process(parent), SigInfo::child(code, child, 0, sig, 0, 0));
+        }
+    }
+
+    /// Begins the exit of every thread of `tgid` (exit_group, a fatal
+    /// signal); the first status wins.
+    pub fn start_group_exit(&mut self, tgid: i32, status: ExitStatus) {
+        let Some(p) = self.processes.get_mut(&tgid) else { return };
+        if !p.alive() {
+            return;
+        }
+        p.life = Life::Exiting(status);
+        p.stopped = None;
+        p.resumed.notify_all();
+        for t in p.threads.clone() {
+            self.threads[&t].handle.kick();
+        }
+    }
+
+    /// Removes a thread that has finished. When it was its process's last,
+    /// the process becomes a zombie: its children go to a reaper, and its
+    /// parent is told (or reaps it at once, if it does not wait for
+    /// children). Returns the process's status when it ended.
+    pub fn exit_thread(&mut self, tid: i32, status: ExitStatus) -> Option<ExitStatus> {
+        let t = self.threads.remove(&tid)?;
+        let p = self.processes.get_mut(&t.tgid)?;
+        p.threads.retain(|&x| x != tid);
+        if !p.threads.is_empty() {
+            return None;
+        }
+        let status = match p.life {
+            Life::Exiting(s) => s,
+            _ => status,
+        };
+        p.life = Life::Zombie(status);
+        p.stopped = None;
+        p.job_report = None;
+        let (tgid, parent, exit_signal) = (p.tgid, p.parent, p.exit_signal);
+        let orphans: Vec<i32> = std::mem::take(&mut p.children).into_iter().collect();
+        let reaper = self.reaper_for(parent, tgid);
+        for c in orphans {
+            self.reparent(c, reaper);
+            let sig = self.processes.get(&c).map_or(0, |p| p.pdeathsig);
+            if sig != 0 {
+                let _ = self.send(Target::Process(c), SigInfo::new(sig, SI_USER));
+            }
+        }
+        let Some(pp) = self.processes.get(&parent) else {
+            // The first process: nobody waits for it.
+            return Some(status);
+        };
+        let (chld_handler, chld_flags) = {
+            let h = pp.handlers.lock().unwrap().get(SIGCHLD);
+            (h.handler, h.flags)
+        };
+        pp.child_events.notify_all();
+        let autoreap = exit_signal == SIGCHLD && (chld_handler == SIG_IGN || chld_flags & SA_NOCLDWAIT != 0);
+        if exit_signal > 0 {
+            let (code, st) = status.child_code();
+            let _ = self.send(Target::Process(parent), SigInfo::child(code, tgid, 0, st, 0, 0));
+        }
+        if autoreap {
+            self.reap(tgid);
+        }
+        Some(status)
+    }
+
+    /// Who adopts the children of `dying`: the nearest subreaper above it,
+    /// else the first process.
+    fn reaper_for(&self, mut parent: i32, dying: i32) -> i32 {
+        while let Some(p) = self.processes.get(&parent) {
+            if p.subreaper && p.tgid != dying && p.alive() {
+                return p.tgid;
+            }
+            parent = p.parent;
+        }
+        crate::kernel::INIT_PID
+    }
+
+    fn reparent(&mut self, child: i32, to: i32) {
+        let zombie = {
+            let Some(c) = self.processes.get_mut(&child) else { return };
+            c.parent = to;
+            // An adopted child's exit signal is SIGCHLD again.
+            c.exit_signal = SIGCHLD;
+            matches!(c.life, Life::Zombie(_))
+        };
+        if let Some(r) = self.processes.get_mut(&to) {
+            r.children.insert(child);
+            if zombie {
+                r.child_events.notify_all();
+            }
+        }
+    }
+
+    /// Removes a zombie from the tree (wait4 collected it).
+    pub fn reap(&mut self, tgid: i32) {
+        if let Some(p) = self.processes.remove(&tgid) {
+            if let Some(pp) = self.processes.get_mut(&p.parent) {
+                pp.children.remove(&tgid);
+                pp.child_events.notify_all();
+            }
+        }
+    }
+
+    /// Whether any thread of the live process `tgid` has a signal it would
+    /// take now; the thread's `attention` is set when so.
+    pub fn recalc_pending(&self, tid: i32) {
+        let Some(t) = self.threads.get(&tid) else { return };
+        let p = &self.processes[&t.tgid];
+        let blocked = t.mask.0 & !SigSet::UNBLOCKABLE.0;
+        if (t.pending.set | p.pending.set) & !blocked != 0 {
+            t.handle.attention.store(true, Ordering::SeqCst);
+        }
+    }
+}
