@@ -398,6 +398,10 @@ impl Kernel {
         let status = task.exit();
         // Its address space (and the platform's resources) go now.
         drop(task);
+        if status.is_some() {
+            // The process is gone: so are its record locks.
+            vfs::lock::release_all(vfs::lock::LockOwner::Process(tgid));
+        }
         if let (INIT_PID, Some(status)) = (tgid, status) {
             // The first process is gone: so is the sandbox, as when a pid
             // namespace's init dies.

@@ -181,8 +181,9 @@ pub static TABLE: &[Entry] = &[
     // Time and limits
     entry!(CLOCK_GETTIME, "clock_gettime", [Int, Ptr], Ret::Int, typed!(kernel::time::clock_gettime, i32, UserPtr<abi::structs::Timespec>), Partial("static clock ids; per-pid CPU clocks EINVAL") ),
     entry!(CLOCK_GETRES, "clock_getres", [Int, Ptr], Ret::Int, typed!(kernel::time::clock_getres, i32, UserPtr<abi::structs::Timespec>), Partial("static clock ids; per-pid CPU clocks EINVAL") ),
-    entry!(NANOSLEEP, "nanosleep", [Ptr, Ptr], Ret::Int, typed!(kernel::time::nanosleep, UserPtr<abi::structs::Timespec>, UserPtr<abi::structs::Timespec>), Partial("not yet interruptible: no signal can reach a sleeping task")),
-    entry!(CLOCK_NANOSLEEP, "clock_nanosleep", [Int, Hex, Ptr, Ptr], Ret::Int, typed!(kernel::time::clock_nanosleep, i32, u32, UserPtr<abi::structs::Timespec>, UserPtr<abi::structs::Timespec>), Partial("wall and monotonic clocks; sleeping on CLOCK_PROCESS_CPUTIME_ID is EOPNOTSUPP; not yet interruptible")),
+    entry!(NANOSLEEP, "nanosleep", [Ptr, Ptr], Ret::Int, typed!(kernel::time::nanosleep, UserPtr<abi::structs::Timespec>, UserPtr<abi::structs::Timespec>), Full),
+    entry!(CLOCK_NANOSLEEP, "clock_nanosleep", [Int, Hex, Ptr, Ptr], Ret::Int, typed!(kernel::time::clock_nanosleep, i32, u32, UserPtr<abi::structs::Timespec>, UserPtr<abi::structs::Timespec>), Partial("wall and monotonic clocks; sleeping on CLOCK_PROCESS_CPUTIME_ID is EOPNOTSUPP; an absolute sleep on CLOCK_REALTIME does not notice the clock being set")),
+    entry!(RESTART_SYSCALL, "restart_syscall", [], Ret::Int, typed!(kernel::time::restart_syscall), Full),
     entry!(GETTIMEOFDAY, "gettimeofday", [Ptr, Ptr], Ret::Int, typed!(kernel::time::gettimeofday, UserPtr<abi::structs::Timeval>, UserPtr<abi::structs::Timezone>), Full),
     entry!(TIME, "time", [Ptr], Ret::Int, typed!(kernel::time::time, UserPtr<i64>), Full),
     entry!(GETRANDOM, "getrandom", [OutBuf, Uint, Hex], Ret::Int, typed!(kernel::random::getrandom, UserBuf, usize, u32), Full),
@@ -191,7 +192,7 @@ pub static TABLE: &[Entry] = &[
     entry!(SETRLIMIT, "setrlimit", [Int, Ptr], Ret::Int, typed!(kernel::limits::setrlimit, u32, UserPtr<abi::structs::Rlimit>), Partial("limits are recorded; only RLIMIT_NOFILE, RLIMIT_STACK and RLIMIT_DATA are enforced") ),
     entry!(SCHED_GETAFFINITY, "sched_getaffinity", [Int, Uint, Ptr], Ret::Int, typed!(kernel::sched::sched_getaffinity, i32, u32, UserBuf), Full),
     entry!(SCHED_YIELD, "sched_yield", [], Ret::Int, typed!(kernel::sched::sched_yield), Full),
-    entry!(FUTEX, "futex", [Ptr, Hex, Int, Ptr, Ptr, Hex], Ret::Int, typed!(kernel::futex::futex, u64, u32, u32, u64, u64, u32), Partial("one thread per process: wakes find no waiters, waits end by their timeout; PI futexes ENOSYS")),
+    entry!(FUTEX, "futex", [Ptr, Hex, Int, Ptr, Ptr, Hex], Ret::Int, typed!(kernel::futex::futex, u64, u32, u32, u64, u64, u32), Partial("PI futexes ENOSYS")),
     entry!(SYSINFO, "sysinfo", [Ptr], Ret::Int, typed!(kernel::sysinfo::sysinfo, u64), Partial("no load averages; memory as the host had it at boot")),
     // Signal state
     entry!(RT_SIGACTION, "rt_sigaction", [Signal, Ptr, Ptr, Uint], Ret::Int, typed!(kernel::signal::rt_sigaction, i32, UserPtr<abi::signal::KernelSigaction>, UserPtr<abi::signal::KernelSigaction>, usize ), Full),

@@ -191,6 +191,12 @@ impl EventPoll {
 }
 
 impl FileOps for EventPoll {
+    /// The queues of every watched file (an epoll fd is ready when they are).
+    fn wait_queues(&self) -> Vec<Arc<crate::waiter::WaitQueue>> {
+        let w = self.watches.lock().unwrap();
+        w.iter().filter_map(|x| x.file.upgrade()).flat_map(|f| f.ops().wait_queues()).collect()
+    }
+
     fn stat(&self) -> Result<Stat, Errno> {
         Ok(crate::file::anon_inode_stat())
     }

@@ -26,7 +26,7 @@ struct State {
 
 pub struct EventFd {
     state: Mutex<State>,
-    queue: WaitQueue,
+    queue: std::sync::Arc<WaitQueue>,
     semaphore: bool,
 }
 
@@ -34,7 +34,7 @@ impl EventFd {
     pub fn new(initial: u64, semaphore: bool) -> EventFd {
         EventFd {
             state: Mutex::new(State { count: initial, read_wakes: 0, write_wakes: 0 }),
-            queue: WaitQueue::default(),
+            queue: Default::default(),
             semaphore,
         }
     }
@@ -89,6 +89,10 @@ impl FileOps for EventFd {
         drop(s);
         self.queue.notify_all();
         Ok(8)
+    }
+
+    fn wait_queues(&self) -> Vec<std::sync::Arc<WaitQueue>> {
+        vec![self.queue.clone()]
     }
 
     /// Linux's noop_llseek: the position stays 0.

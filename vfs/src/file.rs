@@ -89,6 +89,13 @@ pub trait FileOps: Send + Sync {
     }
     /// The host fd behind this file, for the few that are one (stdio), so a
     /// wait on them can be a host poll.
+    /// The queues notified when the file's readiness may have changed, for
+    /// poll, select and epoll to wait on (none: its readiness never changes
+    /// by the sandbox's doing, or it is a host fd, see `host_fd`).
+    fn wait_queues(&self) -> Vec<std::sync::Arc<crate::waiter::WaitQueue>> {
+        Vec::new()
+    }
+
     fn host_fd(&self) -> Option<std::os::fd::RawFd> {
         None
     }

@@ -197,7 +197,7 @@ struct State {
 #[derive(Default)]
 struct Group {
     state: Mutex<State>,
-    changed: WaitQueue,
+    changed: Arc<WaitQueue>,
 }
 
 impl Group {
@@ -307,6 +307,10 @@ impl Drop for Inotify {
 }
 
 impl FileOps for Inotify {
+    fn wait_queues(&self) -> Vec<Arc<WaitQueue>> {
+        vec![self.group.changed.clone()]
+    }
+
     /// Whole events, as many as fit; EINVAL if the first does not.
     fn read(&self, file: &FileDescription, dst: &BlockSeq, offset: Option<i64>) -> Result<usize, Errno> {
         if offset.is_some() {

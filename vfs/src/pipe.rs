@@ -40,7 +40,7 @@ struct State {
 
 pub struct Pipe {
     state: Mutex<State>,
-    queue: WaitQueue,
+    queue: Arc<WaitQueue>,
     ino: u64,
 }
 
@@ -56,7 +56,7 @@ impl Pipe {
                 read_wakes: 0,
                 write_wakes: 0,
             }),
-            queue: WaitQueue::default(),
+            queue: Arc::default(),
             ino,
         })
     }
@@ -170,6 +170,10 @@ impl FileOps for PipeEnd {
 
     fn pollable(&self) -> bool {
         true
+    }
+
+    fn wait_queues(&self) -> Vec<Arc<WaitQueue>> {
+        vec![self.pipe.queue.clone()]
     }
 
     fn wake_count(&self, events: u32) -> Option<u64> {

@@ -130,11 +130,12 @@ impl WaitQueue {
         }
     }
 
-    fn add(&self, w: &Arc<Waiter>) {
+    /// Adds `w` to the waiters notified (poll's many queues).
+    pub fn register(&self, w: &Arc<Waiter>) {
         self.waiters.lock().unwrap().push(w.clone());
     }
 
-    fn remove(&self, w: &Arc<Waiter>) {
+    pub fn unregister(&self, w: &Arc<Waiter>) {
         let mut ws = self.waiters.lock().unwrap();
         if let Some(i) = ws.iter().position(|x| Arc::ptr_eq(x, w)) {
             ws.swap_remove(i);
@@ -148,10 +149,10 @@ impl WaitQueue {
         let w = Waiter::current();
         // Registered while the state is still locked: whoever changes it
         // next notifies us.
-        self.add(&w);
+        self.register(&w);
         drop(guard);
         let r = w.block(&mut [], None);
-        self.remove(&w);
+        self.unregister(&w);
         match r {
             Wake::Interrupted => Err(Errno::ERESTARTSYS),
             _ => Ok(m.lock().unwrap()),
@@ -181,7 +182,7 @@ pub fn wait_any<T>(
     }
     let w = Waiter::current();
     for q in queues {
-        q.add(&w);
+        q.register(&w);
     }
     let r = loop {
         // Registered first, then asked: a change after this look notifies.
@@ -195,7 +196,7 @@ pub fn wait_any<T>(
         }
     };
     for q in queues {
-        q.remove(&w);
+        q.unregister(&w);
     }
     r
 }

@@ -13,7 +13,7 @@ use vfs::FileDescription;
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 use crate::args::{Fd, UserPtr};
-use crate::fs::poll::block;
+use crate::fs::poll::{block_until, deadline_after};
 
 const EPOLL_CTL_ADD: i32 = 1;
 const EPOLL_CTL_DEL: i32 = 2;
@@ -92,17 +92,17 @@ fn wait(t: &mut Task, epfd: Fd, events: u64, maxevents: i32, timeout_ms: Option<
     }
     let file = t.fds.file(epfd.0)?;
     let ep = file.ops().epoll().ok_or(Errno::EINVAL)?;
-    let deadline = timeout_ms.map(|ms| std::time::Instant::now() + std::time::Duration::from_millis(ms as u64));
-    let ready = loop {
-        let ready = ep.collect(maxevents as usize);
-        let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()).as_millis() as i64);
-        if !ready.is_empty() || left == Some(0) {
-            break ready;
-        }
-        let mut host: Vec<libc::pollfd> =
-            ep.host_fds().into_iter().map(|(fd, ev)| libc::pollfd { fd, events: ev as i16, revents: 0 }).collect();
-        block(&mut host, left);
-    };
+    let deadline = deadline_after(timeout_ms);
+    let queues = file.ops().wait_queues();
+    let mut host: Vec<libc::pollfd> =
+        ep.host_fds().into_iter().map(|(fd, ev)| libc::pollfd { fd, events: ev as i16, revents: 0 }).collect();
+    let ready = block_until(&queues, &mut host, deadline, || {
+        let r = ep.collect(maxevents as usize);
+        (!r.is_empty()).then_some(r)
+    })
+    // epoll_wait is never restarted: a signal ends it with EINTR.
+    .map_err(|_| Errno::EINTR)?
+    .unwrap_or_default();
     let out: Vec<EpollEvent> = ready.iter().map(|&(events, data)| EpollEvent { events, data }).collect();
     t.mm.copy_out(events, out.as_bytes())?;
     Ok(out.len() as u64)

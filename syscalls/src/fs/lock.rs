@@ -86,13 +86,8 @@ pub fn record_lock(t: &mut Task, entry: &FdEntry, cmd: i32, arg: u64) -> Syscall
         Some(LockType::Write) if !file.writable() => return Err(Errno::EBADF),
         _ => {}
     }
-    match lock::set(file.lock_key(), LockKind::Record, owner, ty, start, end) {
-        // A waiting lock could only be released by another process or
-        // description, and processes have one thread today: waiting would
-        // never end, so the deadlock is reported.
-        Err(Errno::EAGAIN) if matches!(cmd, F_SETLKW | F_OFD_SETLKW) => Err(Errno::EDEADLK),
-        r => r.map(|_| 0),
-    }
+    let wait = matches!(cmd, F_SETLKW | F_OFD_SETLKW);
+    lock::set(file.lock_key(), LockKind::Record, owner, ty, start, end, wait).map(|_| 0)
 }
 
 const LOCK_SH: u32 = 1;
@@ -108,10 +103,8 @@ pub fn flock(t: &mut Task, fd: Fd, op: u32) -> SyscallResult {
         LOCK_UN => None,
         _ => return Err(Errno::EINVAL),
     };
-    match lock::set(file.lock_key(), LockKind::Flock, file.lock_owner(), ty, 0, u64::MAX) {
-        Err(Errno::EAGAIN) if op & LOCK_NB == 0 => Err(Errno::EDEADLK),
-        r => r.map(|_| 0),
-    }
+    let wait = op & LOCK_NB == 0;
+    lock::set(file.lock_key(), LockKind::Flock, file.lock_owner(), ty, 0, u64::MAX, wait).map(|_| 0)
 }
 
 /// Releases the POSIX locks a process holds on a file when it closes any fd

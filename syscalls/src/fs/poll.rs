@@ -1,16 +1,19 @@
 //! poll, ppoll, select and pselect6.
 //!
 //! Each file says which events it is ready for (regular files and
-//! directories always are; pipes and eventfds by their state). The stdio host
-//! fds are asked on the host; when a call must wait, the wait is a host poll
-//! on those, or a plain sleep when there are none: with one thread per
-//! process nothing else in the sandbox can make a file ready meanwhile. Wait
-//! queues arrive with threads and processes.
+//! directories always are; pipes and eventfds by their state). A wait sits on
+//! the wait queues of the files (`FileOps::wait_queues`) and polls the host
+//! fds among them (the stdio the sandbox was given) on the host, until one is
+//! ready, the timeout passes, or a signal interrupts it.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use abi::structs::Timespec;
 use abi::Errno;
 use sentry::{SyscallResult, Task};
 use vfs::file::{POLLHUP, POLLNVAL};
+use vfs::waiter::{WaitQueue, Waiter, Wake};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 use crate::args::UserPtr;
@@ -27,8 +30,9 @@ struct PollFd {
 const ALWAYS: u32 = 0x008 | POLLHUP;
 
 /// Fills in `revents` of `fds`, waiting up to `timeout_ms` (None: forever)
-/// for one to be ready; returns how many are.
-fn wait_ready(t: &Task, fds: &mut [PollFd], timeout_ms: Option<i64>) -> usize {
+/// for one to be ready; returns how many are, or ERESTARTNOHAND when a
+/// signal interrupts the wait.
+fn wait_ready(t: &Task, fds: &mut [PollFd], timeout_ms: Option<i64>) -> Result<usize, Errno> {
     let files: Vec<_> = fds.iter().map(|p| if p.fd < 0 { None } else { Some(t.fds.file(p.fd)) }).collect();
     let scan = |fds: &mut [PollFd]| -> usize {
         let mut ready = 0;
@@ -43,11 +47,8 @@ fn wait_ready(t: &Task, fds: &mut [PollFd], timeout_ms: Option<i64>) -> usize {
         }
         ready
     };
-    let ready = scan(fds);
-    if ready > 0 || timeout_ms == Some(0) {
-        return ready;
-    }
-    // Wait on the host for the host fds.
+    let deadline = deadline_after(timeout_ms);
+    let queues: Vec<_> = files.iter().flatten().flatten().flat_map(|f| f.ops().wait_queues()).collect();
     let mut host: Vec<libc::pollfd> = fds
         .iter()
         .zip(&files)
@@ -56,28 +57,47 @@ fn wait_ready(t: &Task, fds: &mut [PollFd], timeout_ms: Option<i64>) -> usize {
             _ => None,
         })
         .collect();
-    block(&mut host, timeout_ms);
-    scan(fds)
+    block_until(&queues, &mut host, deadline, || {
+        let ready = scan(fds);
+        (ready > 0).then_some(ready)
+    })
+    .map(|r| r.unwrap_or(0))
 }
 
-/// Waits up to `timeout_ms` (None: forever) for one of the `host` fds to be
-/// ready, or sleeps that long when there are none: with one thread per
-/// process nothing else in the sandbox can make a file ready meanwhile.
-pub(crate) fn block(host: &mut [libc::pollfd], timeout_ms: Option<i64>) {
-    let ms = timeout_ms.map_or(-1, |m| m.clamp(0, i32::MAX as i64) as i32);
-    if host.is_empty() {
-        if ms > 0 {
-            std::thread::sleep(std::time::Duration::from_millis(ms as u64));
-        } else if ms < 0 {
-            // Nothing can ever become ready: a wait forever, as in Linux.
-            loop {
-                std::thread::park();
-            }
-        }
-    } else {
-        // SAFETY: `host` is a valid array of pollfds for the call.
-        unsafe { libc::poll(host.as_mut_ptr(), host.len() as libc::nfds_t, ms) };
+/// The instant `timeout_ms` from now (None: never).
+pub(crate) fn deadline_after(timeout_ms: Option<i64>) -> Option<Instant> {
+    timeout_ms.map(|ms| Instant::now() + Duration::from_millis(ms.max(0) as u64))
+}
+
+/// Waits until `ready` says something, on `queues` and `host` fds, up to
+/// `deadline`: Ok(None) when it passes, ERESTARTNOHAND when a signal comes.
+pub(crate) fn block_until<T>(
+    queues: &[Arc<WaitQueue>],
+    host: &mut [libc::pollfd],
+    deadline: Option<Instant>,
+    mut ready: impl FnMut() -> Option<T>,
+) -> Result<Option<T>, Errno> {
+    let w = Waiter::current();
+    for q in queues {
+        q.register(&w);
     }
+    let r = loop {
+        // Registered first, then looked: a change after the look notifies.
+        if let Some(v) = ready() {
+            break Ok(Some(v));
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            break Ok(None);
+        }
+        match w.block(host, deadline) {
+            Wake::Interrupted => break Err(Errno::ERESTARTNOHAND),
+            Wake::Event | Wake::TimedOut => {}
+        }
+    };
+    for q in queues {
+        q.unregister(&w);
+    }
+    r
 }
 
 fn do_poll(t: &mut Task, addr: u64, nfds: u32, timeout_ms: Option<i64>) -> SyscallResult {
@@ -86,7 +106,7 @@ fn do_poll(t: &mut Task, addr: u64, nfds: u32, timeout_ms: Option<i64>) -> Sysca
     }
     let mut fds = vec![PollFd::default(); nfds as usize];
     t.mm.copy_in(addr, fds.as_mut_bytes())?;
-    let ready = wait_ready(t, &mut fds, timeout_ms);
+    let ready = wait_ready(t, &mut fds, timeout_ms)?;
     t.mm.copy_out(addr, fds.as_bytes())?;
     Ok(ready as u64)
 }
@@ -143,7 +163,7 @@ fn do_select(t: &mut Task, nfds: i32, sets: [u64; 3], timeout_ms: Option<i64>) -
             fds.push(PollFd { fd: fd as i32, events, revents: 0 });
         }
     }
-    wait_ready(t, &mut fds, timeout_ms);
+    wait_ready(t, &mut fds, timeout_ms)?;
     let mut out = [vec![0u64; words], vec![0u64; words], vec![0u64; words]];
     let mut count = 0;
     for p in &fds {

@@ -1,12 +1,13 @@
-//! futex. Processes have one thread today, so a wake finds no waiter and a
-//! wait ends only by its timeout (or never), exactly as Linux behaves for a
-//! single-threaded process; wait queues arrive with threads.
+//! futex: WAIT, WAKE, REQUEUE, CMP_REQUEUE, WAKE_OP and the BITSET forms,
+//! private and shared (sentry::futex names a shared futex by its page, so
+//! processes sharing a mapping meet). PI futexes are not offered.
 
 use std::time::{Duration, Instant};
 
 use abi::consts::*;
 use abi::structs::Timespec;
 use abi::Errno;
+use sentry::futex::Key;
 use sentry::{SyscallResult, Task};
 
 use crate::args::UserPtr;
@@ -26,22 +27,6 @@ fn check_addr(uaddr: u64) -> Result<(), Errno> {
         return Err(Errno::EINVAL);
     }
     Ok(())
-}
-
-/// Blocks until `deadline` (never, if None): nothing else can wake the task.
-fn sleep_until(deadline: Option<Instant>) -> SyscallResult {
-    match deadline {
-        Some(d) => {
-            let now = Instant::now();
-            if d > now {
-                std::thread::sleep(d - now);
-            }
-            Err(Errno::ETIMEDOUT)
-        }
-        None => loop {
-            std::thread::park();
-        },
-    }
 }
 
 fn valid(ts: &Timespec) -> Result<(), Errno> {
@@ -68,8 +53,9 @@ fn deadline(t: &Task, timeout: UserPtr<Timespec>, absolute: bool, realtime: bool
     Ok(Some(Instant::now() + want.saturating_sub(now)))
 }
 
-/// FUTEX_WAKE_OP's operation on the word at uaddr2; returns the old value.
-fn wake_op(t: &Task, uaddr2: u64, encoded: u32) -> Result<(), Errno> {
+/// FUTEX_WAKE_OP's operation on the word at uaddr2; returns whether its
+/// comparison of the old value holds.
+fn wake_op(t: &Task, uaddr2: u64, encoded: u32) -> Result<bool, Errno> {
     let op = (encoded >> 28) & 7;
     let shift = encoded & (8 << 28) != 0;
     let cmp = (encoded >> 24) & 15;
@@ -90,15 +76,23 @@ fn wake_op(t: &Task, uaddr2: u64, encoded: u32) -> Result<(), Errno> {
         4 => old ^ oparg,
         _ => return Err(Errno::ENOSYS),
     };
-    if cmp > 5 {
-        return Err(Errno::ENOSYS);
-    }
-    let _ = cmparg;
-    t.mm.write_obj(uaddr2, &new)
+    let holds = match cmp {
+        0 => old == cmparg,
+        1 => old != cmparg,
+        2 => (old as i32) < cmparg as i32,
+        3 => (old as i32) <= cmparg as i32,
+        4 => (old as i32) > cmparg as i32,
+        5 => (old as i32) >= cmparg as i32,
+        _ => return Err(Errno::ENOSYS),
+    };
+    t.mm.write_obj(uaddr2, &new)?;
+    Ok(holds)
 }
 
 pub fn futex(t: &mut Task, uaddr: u64, op: u32, val: u32, timeout: u64, uaddr2: u64, val3: u32) -> SyscallResult {
     let cmd = op & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
+    let private = op & FUTEX_PRIVATE_FLAG != 0;
+    let key = |addr: u64| Key::of(&t.mm, addr, private);
     let realtime = op & FUTEX_CLOCK_REALTIME != 0;
     if realtime && cmd != FUTEX_WAIT_BITSET && cmd != FUTEX_WAIT {
         return Err(Errno::ENOSYS);
@@ -111,18 +105,16 @@ pub fn futex(t: &mut Task, uaddr: u64, op: u32, val: u32, timeout: u64, uaddr2: 
             }
             let timeout = UserPtr::<Timespec>::from_addr(timeout);
             let until = deadline(t, timeout, cmd == FUTEX_WAIT_BITSET, realtime)?;
-            let cur: u32 = t.mm.read_obj(uaddr)?;
-            if cur != val {
-                return Err(Errno::EAGAIN);
-            }
-            sleep_until(until)
+            let bitset = if cmd == FUTEX_WAIT { u32::MAX } else { val3 };
+            t.kernel.futexes.wait(&t.mm, key(uaddr)?, uaddr, val, bitset, until).map(|_| 0)
         }
         FUTEX_WAKE | FUTEX_WAKE_BITSET => {
             check_addr(uaddr)?;
             if cmd == FUTEX_WAKE_BITSET && val3 == 0 {
                 return Err(Errno::EINVAL);
             }
-            Ok(0)
+            let bitset = if cmd == FUTEX_WAKE { u32::MAX } else { val3 };
+            Ok(t.kernel.futexes.wake(key(uaddr)?, val, bitset) as u64)
         }
         FUTEX_REQUEUE | FUTEX_CMP_REQUEUE => {
             check_addr(uaddr)?;
@@ -136,13 +128,20 @@ pub fn futex(t: &mut Task, uaddr: u64, op: u32, val: u32, timeout: u64, uaddr2: 
                     return Err(Errno::EAGAIN);
                 }
             }
-            Ok(0)
+            // The fourth argument is the count to requeue, not a timeout.
+            let (from, to) = (key(uaddr)?, key(uaddr2)?);
+            Ok(t.kernel.futexes.requeue(from, to, val, timeout as u32) as u64)
         }
         FUTEX_WAKE_OP => {
             check_addr(uaddr)?;
             check_addr(uaddr2)?;
-            wake_op(t, uaddr2, val3)?;
-            Ok(0)
+            let (k1, k2) = (key(uaddr)?, key(uaddr2)?);
+            let holds = wake_op(t, uaddr2, val3)?;
+            let mut woken = t.kernel.futexes.wake(k1, val, u32::MAX);
+            if holds {
+                woken += t.kernel.futexes.wake(k2, timeout as u32, u32::MAX);
+            }
+            Ok(woken as u64)
         }
         // PI futexes and the rest arrive with threads.
         _ => Err(Errno::ENOSYS),

@@ -3,6 +3,7 @@
 use abi::consts::*;
 use abi::structs::{Timespec, Timeval, Timezone};
 use abi::Errno;
+use sentry::task::RestartBlock;
 use sentry::{SyscallResult, Task};
 
 use crate::args::UserPtr;
@@ -92,31 +93,48 @@ fn read_request(t: &Task, req: UserPtr<Timespec>) -> Result<Timespec, Errno> {
     Ok(ts)
 }
 
-/// Sleeps on the host clock `id` until `ts` (absolute) or for `ts`.
-///
-/// The task thread blocks in the host; nothing can interrupt it yet, because
-/// signal delivery to a sleeping task arrives with the signals issue.
-fn host_sleep(id: i32, abs: bool, ts: Timespec) {
-    let req = libc::timespec { tv_sec: ts.tv_sec, tv_nsec: ts.tv_nsec };
-    let flags = if abs { libc::TIMER_ABSTIME } else { 0 };
-    let mut left = req;
+fn to_ns(ts: Timespec) -> i64 {
+    ts.tv_sec.saturating_mul(1_000_000_000).saturating_add(ts.tv_nsec)
+}
+
+/// Sleeps until host clock `id` reads `deadline_ns`, or until a signal
+/// comes. Then a relative sleep stores what is left in `rem` and is resumed
+/// by restart_syscall if no handler runs (ERESTART_RESTARTBLOCK); an
+/// absolute one is simply restarted (ERESTARTNOHAND).
+fn sleep_until(t: &mut Task, id: i32, deadline_ns: i64, rem: UserPtr<Timespec>, relative: bool) -> SyscallResult {
     loop {
-        let cur = left;
-        // SAFETY: clock_nanosleep reads `cur` and may write the remainder to `left`.
-        let r = unsafe { libc::clock_nanosleep(id, flags, &cur, &mut left) };
-        if r != libc::EINTR {
-            break;
+        let left = deadline_ns.saturating_sub(to_ns(host_now(id)));
+        if left <= 0 {
+            return Ok(0);
         }
-        if abs {
-            left = req;
+        let until = std::time::Instant::now() + std::time::Duration::from_nanos(left as u64);
+        if t.handle.waiter.block(&mut [], Some(until)) != vfs::waiter::Wake::Interrupted {
+            continue;
         }
+        if !relative {
+            return Err(Errno::ERESTARTNOHAND);
+        }
+        let left = deadline_ns.saturating_sub(to_ns(host_now(id))).max(0);
+        rem.write_opt(t, &Timespec { tv_sec: left / 1_000_000_000, tv_nsec: left % 1_000_000_000 })?;
+        t.restart_block = Some(RestartBlock::Sleep { clock: id, deadline_ns, rem: rem.addr });
+        return Err(Errno::ERESTART_RESTARTBLOCK);
     }
 }
 
-pub fn nanosleep(t: &mut Task, req: UserPtr<Timespec>, _rem: UserPtr<Timespec>) -> SyscallResult {
+/// restart_syscall: resumes the call a signal interrupted (a sleep).
+pub fn restart_syscall(t: &mut Task) -> SyscallResult {
+    match t.restart_block.take() {
+        Some(RestartBlock::Sleep { clock, deadline_ns, rem }) => {
+            sleep_until(t, clock, deadline_ns, UserPtr::from_addr(rem), true)
+        }
+        None => Err(Errno::EINTR),
+    }
+}
+
+pub fn nanosleep(t: &mut Task, req: UserPtr<Timespec>, rem: UserPtr<Timespec>) -> SyscallResult {
     let ts = read_request(t, req)?;
-    host_sleep(CLOCK_MONOTONIC, false, ts);
-    Ok(0)
+    let deadline = to_ns(host_now(CLOCK_MONOTONIC)).saturating_add(to_ns(ts));
+    sleep_until(t, CLOCK_MONOTONIC, deadline, rem, true)
 }
 
 const TIMER_ABSTIME: u32 = 1;
@@ -128,7 +146,7 @@ pub fn clock_nanosleep(
     id: i32,
     flags: u32,
     req: UserPtr<Timespec>,
-    _rem: UserPtr<Timespec>,
+    rem: UserPtr<Timespec>,
 ) -> SyscallResult {
     let host_id = match id {
         CLOCK_REALTIME | CLOCK_MONOTONIC | CLOCK_BOOTTIME | CLOCK_TAI => id,
@@ -148,6 +166,10 @@ pub fn clock_nanosleep(
         _ => return Err(Errno::EINVAL),
     };
     let ts = read_request(t, req)?;
-    host_sleep(host_id, flags & TIMER_ABSTIME != 0, ts);
-    Ok(0)
+    if flags & TIMER_ABSTIME != 0 {
+        sleep_until(t, host_id, to_ns(ts), rem, false)
+    } else {
+        let deadline = to_ns(host_now(host_id)).saturating_add(to_ns(ts));
+        sleep_until(t, host_id, deadline, rem, true)
+    }
 }
