@@ -178,6 +178,7 @@ pub fn boot(args: BootArgs) -> i32 {
         mounts,
         tasks: Default::default(),
         futexes: Default::default(),
+        timers: Default::default(),
         init_status: Default::default(),
         init_exited: Default::default(),
         syscalls: table,

@@ -249,3 +249,18 @@ fn process_groups_and_sessions() {
 fn job_control() {
     compare("jobctl", &[], b"");
 }
+
+#[test]
+fn signal_handlers_frames_and_masks() {
+    compare("signals", &[], b"hi\n");
+}
+
+#[test]
+fn sigchld_stop_continue_and_sigpipe() {
+    compare("sigchld", &[], b"hi\n");
+}
+
+#[test]
+fn timers_clocks_and_scheduling() {
+    compare("timers", &[], b"hi\n");
+}

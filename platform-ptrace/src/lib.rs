@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use abi::consts::{Prot, TASK_SIZE};
 use sentry::platform::{
-    AddressSpace, ArgCmp, ArgCond, ArgFilter, Backing, Context, Exit, Interrupter, Platform, PlatformError,
+    AddressSpace, ArgCmp, ArgCond, ArgFilter, Backing, Context, CpuClock, Exit, Interrupter, Platform, PlatformError,
     PlatformSeccomp, Registers, Result,
 };
 
@@ -252,16 +252,19 @@ impl Context for PtraceContext {
         Ok(())
     }
 
-    fn app_cpu_time(&self) -> Duration {
-        let pid = self.stub_pid.load(Ordering::Relaxed);
-        // The host's CPU-time clock of the stub process: CPUCLOCK_SCHED of its pid.
-        let clock = ((!pid) << 3) | 2;
-        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-        // SAFETY: clock_gettime writes one timespec.
-        if pid <= 0 || unsafe { libc::clock_gettime(clock, &mut ts) } < 0 {
-            return Duration::ZERO;
-        }
-        Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+    fn cpu_clock(&self) -> CpuClock {
+        let pid = self.stub_pid.clone();
+        Arc::new(move || {
+            let pid = pid.load(Ordering::Relaxed);
+            // The host's CPU-time clock of the stub: CPUCLOCK_SCHED of its pid.
+            let clock = ((!pid) << 3) | 2;
+            let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+            // SAFETY: clock_gettime writes one timespec.
+            if pid <= 0 || unsafe { libc::clock_gettime(clock, &mut ts) } < 0 {
+                return Duration::ZERO;
+            }
+            Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+        })
     }
 }
 

@@ -24,7 +24,7 @@ use crate::futex::Futexes;
 use crate::limits::Limits;
 use crate::loader::{self, AuxInfo, ExecError, Placement};
 use crate::mm::{Layout, MemoryManager, MMAP_MIN_ADDR};
-use crate::platform::{AddressSpace, Context, Interrupter, Platform, Registers};
+use crate::platform::{AddressSpace, Context, CpuClock, Interrupter, Platform, Registers};
 use crate::process::{ExitStatus, Process, TaskHandle, Tasks};
 use crate::signal::SignalHandlers;
 use crate::task::{Credentials, FsContext, Task};
@@ -108,6 +108,7 @@ pub struct Kernel {
     /// Processes and threads.
     pub tasks: Mutex<Tasks>,
     pub futexes: Futexes,
+    pub timers: Arc<crate::timer::TimerService>,
     /// The first process's status, once it has exited.
     pub init_status: Mutex<Option<ExitStatus>>,
     pub init_exited: Condvar,
@@ -349,7 +350,7 @@ impl Kernel {
     /// platform context and, with `new_aspace`, an address space it traces,
     /// then waits for `NewThread::start`. Returns once those exist.
     pub fn new_thread(self: &Arc<Self>, tid: i32, new_aspace: bool) -> Result<NewThread, Errno> {
-        type Ready = Result<(Interrupter, Arc<Waiter>, Option<Arc<dyn AddressSpace>>), String>;
+        type Ready = Result<(Interrupter, CpuClock, i32, Arc<Waiter>, Option<Arc<dyn AddressSpace>>), String>;
         let (ready_tx, ready_rx) = mpsc::channel::<Ready>();
         let (start_tx, start_rx) = mpsc::channel::<TaskBuilder>();
         let kernel = self.clone();
@@ -360,7 +361,10 @@ impl Kernel {
             });
             let ctx = match made {
                 Ok((ctx, aspace)) => {
-                    let _ = ready_tx.send(Ok((ctx.interrupter(), Waiter::current(), aspace)));
+                    // SAFETY: gettid cannot fail.
+                    let host_tid = unsafe { libc::gettid() };
+                    let _ =
+                        ready_tx.send(Ok((ctx.interrupter(), ctx.cpu_clock(), host_tid, Waiter::current(), aspace)));
                     ctx
                 }
                 Err(e) => {
@@ -379,8 +383,9 @@ impl Kernel {
             return Err(Errno::EAGAIN);
         }
         match ready_rx.recv() {
-            Ok(Ok((interrupter, waiter, aspace))) => {
-                let handle = Arc::new(TaskHandle { tid, waiter, interrupter, attention: AtomicBool::new(false) });
+            Ok(Ok((interrupter, cpu, host_tid, waiter, aspace))) => {
+                let attention = AtomicBool::new(false);
+                let handle = Arc::new(TaskHandle { tid, waiter, interrupter, cpu, host_tid, attention });
                 Ok(NewThread { handle, aspace, start: start_tx })
             }
             Ok(Err(e)) => {

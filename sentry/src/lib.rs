@@ -21,6 +21,7 @@ pub mod seccomp;
 pub mod sigframe;
 pub mod signal;
 pub mod task;
+pub mod timer;
 
 pub use kernel::{InitProcess, Kernel, SyscallTable};
 pub use process::ExitStatus;

@@ -260,6 +260,7 @@ fn map_segments(
             populate: false,
             low_2g: false,
             name,
+            file_bytes: None,
         };
         mm.mmap(req).map_err(|e| ExecError { errno: e, msg: format!("cannot map segment: {e}") })?;
         // The file's bytes from the start of the page, as a file mapping shows them.
@@ -332,6 +333,7 @@ pub fn load(
                 populate: false,
                 low_2g: false,
                 name: VmaName::Anon,
+                file_bytes: None,
             };
             let at = mm
                 .mmap(reserve)
@@ -400,6 +402,7 @@ fn build_stack(
         populate: false,
         low_2g: false,
         name: VmaName::Stack,
+        file_bytes: None,
     };
     let fail = |e: Errno| ExecError { errno: e, msg: format!("cannot set up the stack: {e}") };
     mm.mmap(req).map_err(fail)?;

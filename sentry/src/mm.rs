@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use abi::consts::*;
-use abi::signal::{SEGV_ACCERR, SEGV_MAPERR, SIGSEGV};
+use abi::signal::{BUS_ADRERR, SEGV_ACCERR, SEGV_MAPERR, SIGSEGV};
 use abi::Errno;
 use vfs::{BlockSeq, UserIo};
 use zerocopy::{FromBytes, IntoBytes};
@@ -63,6 +63,9 @@ pub struct Vma {
     pub dontfork: bool,
     /// MADV_WIPEONFORK: a fork's child gets this range empty (zeroes).
     pub wipeonfork: bool,
+    /// A file mapping: where the file ended when it was mapped. Pages from
+    /// here on lie past the end of the file, and touching them is SIGBUS.
+    pub file_end: Option<u64>,
 }
 
 /// A populated range `[start, end)` backed by the memory file from `off`.
@@ -142,6 +145,9 @@ pub struct MmapRequest {
     /// MAP_32BIT: somewhere in the low 2 GiB (x86-64 puts it in [1 GiB, 2 GiB)).
     pub low_2g: bool,
     pub name: VmaName,
+    /// For a file mapping: how many bytes of the file lie in the mapping
+    /// (beyond them, access is SIGBUS).
+    pub file_bytes: Option<u64>,
 }
 
 /// Where MAP_32BIT mappings go, as on x86-64 Linux.
@@ -221,6 +227,12 @@ impl MemoryManager {
         out
     }
 
+    /// Bytes of memory backing the address space (its resident set, as far
+    /// as the Sentry knows: pages it handed out).
+    pub fn resident_bytes(&self) -> u64 {
+        self.lock().pmas.iter().map(|(&s, p)| p.end - s).sum()
+    }
+
     /// A copy of the VMA map, for inspection.
     pub fn vmas(&self) -> Vec<(u64, Vma)> {
         self.lock().vmas.iter().map(|(&s, &v)| (s, v)).collect()
@@ -260,6 +272,7 @@ impl MemoryManager {
             name: req.name,
             dontfork: false,
             wipeonfork: false,
+            file_end: req.file_bytes.map(|b| addr + page_up(b.min(len)).unwrap_or(len)),
         };
         s.insert_vma(addr, vma);
         if req.populate && !req.prot.is_empty() {
@@ -486,6 +499,7 @@ impl MemoryManager {
                     name: VmaName::Heap,
                     dontfork: false,
                     wipeonfork: false,
+                    file_end: None,
                 },
             );
         } else if new_top < old_top && self.remove_range(&mut s, new_top, old_top).is_err() {
@@ -526,7 +540,10 @@ impl MemoryManager {
             // copy-on-write pages, so any other access error is a real one.
             return Err(FaultSignal { signo: SIGSEGV, code: SEGV_ACCERR });
         }
-        let sigbus = |_| FaultSignal { signo: abi::signal::SIGBUS, code: 2 };
+        let sigbus = |_| FaultSignal { signo: abi::signal::SIGBUS, code: BUS_ADRERR };
+        if vma.file_end.is_some_and(|e| addr >= e) {
+            return Err(FaultSignal { signo: abi::signal::SIGBUS, code: BUS_ADRERR });
+        }
         if vma.prot.contains(Prot::WRITE) {
             // The access may be a write (the host does not say): a page shared
             // with a fork gets its own copy now. Reads of the rest of the chunk
@@ -536,7 +553,8 @@ impl MemoryManager {
             self.break_cow(&mut s, page, page + PAGE_SIZE).map_err(sigbus)?;
         }
         let start = (addr & !(FAULT_CHUNK - 1)).max(vstart);
-        let end = (addr & !(FAULT_CHUNK - 1)).saturating_add(FAULT_CHUNK).min(vma.end);
+        let end =
+            (addr & !(FAULT_CHUNK - 1)).saturating_add(FAULT_CHUNK).min(vma.end).min(vma.file_end.unwrap_or(u64::MAX));
         self.populate(&mut s, start, end).map_err(sigbus)
     }
 
@@ -554,10 +572,10 @@ impl MemoryManager {
         let mut cur = addr;
         while cur < end {
             let Some((vstart, vma)) = s.vma_for_access(cur) else { break };
-            if !access.allowed(vma.prot) {
+            if !access.allowed(vma.prot) || vma.file_end.is_some_and(|e| cur >= e) {
                 break;
             }
-            let seg_end = end.min(vma.end);
+            let seg_end = end.min(vma.end).min(vma.file_end.unwrap_or(u64::MAX));
             let chunk_start = (cur & !(FAULT_CHUNK - 1)).max(vstart);
             let chunk_end = (seg_end.saturating_add(FAULT_CHUNK - 1) & !(FAULT_CHUNK - 1)).min(vma.end);
             self.ensure_pmas(&mut s, chunk_start, chunk_end)?;
@@ -810,7 +828,8 @@ impl MemoryManager {
                 s.vmas.remove(&k);
             }
         }
-        s.insert_vma(new, Vma { end: new + len, ..vma });
+        let file_end = vma.file_end.map(|e| e.wrapping_sub(old).wrapping_add(new));
+        s.insert_vma(new, Vma { end: new + len, file_end, ..vma });
         Ok(())
     }
 }
@@ -905,6 +924,7 @@ impl State {
                         && va.shared == vb.shared
                         && va.dontfork == vb.dontfork
                         && va.wipeonfork == vb.wipeonfork
+                        && va.file_end == vb.file_end
                         && !va.growsdown
                         && !vb.growsdown =>
                 {

@@ -103,6 +103,9 @@ pub enum Exit {
 /// Stops a task's application code from another thread (see `Context`).
 pub type Interrupter = Arc<dyn Fn() + Send + Sync>;
 
+/// Reads the CPU time a task's application code has used, from any thread.
+pub type CpuClock = Arc<dyn Fn() -> Duration + Send + Sync>;
+
 /// An application address space as the host sees it.
 pub trait AddressSpace: Send + Sync {
     /// Maps `len` bytes at `addr` with `prot`, replacing what was there.
@@ -119,8 +122,8 @@ pub trait Context: Send {
     fn switch(&mut self, aspace: &dyn AddressSpace, regs: &mut Registers) -> Result<Exit>;
     /// A handle other threads may call to make `switch` return `Interrupted`.
     fn interrupter(&self) -> Interrupter;
-    /// CPU time the application code of this task has used.
-    fn app_cpu_time(&self) -> Duration;
+    /// The CPU time the application code of this task has used.
+    fn cpu_clock(&self) -> CpuClock;
     /// The application's extended FP state, laid out as XSAVE does (the
     /// software-reserved bytes hold the host's feature mask).
     fn fp_state(&mut self) -> Result<Vec<u8>>;

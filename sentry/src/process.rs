@@ -17,8 +17,11 @@ use abi::Errno;
 use vfs::waiter::{WaitQueue, Waiter};
 
 use crate::kernel::TaskView;
-use crate::platform::Interrupter;
+use std::time::Duration;
+
+use crate::platform::{CpuClock, Interrupter};
 use crate::signal::{default_action, DefaultAction, SignalHandlers};
+use crate::timer::Timer;
 
 /// How a process ended, as wait(2) reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,12 +59,35 @@ pub struct TaskHandle {
     pub tid: i32,
     pub waiter: Arc<Waiter>,
     pub interrupter: Interrupter,
+    /// The CPU time of the task's application code.
+    pub cpu: CpuClock,
+    /// The host thread that runs the task (its CPU time is the Sentry's
+    /// work for the task).
+    pub host_tid: i32,
     /// Set when the task must look at its signals (or its process's exit or
     /// stop) before it next runs application code.
     pub attention: AtomicBool,
 }
 
+/// The CPU time host thread `tid` (of this process) has used.
+pub fn host_thread_cpu(tid: i32) -> Duration {
+    // CPUCLOCK_SCHED | CPUCLOCK_PERTHREAD of the thread.
+    let clock = ((!tid) << 3) | 6;
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes one timespec.
+    if unsafe { libc::clock_gettime(clock, &mut ts) } < 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
 impl TaskHandle {
+    /// CPU time: the application's, plus (`with_sentry`) the Sentry's work
+    /// for it.
+    pub fn cpu_time(&self, with_sentry: bool) -> Duration {
+        (self.cpu)() + if with_sentry { host_thread_cpu(self.host_tid) } else { Duration::ZERO }
+    }
+
     /// Makes the task look at its signals soon: ends its wait, or stops its
     /// application code.
     pub fn kick(&self) {
@@ -89,14 +115,16 @@ const SYNCHRONOUS: u64 = (1 << (SIGSEGV - 1))
     | (1 << (SIGSYS - 1));
 
 impl Pending {
-    /// Queues `info`; a standard signal already pending is not queued twice.
-    pub fn push(&mut self, info: SigInfo) {
+    /// Queues `info`; a standard signal already pending is not queued
+    /// twice. Returns whether it was queued.
+    pub fn push(&mut self, info: SigInfo) -> bool {
         let bit = SigSet::bit(info.signo);
         if info.signo < 32 && self.set & bit != 0 {
-            return;
+            return false;
         }
         self.set |= bit;
         self.queue.push(info);
+        true
     }
 
     /// The next signal outside `blocked` to deliver, removed.
@@ -185,6 +213,57 @@ pub struct Process {
     pub child_events: Arc<WaitQueue>,
     /// Notified when the process continues or starts exiting.
     pub resumed: Arc<WaitQueue>,
+    /// setitimer's ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF.
+    pub itimers: [Option<Arc<Timer>>; 3],
+    /// timer_create's timers by id.
+    pub posix_timers: BTreeMap<i32, PosixTimer>,
+    /// Resource use of threads that have exited, and of reaped children.
+    pub usage: Usage,
+    pub children_usage: Usage,
+    /// setpriority's nice value, -20..=19.
+    pub nice: i32,
+    /// sched_setscheduler's policy and priority.
+    pub sched_policy: i32,
+    pub sched_priority: i32,
+}
+
+/// CPU time and peak memory, as getrusage reports them.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Usage {
+    /// The application's own time.
+    pub user: Duration,
+    /// The Sentry's work for it (the system time).
+    pub system: Duration,
+    /// Peak resident memory, KiB.
+    pub maxrss_kb: u64,
+}
+
+impl Usage {
+    pub fn add(&mut self, o: &Usage) {
+        self.user += o.user;
+        self.system += o.system;
+        self.maxrss_kb = self.maxrss_kb.max(o.maxrss_kb);
+    }
+}
+
+/// A timer_create timer.
+#[derive(Clone)]
+pub struct PosixTimer {
+    pub timer: Arc<Timer>,
+    /// Absolute times are on this clock.
+    pub clock_id: i32,
+    pub overrun: Arc<Mutex<Overrun>>,
+}
+
+/// Expirations a POSIX timer's signal did not report (it was still queued).
+#[derive(Default)]
+pub struct Overrun {
+    /// Its signal is queued, not yet delivered.
+    pub queued: bool,
+    /// Expirations since the queued signal was sent.
+    pub missed: u64,
+    /// The overrun of the last delivered signal (timer_getoverrun).
+    pub last: u64,
 }
 
 impl Process {
@@ -208,6 +287,13 @@ impl Process {
             did_exec: false,
             child_events: Arc::new(WaitQueue::default()),
             resumed: Arc::new(WaitQueue::default()),
+            itimers: [None, None, None],
+            posix_timers: BTreeMap::new(),
+            usage: Usage::default(),
+            children_usage: Usage::default(),
+            nice: 0,
+            sched_policy: 0,
+            sched_priority: 0,
         }
     }
 
@@ -291,7 +377,8 @@ impl Tasks {
     /// side effects of SIGCONT and stop signals, dropping ignored signals,
     /// queueing, and waking a thread that can take it (or, for a fatal
     /// signal, the whole process). ESRCH if the target is gone.
-    pub fn send(&mut self, target: Target, info: SigInfo) -> Result<(), Errno> {
+    /// Returns whether the signal was queued.
+    pub fn send(&mut self, target: Target, info: SigInfo) -> Result<bool, Errno> {
         let sig = info.signo;
         let tgid = match target {
             Target::Process(p) => p,
@@ -300,10 +387,10 @@ impl Tasks {
         let p = self.processes.get(&tgid).ok_or(Errno::ESRCH)?;
         if p.threads.is_empty() {
             // A zombie: the signal goes nowhere, successfully.
-            return Ok(());
+            return Ok(false);
         }
         if sig == 0 || !p.alive() {
-            return Ok(());
+            return Ok(false);
         }
         let stops = SigSet::bit(SIGSTOP) | SigSet::bit(SIGTSTP) | SigSet::bit(SIGTTIN) | SigSet::bit(SIGTTOU);
         if stops & SigSet::bit(sig) != 0 {
@@ -318,7 +405,7 @@ impl Tasks {
             Target::Process(_) => p.threads[0],
         };
         if self.ignored(p, first, sig) {
-            return Ok(());
+            return Ok(false);
         }
         // The thread to wake: the target thread, or one that does not block it.
         let chosen = match target {
@@ -328,16 +415,16 @@ impl Tasks {
                 !th.mask.contains(sig) || th.waiting_for & SigSet::bit(sig) != 0
             }),
         };
-        match target {
+        let queued = match target {
             Target::Thread(t) => self.threads.get_mut(&t).unwrap().pending.push(info),
             Target::Process(_) => self.processes.get_mut(&tgid).unwrap().pending.push(info),
-        }
+        };
         if sig == SIGKILL {
             self.start_group_exit(tgid, ExitStatus::Signaled { sig, core: false });
         } else if let Some(t) = chosen {
             self.threads[&t].handle.kick();
         }
-        Ok(())
+        Ok(queued)
     }
 
     fn discard_everywhere(&mut self, tgid: i32, set: u64) {
@@ -409,6 +496,11 @@ impl Tasks {
         let t = self.threads.remove(&tid)?;
         let p = self.processes.get_mut(&t.tgid)?;
         p.threads.retain(|&x| x != tid);
+        p.usage.add(&Usage {
+            user: t.handle.cpu_time(false),
+            system: host_thread_cpu(t.handle.host_tid),
+            maxrss_kb: t.view.mm.resident_bytes() / 1024,
+        });
         if !p.threads.is_empty() {
             return None;
         }
@@ -419,6 +511,9 @@ impl Tasks {
         p.life = Life::Zombie(status);
         p.stopped = None;
         p.job_report = None;
+        // Its timers die with it.
+        p.itimers = [None, None, None];
+        p.posix_timers.clear();
         let (tgid, parent, exit_signal) = (p.tgid, p.parent, p.exit_signal);
         let orphans: Vec<i32> = std::mem::take(&mut p.children).into_iter().collect();
         let reaper = self.reaper_for(parent, tgid);
@@ -477,14 +572,54 @@ impl Tasks {
         }
     }
 
-    /// Removes a zombie from the tree (wait4 collected it).
+    /// Removes a zombie from the tree (wait4 collected it); its resource use
+    /// and its children's count for its parent from now on.
     pub fn reap(&mut self, tgid: i32) {
         if let Some(p) = self.processes.remove(&tgid) {
             if let Some(pp) = self.processes.get_mut(&p.parent) {
+                pp.children_usage.add(&p.usage);
+                pp.children_usage.add(&p.children_usage);
                 pp.children.remove(&tgid);
                 pp.child_events.notify_all();
             }
         }
+    }
+
+    /// The CPU time of process `tgid`: the application's, plus (`with_sentry`)
+    /// the Sentry's work for it.
+    pub fn process_cpu(&self, tgid: i32, with_sentry: bool) -> Duration {
+        let u = self.process_usage(tgid);
+        u.user + if with_sentry { u.system } else { Duration::ZERO }
+    }
+
+    /// The resource use of process `tgid`, its live threads and its dead ones.
+    pub fn process_usage(&self, tgid: i32) -> Usage {
+        let Some(p) = self.processes.get(&tgid) else { return Usage::default() };
+        let mut u = p.usage;
+        for t in p.threads.iter().filter_map(|t| self.threads.get(t)) {
+            u.add(&Usage {
+                user: t.handle.cpu_time(false),
+                system: host_thread_cpu(t.handle.host_tid),
+                maxrss_kb: t.view.mm.resident_bytes() / 1024,
+            });
+        }
+        u
+    }
+
+    /// A POSIX timer's signal is being delivered: its siginfo reports the
+    /// expirations missed while it was queued.
+    pub fn timer_signal_delivered(&self, tgid: i32, info: &mut SigInfo) {
+        if info.code != SI_TIMER {
+            return;
+        }
+        let id = info.fields[0] as u32 as i32;
+        let Some(t) = self.processes.get(&tgid).and_then(|p| p.posix_timers.get(&id)) else { return };
+        let mut o = t.overrun.lock().unwrap();
+        o.queued = false;
+        o.last = o.missed;
+        o.missed = 0;
+        let overrun = o.last.min(i32::MAX as u64);
+        info.fields[0] = id as u32 as u64 | overrun << 32;
     }
 
     /// Whether any thread of the live process `tgid` has a signal it would

@@ -270,7 +270,7 @@ impl Task {
                 Some(i) => Some(i),
                 None => ts.process_mut(self.tgid).unwrap().pending.take(blocked),
             };
-            let Some(info) = info else {
+            let Some(mut info) = info else {
                 self.handle.attention.store(false, Ordering::SeqCst);
                 self.handle.waiter.clear_interrupt();
                 drop(ts);
@@ -280,6 +280,7 @@ impl Task {
                 }
                 return;
             };
+            ts.timer_signal_delivered(self.tgid, &mut info);
             let sig = info.signo;
             let act = self.handlers.lock().unwrap().get(sig);
             if act.handler == SIG_IGN && sig != SIGKILL {
@@ -311,7 +312,9 @@ impl Task {
                 self.exit_group(ExitStatus::Signaled { sig: SIGSEGV, core: false });
                 return;
             }
-            let mut ts = self.tasks();
+            // Like Linux, a frame is set up for every signal deliverable now,
+            // before the application runs: the last one set up runs first.
+            ts = kernel.tasks.lock().unwrap();
             let t = ts.threads.get_mut(&self.tid).unwrap();
             let mut mask = old_mask.0 | act.mask;
             if act.flags & SA_NODEFER == 0 {
@@ -319,10 +322,9 @@ impl Task {
             }
             t.mask = SigSet(mask & !SigSet::UNBLOCKABLE.0);
             if act.flags & SA_RESETHAND != 0 {
-                self.handlers.lock().unwrap().set(sig, KernelSigaction::default());
+                // SA_RESETHAND resets the handler only; the flags stay.
+                self.handlers.lock().unwrap().set(sig, KernelSigaction { handler: SIG_DFL, ..act });
             }
-            ts.recalc_pending(self.tid);
-            return;
         }
     }
 

@@ -62,6 +62,7 @@ pub fn mmap(t: &mut Task, addr: u64, len: u64, prot: u64, flags: u64, fd: Fd, of
     if fixed && !addr.is_multiple_of(PAGE_SIZE) {
         return Err(Errno::EINVAL);
     }
+    let mut file_size = 0;
     let file = if anonymous {
         None
     } else {
@@ -70,6 +71,7 @@ pub fn mmap(t: &mut Task, addr: u64, len: u64, prot: u64, flags: u64, fd: Fd, of
             return Err(Errno::EACCES);
         }
         let st = file.ops().stat()?;
+        file_size = st.st_size.max(0) as u64;
         match st.st_mode & S_IFMT {
             // A private mapping of /dev/zero is anonymous memory.
             S_IFCHR if st.st_rdev == vfs::dev::ZERO => None,
@@ -100,13 +102,19 @@ pub fn mmap(t: &mut Task, addr: u64, len: u64, prot: u64, flags: u64, fd: Fd, of
         populate: f.intersects(MapFlags::POPULATE | MapFlags::LOCKED) && !f.contains(MapFlags::NONBLOCK),
         low_2g: f.contains(MapFlags::BIT32),
         name: sentry::mm::VmaName::Anon,
+        file_bytes: file.as_ref().map(|_| file_size.saturating_sub(off)),
     };
     let addr = t.mm.mmap(req)?;
     if let Some(file) = file {
         // The file's bytes, read now into the mapping's own pages: a private
-        // copy (or a read-only shared one). Past the end of the file the
-        // pages stay zero (Linux would SIGBUS beyond the last page).
-        let blocks = t.mm.blocks(addr, len, Access::Force)?;
+        // copy (or a read-only shared one). The rest of the last page is
+        // zeroes; the pages past it are SIGBUS.
+        let blocks = match t.mm.blocks(addr, len, Access::Force) {
+            Ok(b) => b,
+            // Nothing of the file lies in the mapping.
+            Err(Errno::EFAULT) => return Ok(addr),
+            Err(e) => return Err(e),
+        };
         if let Err(e) = file.ops().read(&file, &blocks, Some(off as i64)) {
             let _ = t.mm.munmap(addr, len);
             return Err(e);

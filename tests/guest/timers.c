@@ -476,7 +476,7 @@ static void usage(void) {
 
 static void scheduling(void) {
     printf("-- scheduler\n");
-    int pols[] = {SCHED_OTHER, SCHED_FIFO, SCHED_RR, SCHED_BATCH, SCHED_IDLE, 6, 7, -1};
+    int pols[] = {SCHED_OTHER, SCHED_FIFO, SCHED_RR, SCHED_BATCH, SCHED_IDLE, 6 /* DEADLINE */, 100, -1};
     for (unsigned i = 0; i < sizeof pols / sizeof *pols; i++) {
         char l[64];
         snprintf(l, sizeof l, "priority min/max policy %d", pols[i]);

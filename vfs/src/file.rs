@@ -96,6 +96,12 @@ pub trait FileOps: Send + Sync {
         Vec::new()
     }
 
+    /// The file as `Any`, for kinds that other crates define and look for
+    /// (a timerfd).
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
+
     fn host_fd(&self) -> Option<std::os::fd::RawFd> {
         None
     }

@@ -19,6 +19,7 @@ use sentry::{SyscallResult, Task};
 
 use crate::args::{Fd, UserCStr, UserPtr};
 use crate::fs::path::{lookup, LookupFlags};
+use crate::kernel::rusage::{ticks, Rusage};
 
 const CLONE_VM: u64 = 0x100;
 const CLONE_FS: u64 = 0x200;
@@ -267,8 +268,10 @@ fn do_clone(t: &mut Task, a: CloneArgs) -> SyscallResult {
         let me = ts.process(t.tgid).unwrap();
         let parent = if f & CLONE_PARENT != 0 { me.parent } else { t.tgid };
         let (pgid, sid) = (me.pgid, me.sid);
+        let (nice, policy, prio) = (me.nice, me.sched_policy, me.sched_priority);
         let mut p = Process::new(tid, parent, pgid, sid, handlers);
         p.exit_signal = a.exit_signal as i32;
+        (p.nice, p.sched_policy, p.sched_priority) = (nice, policy, prio);
         p.threads.push(tid);
         let mask = ts.threads[&t.tid].mask;
         let entry =
@@ -450,6 +453,8 @@ struct ChildEvent {
     /// waitid's si_code and si_status.
     code: i32,
     si_status: i32,
+    /// The child's resource use (with its own reaped children's).
+    usage: sentry::process::Usage,
 }
 
 /// Finds (or with WNOHANG, looks for) a child whose state change `options`
@@ -484,24 +489,29 @@ fn wait_child(t: &Task, which: Which, options: i32) -> Result<Option<ChildEvent>
             let p = ts.process_mut(k).unwrap();
             if let (Life::Zombie(st), true) = (p.life, options & WEXITED != 0) {
                 let (code, si_status) = st.child_code();
+                let mut usage = p.usage;
+                usage.add(&p.children_usage);
                 if !keep {
                     ts.reap(k);
                 }
-                return Ok(Some(ChildEvent { pid: k, status: st.wait_status(), code, si_status }));
+                return Ok(Some(ChildEvent { pid: k, status: st.wait_status(), code, si_status, usage }));
             }
+            let usage = ts.process_usage(k);
+            let p = ts.process_mut(k).unwrap();
             match p.job_report {
                 Some(JobReport::Stopped(sig)) if options & WUNTRACED != 0 => {
                     if !keep {
                         p.job_report = None;
                     }
                     let status = (sig << 8) | 0x7f;
-                    return Ok(Some(ChildEvent { pid: k, status, code: CLD_STOPPED, si_status: sig }));
+                    return Ok(Some(ChildEvent { pid: k, status, code: CLD_STOPPED, si_status: sig, usage }));
                 }
                 Some(JobReport::Continued) if options & WCONTINUED != 0 => {
                     if !keep {
                         p.job_report = None;
                     }
-                    return Ok(Some(ChildEvent { pid: k, status: 0xffff, code: CLD_CONTINUED, si_status: SIGCONT }));
+                    let status = 0xffff;
+                    return Ok(Some(ChildEvent { pid: k, status, code: CLD_CONTINUED, si_status: SIGCONT, usage }));
                 }
                 _ => {}
             }
@@ -514,10 +524,7 @@ fn wait_child(t: &Task, which: Which, options: i32) -> Result<Option<ChildEvent>
     }
 }
 
-/// struct rusage; resource accounting of children is not kept yet: zeroes.
-const RUSAGE_SIZE: usize = 144;
-
-pub fn wait4(t: &mut Task, pid: i32, status: UserPtr<i32>, options: i32, rusage: u64) -> SyscallResult {
+pub fn wait4(t: &mut Task, pid: i32, status: UserPtr<i32>, options: i32, rusage: UserPtr<Rusage>) -> SyscallResult {
     if options & !(WNOHANG | WUNTRACED | WCONTINUED | WNOTHREAD | WCLONE | WALL) != 0 {
         return Err(Errno::EINVAL);
     }
@@ -530,9 +537,7 @@ pub fn wait4(t: &mut Task, pid: i32, status: UserPtr<i32>, options: i32, rusage:
     };
     let Some(ev) = wait_child(t, which, options | WEXITED)? else { return Ok(0) };
     status.write_opt(t, &ev.status)?;
-    if rusage != 0 {
-        t.mm.copy_out(rusage, &[0u8; RUSAGE_SIZE])?;
-    }
+    rusage.write_opt(t, &Rusage::of(&ev.usage))?;
     Ok(ev.pid as u64)
 }
 
@@ -541,7 +546,14 @@ const P_PID: i32 = 1;
 const P_PGID: i32 = 2;
 const P_PIDFD: i32 = 3;
 
-pub fn waitid(t: &mut Task, idtype: i32, id: i32, infop: UserPtr<SigInfo>, options: i32, rusage: u64) -> SyscallResult {
+pub fn waitid(
+    t: &mut Task,
+    idtype: i32,
+    id: i32,
+    infop: UserPtr<SigInfo>,
+    options: i32,
+    rusage: UserPtr<Rusage>,
+) -> SyscallResult {
     let allowed = WNOHANG | WUNTRACED | WEXITED | WCONTINUED | WNOWAIT | WNOTHREAD | WCLONE | WALL;
     if options & !allowed != 0 || options & (WEXITED | WUNTRACED | WCONTINUED) == 0 {
         return Err(Errno::EINVAL);
@@ -557,12 +569,15 @@ pub fn waitid(t: &mut Task, idtype: i32, id: i32, infop: UserPtr<SigInfo>, optio
     };
     let ev = wait_child(t, which, options)?;
     let info = match &ev {
-        Some(ev) => SigInfo::child(ev.code, ev.pid, t.creds.uid, ev.si_status, 0, 0),
+        Some(ev) => {
+            let (u, s) = (ticks(ev.usage.user), ticks(ev.usage.system));
+            SigInfo::child(ev.code, ev.pid, t.creds.uid, ev.si_status, u, s)
+        }
         None => SigInfo::new(0, 0),
     };
     infop.write_opt(t, &info)?;
-    if rusage != 0 {
-        t.mm.copy_out(rusage, &[0u8; RUSAGE_SIZE])?;
+    if let Some(ev) = &ev {
+        rusage.write_opt(t, &Rusage::of(&ev.usage))?;
     }
     Ok(0)
 }

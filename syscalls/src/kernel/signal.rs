@@ -163,10 +163,14 @@ pub fn rt_sigtimedwait(
     let r = loop {
         let got = {
             let mut ts = t.tasks();
-            match ts.threads.get_mut(&t.tid).unwrap().pending.take(!want) {
+            let got = match ts.threads.get_mut(&t.tid).unwrap().pending.take(!want) {
                 Some(i) => Some(i),
                 None => ts.process_mut(t.tgid).unwrap().pending.take(!want),
-            }
+            };
+            got.map(|mut i| {
+                ts.timer_signal_delivered(t.tgid, &mut i);
+                i
+            })
         };
         if let Some(i) = got {
             break Ok(i);
@@ -202,7 +206,8 @@ pub fn sigaltstack(t: &mut Task, ss: UserPtr<StackT>, old: UserPtr<StackT>) -> S
         if mode == SS_DISABLE {
             t.altstack = sentry::sigframe::DISABLED_ALTSTACK;
         } else {
-            if n.size < t.kernel.host.minsigstksz.max(2048) {
+            // Linux's MINSIGSTKSZ, a constant (not AT_MINSIGSTKSZ).
+            if n.size < 2048 {
                 return Err(Errno::ENOMEM);
             }
             t.altstack = StackT { sp: n.sp, flags: n.flags & SS_AUTODISARM, pad: 0, size: n.size };

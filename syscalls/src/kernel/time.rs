@@ -37,34 +37,51 @@ fn host_now(id: i32) -> Timespec {
     Timespec { tv_sec: ts.tv_sec, tv_nsec: ts.tv_nsec }
 }
 
-/// CPU time of the task: its application code plus the Sentry's work for it.
-fn task_cpu_time(t: &Task) -> Timespec {
-    let sentry_part = host_now_raw(libc::CLOCK_THREAD_CPUTIME_ID);
-    let total = t.context.app_cpu_time() + sentry_part;
-    Timespec { tv_sec: total.as_secs() as i64, tv_nsec: total.subsec_nanos() as i64 }
+/// The value of CPU clock `id`: the process's or thread's own clocks, or a
+/// clock named by pid (clock_getcpuclockid's ((~pid) << 3) | type, with the
+/// per-thread bit 4). EINVAL for other clocks or a pid that is gone.
+pub fn cpu_clock_now(t: &Task, id: i32) -> Result<std::time::Duration, Errno> {
+    let ts = t.tasks();
+    match id {
+        CLOCK_PROCESS_CPUTIME_ID => return Ok(ts.process_cpu(t.tgid, true)),
+        CLOCK_THREAD_CPUTIME_ID => return Ok(t.handle.cpu_time(true)),
+        id if id >= 0 => return Err(Errno::EINVAL),
+        _ => {}
+    }
+    let kind = id & 3;
+    if kind == 3 {
+        return Err(Errno::EINVAL);
+    }
+    let pid = !(id >> 3);
+    // CPUCLOCK_VIRT counts only the application's time.
+    let with_sentry = kind != 1;
+    if id & 4 != 0 {
+        let tid = if pid == 0 { t.tid } else { pid };
+        let th = ts.threads.get(&tid).filter(|th| th.tgid == t.tgid).ok_or(Errno::EINVAL)?;
+        return Ok(th.handle.cpu_time(with_sentry));
+    }
+    let tgid = if pid == 0 { t.tgid } else { pid };
+    match ts.process(tgid) {
+        Some(p) if !p.threads.is_empty() => Ok(ts.process_cpu(tgid, with_sentry)),
+        _ => Err(Errno::EINVAL),
+    }
 }
 
-fn host_now_raw(id: libc::clockid_t) -> std::time::Duration {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: clock_gettime writes one timespec.
-    unsafe { libc::clock_gettime(id, &mut ts) };
-    std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
-
-/// Dynamic clocks (per-pid CPU clocks, clock fds) are not served yet: EINVAL,
-/// as for an unknown clock.
 pub fn clock_gettime(t: &mut Task, id: i32, tp: UserPtr<Timespec>) -> SyscallResult {
-    let now = match id {
-        CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => task_cpu_time(t),
-        id if host_clock(id) => host_now(id),
-        _ => return Err(Errno::EINVAL),
+    let now = if host_clock(id) {
+        host_now(id)
+    } else {
+        let d = cpu_clock_now(t, id)?;
+        Timespec { tv_sec: d.as_secs() as i64, tv_nsec: d.subsec_nanos() as i64 }
     };
     tp.write(t, &now).map(|_| 0)
 }
 
 pub fn clock_getres(t: &mut Task, id: i32, res: UserPtr<Timespec>) -> SyscallResult {
-    if !host_clock(id) && id != CLOCK_PROCESS_CPUTIME_ID && id != CLOCK_THREAD_CPUTIME_ID {
-        return Err(Errno::EINVAL);
+    if !host_clock(id) {
+        // CPU clocks have a resolution of 1 ns.
+        cpu_clock_now(t, id)?;
+        return res.write_opt(t, &Timespec { tv_sec: 0, tv_nsec: 1 }).map(|_| 0);
     }
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: clock_getres writes one timespec; `id` is a valid host clock id.
