@@ -235,7 +235,6 @@ fn fork_wait_and_exit_statuses() {
 }
 
 #[test]
-#[ignore = "in progress: vfork's shared memory (posix_spawn's error report) and ETXTBSY are not there yet"]
 fn exec() {
     compare("exec", &[], b"");
 }

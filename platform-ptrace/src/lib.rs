@@ -17,8 +17,9 @@
 mod stub;
 
 use std::any::Any;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use abi::consts::{Prot, TASK_SIZE};
@@ -71,8 +72,10 @@ fn gettid() -> i32 {
 
 impl Platform for PtracePlatform {
     fn new_address_space(&self) -> Result<Arc<dyn AddressSpace>> {
-        let stub = Stub::spawn(&self.page, self.memfd)?;
-        Ok(Arc::new(PtraceAddressSpace { stub, tracer: gettid() }))
+        let stub = Arc::new(Stub::spawn(&self.page, self.memfd)?);
+        let owner = gettid();
+        let threads = Mutex::new(HashMap::from([(owner, stub.clone())]));
+        Ok(Arc::new(PtraceAddressSpace { first: stub, owner, threads, released: Condvar::new() }))
     }
 
     fn new_context(&self) -> Result<Box<dyn Context>> {
@@ -88,7 +91,11 @@ impl Platform for PtracePlatform {
         if r < 0 {
             return Err(PlatformError::host("sched_setaffinity"));
         }
-        Ok(Box::new(PtraceContext { tid: gettid(), stub_pid: Arc::new(AtomicI32::new(0)), pending_fp: None }))
+        Ok(Box::new(PtraceContext {
+            stub_pid: Arc::new(AtomicI32::new(0)),
+            stub_tgid: Arc::new(AtomicI32::new(0)),
+            pending_fp: None,
+        }))
     }
 
     fn max_user_address(&self) -> u64 {
@@ -115,11 +122,16 @@ impl Platform for PtracePlatform {
             PTRACE_SYSEMU,
             PTRACE_GETREGSET,
             PTRACE_SETREGSET,
+            PTRACE_SEIZE,
+            PTRACE_INTERRUPT,
         ];
         PlatformSeccomp {
             rules: vec![
-                // Stub creation: a plain fork, then the child's own setup.
-                one_of(SYS_clone, 0, &[SIGCHLD as u64]),
+                // Stub creation: a plain fork, then the child's own setup. And
+                // a stub's new threads: stubs inherit this filter too.
+                one_of(SYS_clone, 0, &[SIGCHLD as u64, stub::THREAD_FLAGS]),
+                // Where a stub's new thread waits for its tracer.
+                (SYS_pause, ArgFilter::Any),
                 one_of(SYS_prctl, 0, &[PR_SET_PDEATHSIG as u64, PR_SET_NO_NEW_PRIVS as u64]),
                 (SYS_setsid, ArgFilter::Any),
                 one_of(SYS_rseq, 2, &[1]),
@@ -135,28 +147,34 @@ impl Platform for PtracePlatform {
     }
 }
 
-/// An address space: one stub process, traced by the task thread that made it.
+/// An address space: one stub process. Each task thread that uses it traces a
+/// thread of its own in it (ptrace obeys only the tracer); the thread that
+/// forked the process traces its first thread and outlives every other user,
+/// because the process dies with it (PDEATHSIG, EXITKILL).
 pub struct PtraceAddressSpace {
-    stub: Stub,
-    tracer: i32,
+    /// The first stub thread; kept for the address space's lifetime.
+    first: Arc<Stub>,
+    owner: i32,
+    /// Stub threads by the task thread that traces them.
+    threads: Mutex<HashMap<i32, Arc<Stub>>>,
+    released: Condvar,
 }
 
 impl PtraceAddressSpace {
-    fn stub(&self) -> Result<&Stub> {
-        // ptrace only obeys the thread that traces the stub. Address spaces
-        // shared between threads (CLONE_VM) arrive with the threads issue.
-        if gettid() != self.tracer {
-            return Err(PlatformError::Unsupported("address space used from a thread that does not trace its stub"));
-        }
-        Ok(&self.stub)
+    /// The calling task thread's own stub thread.
+    fn stub(&self) -> Result<Arc<Stub>> {
+        self.threads
+            .lock()
+            .unwrap()
+            .get(&gettid())
+            .cloned()
+            .ok_or(PlatformError::Unsupported("address space used from a thread that traces none of its stub threads"))
     }
-}
 
-impl PtraceAddressSpace {
     /// Refuses ranges that reach the stub page or beyond: the application's
     /// memory lies below it.
     fn check_range(&self, addr: u64, len: u64) -> Result<()> {
-        if addr.checked_add(len).is_none_or(|end| end > self.stub.page()) {
+        if addr.checked_add(len).is_none_or(|end| end > self.first.page()) {
             return Err(PlatformError::Unsupported("range reaches the stub page"));
         }
         Ok(())
@@ -179,6 +197,36 @@ impl AddressSpace for PtraceAddressSpace {
         Ok(())
     }
 
+    fn clone_thread(&self) -> Result<u64> {
+        Ok(self.stub()?.clone_thread()? as u64)
+    }
+
+    fn adopt_thread(&self, token: u64) -> Result<()> {
+        let stub = Stub::adopt(token as i32, &self.first)?;
+        self.threads.lock().unwrap().insert(gettid(), Arc::new(stub));
+        Ok(())
+    }
+
+    fn release_thread(&self) {
+        let me = gettid();
+        let mut threads = self.threads.lock().unwrap();
+        if me != self.owner {
+            if let Some(stub) = threads.remove(&me) {
+                drop(threads);
+                stub.exit_thread();
+                self.released.notify_all();
+            }
+            return;
+        }
+        // The process lives as long as this thread: wait for the others.
+        while threads.len() > 1 {
+            threads = self.released.wait(threads).unwrap();
+        }
+        threads.clear();
+        drop(threads);
+        self.first.kill_process();
+    }
+
     fn unmap(&self, addr: u64, len: u64) -> Result<()> {
         self.check_range(addr, len)?;
         let r = self.stub()?.syscall(libc::SYS_munmap, [addr, len, 0, 0, 0, 0])?;
@@ -197,9 +245,10 @@ impl AddressSpace for PtraceAddressSpace {
 }
 
 struct PtraceContext {
-    tid: i32,
-    /// The stub this context last ran, for the interrupter.
+    /// The stub thread this context last ran, and its process, for the
+    /// interrupter.
     stub_pid: Arc<AtomicI32>,
+    stub_tgid: Arc<AtomicI32>,
     /// FP state to load before the application next runs.
     pending_fp: Option<Vec<u8>>,
 }
@@ -210,14 +259,13 @@ impl Context for PtraceContext {
             .as_any()
             .downcast_ref::<PtraceAddressSpace>()
             .ok_or(PlatformError::Unsupported("not a ptrace address space"))?;
-        if aspace.tracer != self.tid {
-            return Err(PlatformError::Unsupported("address space traced by another thread"));
-        }
-        self.stub_pid.store(aspace.stub.pid(), Ordering::Relaxed);
+        let stub = aspace.stub()?;
+        self.stub_tgid.store(stub.tgid(), Ordering::Relaxed);
+        self.stub_pid.store(stub.pid(), Ordering::Relaxed);
         if let Some(fp) = self.pending_fp.take() {
-            stub::set_xstate(aspace.stub.pid(), &fp)?;
+            stub::set_xstate(stub.pid(), &fp)?;
         }
-        let r = aspace.stub.run(regs);
+        let r = stub.run(regs);
         if r.is_err() {
             // The stub may be gone and its pid reused: never signal it again.
             self.stub_pid.store(0, Ordering::Relaxed);
@@ -226,12 +274,12 @@ impl Context for PtraceContext {
     }
 
     fn interrupter(&self) -> Interrupter {
-        let pid = self.stub_pid.clone();
+        let (pid, tgid) = (self.stub_pid.clone(), self.stub_tgid.clone());
         Arc::new(move || {
-            let p = pid.load(Ordering::Relaxed);
-            if p > 0 {
-                // SAFETY: signals our own stub; a stale pid at worst hits nothing.
-                unsafe { libc::syscall(libc::SYS_tgkill, p, p, libc::SIGSTOP) };
+            let (p, g) = (pid.load(Ordering::Relaxed), tgid.load(Ordering::Relaxed));
+            if p > 0 && g > 0 {
+                // SAFETY: signals our own stub thread; a stale id at worst hits nothing.
+                unsafe { libc::syscall(libc::SYS_tgkill, g, p, libc::SIGSTOP) };
             }
         })
     }

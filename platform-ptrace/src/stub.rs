@@ -8,10 +8,28 @@ use abi::consts::{PAGE_SIZE, TASK_SIZE};
 use abi::signal::{SEGV_ACCERR, SEGV_MAPERR};
 use sentry::platform::{Exit, PlatformError, Registers, Result};
 
-/// `int3; syscall; int3`: the stub stops at the first int3 when it starts;
-/// injected syscalls run from the `syscall` and stop at the second int3.
-const STUB_CODE: [u8; 4] = [0xcc, 0x0f, 0x05, 0xcc];
+/// The stub's code. At 0, `int3; syscall; int3`: the stub stops at the first
+/// int3 when it starts; injected syscalls run from the `syscall` and stop at
+/// the second int3. At 8, the clone site: `syscall; test rax, rax; jnz 1f;
+/// 0: mov eax, SYS_pause; syscall; jmp 0b; 1: int3`. The parent stops at the
+/// int3; a new thread (rax 0) waits in pause() until its tracer seizes it.
+const STUB_CODE: [u8; 25] = [
+    0xcc, 0x0f, 0x05, 0xcc, 0x90, 0x90, 0x90, 0x90, // main site
+    0x0f, 0x05, // clone
+    0x48, 0x85, 0xc0, // test rax, rax
+    0x75, 0x09, // jnz +9
+    0xb8, 0x22, 0x00, 0x00, 0x00, // mov eax, 34 (pause)
+    0x0f, 0x05, // syscall
+    0xeb, 0xf7, // jmp -9
+    0xcc,
+];
 const SYSCALL_OFFSET: u64 = 1;
+const CLONE_OFFSET: u64 = 8;
+/// Where pause returns to (the seccomp filter's instruction pointer).
+const PAUSE_RETURN: u64 = 22;
+/// How a stub makes a thread: one more thread of its own process.
+pub const THREAD_FLAGS: u64 =
+    (libc::CLONE_VM | libc::CLONE_FS | libc::CLONE_FILES | libc::CLONE_SIGHAND | libc::CLONE_THREAD) as u64;
 
 const _: () = assert!(size_of::<Registers>() == size_of::<libc::user_regs_struct>());
 /// Offset of rax in the ptrace user area (user_regs_struct comes first).
@@ -70,42 +88,60 @@ impl StubPage {
     }
 }
 
-/// The stub's own seccomp filter: syscalls only from the stub's `syscall`
-/// instruction, and only the memory calls the Sentry injects. A syscall from
-/// anywhere else (a vsyscall, say) traps (SIGSYS) instead of running; another
-/// call from the stub's own instruction is a Sentry bug and kills the stub.
-fn stub_filter(syscall_ip: u64) -> Vec<libc::sock_filter> {
+/// The stub's own seccomp filter. Syscalls run only from the stub's own
+/// instructions, and each site only its calls: the main site the memory
+/// calls the Sentry injects and exit (a thread leaving), the clone site
+/// clone, the waiting loop pause. A syscall from anywhere else (a vsyscall,
+/// say) traps (SIGSYS) instead of running; a wrong call from a stub site is a
+/// Sentry bug and kills the stub.
+fn stub_filter(page: u64) -> Vec<libc::sock_filter> {
     const LD_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
     const JEQ: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
     const RET: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
     const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+    const ALLOW: u32 = libc::SECCOMP_RET_ALLOW;
+    const KILL: u32 = libc::SECCOMP_RET_KILL_PROCESS;
+    const TRAP: u32 = libc::SECCOMP_RET_TRAP;
     let ins = |code: u16, jt: u8, jf: u8, k: u32| libc::sock_filter { code, jt, jf, k };
-    let allowed = [libc::SYS_mmap, libc::SYS_munmap, libc::SYS_mprotect];
-    let n = allowed.len() as u8;
+    // Each site: where its syscall returns to, and the calls it may make.
+    let sites: [(u64, &[libc::c_long]); 3] = [
+        (page + SYSCALL_OFFSET + 2, &[libc::SYS_mmap, libc::SYS_munmap, libc::SYS_mprotect, libc::SYS_exit]),
+        (page + CLONE_OFFSET + 2, &[libc::SYS_clone]),
+        (page + PAUSE_RETURN, &[libc::SYS_pause]),
+    ];
     // Offsets in struct seccomp_data: nr 0, arch 4, instruction_pointer 8.
     let mut f = vec![
         ins(LD_ABS, 0, 0, 4),
-        ins(JEQ, 0, 8 + n, AUDIT_ARCH_X86_64), // -> the last kill
-        ins(LD_ABS, 0, 0, 8),
-        ins(JEQ, 0, 4 + n, syscall_ip as u32), // -> trap
+        ins(JEQ, 1, 0, AUDIT_ARCH_X86_64),
+        ins(RET, 0, 0, KILL),
         ins(LD_ABS, 0, 0, 12),
-        ins(JEQ, 0, 2 + n, (syscall_ip >> 32) as u32), // -> trap
-        ins(LD_ABS, 0, 0, 0),
+        ins(JEQ, 1, 0, (page >> 32) as u32),
+        ins(RET, 0, 0, TRAP),
     ];
-    for (i, nr) in allowed.iter().enumerate() {
-        // Match -> allow, which sits after the remaining compares and two rets.
-        f.push(ins(JEQ, (n - i as u8 - 1) + 2, 0, *nr as u32));
+    for (ip, calls) in sites {
+        // IP low half matches: check the calls; else on to the next site.
+        let block = 1 + calls.len() + 2;
+        f.push(ins(LD_ABS, 0, 0, 8));
+        f.push(ins(JEQ, 0, block as u8, ip as u32));
+        f.push(ins(LD_ABS, 0, 0, 0));
+        for (i, nr) in calls.iter().enumerate() {
+            // Match -> the ALLOW after the remaining compares and the KILL.
+            f.push(ins(JEQ, (calls.len() - i) as u8, 0, *nr as u32));
+        }
+        f.push(ins(RET, 0, 0, KILL));
+        f.push(ins(RET, 0, 0, ALLOW));
     }
-    f.push(ins(RET, 0, 0, libc::SECCOMP_RET_KILL_PROCESS));
-    f.push(ins(RET, 0, 0, libc::SECCOMP_RET_TRAP));
-    f.push(ins(RET, 0, 0, libc::SECCOMP_RET_ALLOW));
-    f.push(ins(RET, 0, 0, libc::SECCOMP_RET_KILL_PROCESS));
+    f.push(ins(RET, 0, 0, TRAP));
     f
 }
 
-/// One stub process (a single thread), traced by the thread that spawned it.
+/// One stub thread, traced by one task thread: the first thread of a stub
+/// process (traced by the thread that forked it), or one more thread of it.
 pub struct Stub {
+    /// The thread's id.
     pid: i32,
+    /// The stub process's id.
+    tgid: i32,
     page: u64,
     memfd: i32,
     /// Registers of the stopped stub, the base for injected syscalls.
@@ -159,7 +195,7 @@ fn wait(pid: i32) -> Result<Stop> {
 impl Stub {
     /// Forks a stub. Must run on the thread that will trace it.
     pub fn spawn(page: &StubPage, memfd: i32) -> Result<Stub> {
-        let filter = stub_filter(page.addr + SYSCALL_OFFSET + 2);
+        let filter = stub_filter(page.addr);
         let prog = libc::sock_fprog { len: filter.len() as u16, filter: filter.as_ptr() as *mut _ };
         // SAFETY: a plain fork (no shared memory). The child runs only raw
         // syscalls and then jumps to the stub page, never returning into Rust.
@@ -174,6 +210,7 @@ impl Stub {
         let pid = pid as i32;
         let mut stub = Stub {
             pid,
+            tgid: pid,
             page: page.addr,
             memfd,
             template: Registers::default(),
@@ -207,6 +244,61 @@ impl Stub {
         self.pid
     }
 
+    pub fn tgid(&self) -> i32 {
+        self.tgid
+    }
+
+    /// Makes one more thread of this stub's process (it waits in pause() for
+    /// a tracer, see `adopt`); returns its thread id.
+    pub fn clone_thread(&self) -> Result<i32> {
+        let r = self.inject(CLONE_OFFSET, libc::SYS_clone, [THREAD_FLAGS, 0, 0, 0, 0, 0])?;
+        if r < 0 {
+            return Err(PlatformError::Host {
+                call: "clone in stub",
+                err: std::io::Error::from_raw_os_error(-r as i32),
+            });
+        }
+        Ok(r as i32)
+    }
+
+    /// Takes thread `tid` of `like`'s process (made by `clone_thread`) as
+    /// the calling thread's own stub: seizes it and stops it.
+    pub fn adopt(tid: i32, like: &Stub) -> Result<Stub> {
+        let opts = libc::PTRACE_O_TRACESYSGOOD | libc::PTRACE_O_EXITKILL;
+        ptrace(libc::PTRACE_SEIZE, tid, 0, opts as u64)?;
+        ptrace(libc::PTRACE_INTERRUPT, tid, 0, 0)?;
+        let stub = Stub {
+            pid: tid,
+            tgid: like.tgid,
+            page: like.page,
+            memfd: like.memfd,
+            template: like.template,
+            current: Mutex::new(None),
+            reaped: AtomicBool::new(false),
+        };
+        match stub.wait()? {
+            Stop::Stopped(_) => Ok(stub),
+            Stop::Gone(why) => Err(PlatformError::StubDied(format!("{why} while being adopted"))),
+        }
+    }
+
+    /// Ends this stub thread (not its process) and reaps it.
+    pub fn exit_thread(&self) {
+        let mut r = self.template;
+        r.rip = self.page + SYSCALL_OFFSET;
+        r.rax = libc::SYS_exit as u64;
+        r.orig_rax = u64::MAX;
+        r.rdi = 0;
+        if ptrace(libc::PTRACE_SETREGS, self.pid, 0, &r as *const Registers as u64).is_ok()
+            && ptrace(libc::PTRACE_CONT, self.pid, 0, 0).is_ok()
+        {
+            while let Ok(Stop::Stopped(_)) = self.wait() {
+                let _ = ptrace(libc::PTRACE_CONT, self.pid, 0, 0);
+            }
+        }
+        self.reaped.store(true, Ordering::Relaxed);
+    }
+
     /// Waits for the stub's next stop; notes when it is gone.
     fn wait(&self) -> Result<Stop> {
         let r = wait(self.pid);
@@ -229,6 +321,11 @@ impl Stub {
         PlatformError::StubDied(why)
     }
 
+    /// Kills the stub process (all its threads) and reaps it.
+    pub fn kill_process(&self) {
+        self.kill(String::new());
+    }
+
     pub fn page(&self) -> u64 {
         self.page
     }
@@ -239,9 +336,14 @@ impl Stub {
 
     /// Runs one syscall in the stub; returns its raw result (-errno on error).
     pub fn syscall(&self, nr: libc::c_long, args: [u64; 6]) -> Result<i64> {
+        self.inject(SYSCALL_OFFSET, nr, args)
+    }
+
+    /// Runs one syscall from the stub code at `site`, to its int3.
+    fn inject(&self, site: u64, nr: libc::c_long, args: [u64; 6]) -> Result<i64> {
         *self.current.lock().unwrap() = None;
         let mut r = self.template;
-        r.rip = self.page + SYSCALL_OFFSET;
+        r.rip = self.page + site;
         r.rax = nr as u64;
         r.orig_rax = u64::MAX;
         [r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9] = args;
@@ -323,8 +425,12 @@ pub fn set_xstate(pid: i32, state: &[u8]) -> Result<()> {
 }
 
 impl Drop for Stub {
+    /// The first thread takes its whole process along; other threads go
+    /// with `exit_thread`.
     fn drop(&mut self) {
-        self.kill(String::new());
+        if self.pid == self.tgid {
+            self.kill(String::new());
+        }
     }
 }
 

@@ -49,8 +49,12 @@ fn open_checked(p: Path, creds: &FsCreds) -> Result<(Arc<FileDescription>, Path)
         FileType::Directory => return Err(fail(Errno::EACCES, "Is a directory")),
         _ => return Err(fail(Errno::EACCES, "Permission denied")),
     }
-    if !creds.may(&p.inode().stat(), MAY_EXEC) {
+    let st = p.inode().stat();
+    if !creds.may(&st, MAY_EXEC) {
         return Err(fail(Errno::EACCES, "Permission denied"));
+    }
+    if vfs::file::open_for_writing(&st) {
+        return Err(fail(Errno::ETXTBSY, "Text file busy"));
     }
     let ops = p.inode().clone().open(O_RDONLY).map_err(|e| ExecError { errno: e, msg: e.message().to_string() })?;
     let file = Arc::new(FileDescription::new(O_RDONLY | O_LARGEFILE, ops, Some(p.clone())));

@@ -237,6 +237,9 @@ pub struct ExecRequest<'a> {
     pub path_env: Option<&'a [u8]>,
     /// An opened executable (execveat on an fd) instead of `prog`.
     pub file: Option<Executable>,
+    /// Named through a close-on-exec fd: an interpreter could not open it
+    /// again, so a `#!` script is ENOENT.
+    pub path_inaccessible: bool,
     pub root: &'a Path,
     pub cwd: &'a Path,
     pub creds: &'a Credentials,
@@ -326,6 +329,9 @@ impl Kernel {
             let n = exe.file.read_at(&mut head, 0).map_err(|e| ExecError { errno: e, msg: e.message().into() })?;
             head.truncate(n);
             let Some(line) = script_interpreter(&head) else { break };
+            if req.path_inaccessible {
+                return Err(ExecError { errno: Errno::ENOENT, msg: "a script named by a close-on-exec fd".into() });
+            }
             if depth > MAX_SCRIPT_DEPTH {
                 return Err(ExecError { errno: Errno::ELOOP, msg: "too many levels of #! interpreters".into() });
             }
@@ -346,10 +352,10 @@ impl Kernel {
         Ok(Program { mm, entry: loaded.entry, sp: loaded.sp, exe: exe.path })
     }
 
-    /// Starts a host thread for a new task with thread id `tid`: it makes its
+    /// Starts a host thread for a new task: it makes its
     /// platform context and, with `new_aspace`, an address space it traces,
     /// then waits for `NewThread::start`. Returns once those exist.
-    pub fn new_thread(self: &Arc<Self>, tid: i32, new_aspace: bool) -> Result<NewThread, Errno> {
+    pub fn new_thread(self: &Arc<Self>, new_aspace: bool) -> Result<NewThread, Errno> {
         type Ready = Result<(Interrupter, CpuClock, i32, Arc<Waiter>, Option<Arc<dyn AddressSpace>>), String>;
         let (ready_tx, ready_rx) = mpsc::channel::<Ready>();
         let (start_tx, start_rx) = mpsc::channel::<TaskBuilder>();
@@ -384,8 +390,8 @@ impl Kernel {
         }
         match ready_rx.recv() {
             Ok(Ok((interrupter, cpu, host_tid, waiter, aspace))) => {
-                let attention = AtomicBool::new(false);
-                let handle = Arc::new(TaskHandle { tid, waiter, interrupter, cpu, host_tid, attention });
+                let (attention, zapped) = (AtomicBool::new(false), AtomicBool::new(false));
+                let handle = Arc::new(TaskHandle { waiter, interrupter, cpu, host_tid, attention, zapped });
                 Ok(NewThread { handle, aspace, start: start_tx })
             }
             Ok(Err(e)) => {
@@ -401,7 +407,8 @@ impl Kernel {
         task.run();
         let tgid = task.tgid;
         let status = task.exit();
-        // Its address space (and the platform's resources) go now.
+        // Done with the address space (it may wait for the others using it).
+        task.mm.address_space().release_thread();
         drop(task);
         if status.is_some() {
             // The process is gone: so are its record locks.
@@ -424,7 +431,7 @@ impl Kernel {
     /// Starts the first process and waits for it to exit.
     pub fn run_init(self: &Arc<Self>, init: InitProcess) -> Result<ExitStatus, ExecError> {
         let boot = |what: &str| ExecError { errno: Errno::ENOMEM, msg: what.to_string() };
-        let thread = self.new_thread(INIT_PID, true).map_err(|_| boot("cannot create the first task"))?;
+        let thread = self.new_thread(true).map_err(|_| boot("cannot create the first task"))?;
         let aspace = thread.aspace.clone().expect("asked for an address space");
         let root = self.mounts.root();
         let fs_creds = vfs::FsCreds { uid: init.creds.euid, gid: init.creds.egid, groups: Vec::new() };
@@ -445,6 +452,7 @@ impl Kernel {
                 prog: &init.prog,
                 path_env: Some(&path_env),
                 file: None,
+                path_inaccessible: false,
                 root: &root,
                 cwd: &cwd,
                 creds: &init.creds,

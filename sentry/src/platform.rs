@@ -112,6 +112,15 @@ pub trait AddressSpace: Send + Sync {
     fn map(&self, addr: u64, len: u64, prot: Prot, backing: Backing) -> Result<()>;
     /// Removes any host mapping in `[addr, addr+len)`.
     fn unmap(&self, addr: u64, len: u64) -> Result<()>;
+    /// Readies a way into this address space for another task thread (a
+    /// thread, a vfork child); called by a task thread that uses it. The
+    /// token goes to `adopt_thread`.
+    fn clone_thread(&self) -> Result<u64>;
+    /// On the new task's own host thread: takes what `clone_thread` readied.
+    fn adopt_thread(&self, token: u64) -> Result<()>;
+    /// The calling task thread is done with this address space (its task
+    /// exits or execs). It may wait for the other users to be done too.
+    fn release_thread(&self);
     fn as_any(&self) -> &dyn Any;
 }
 

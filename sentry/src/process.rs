@@ -56,7 +56,6 @@ impl ExitStatus {
 
 /// What other threads hold of a task, to reach it.
 pub struct TaskHandle {
-    pub tid: i32,
     pub waiter: Arc<Waiter>,
     pub interrupter: Interrupter,
     /// The CPU time of the task's application code.
@@ -67,6 +66,8 @@ pub struct TaskHandle {
     /// Set when the task must look at its signals (or its process's exit or
     /// stop) before it next runs application code.
     pub attention: AtomicBool,
+    /// Set when another thread's execve ends this thread.
+    pub zapped: AtomicBool,
 }
 
 /// The CPU time host thread `tid` (of this process) has used.
@@ -213,6 +214,8 @@ pub struct Process {
     pub child_events: Arc<WaitQueue>,
     /// Notified when the process continues or starts exiting.
     pub resumed: Arc<WaitQueue>,
+    /// Notified when one of its threads exits (execve waits for them).
+    pub thread_exits: Arc<WaitQueue>,
     /// setitimer's ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF.
     pub itimers: [Option<Arc<Timer>>; 3],
     /// timer_create's timers by id.
@@ -287,6 +290,7 @@ impl Process {
             did_exec: false,
             child_events: Arc::new(WaitQueue::default()),
             resumed: Arc::new(WaitQueue::default()),
+            thread_exits: Arc::new(WaitQueue::default()),
             itimers: [None, None, None],
             posix_timers: BTreeMap::new(),
             usage: Usage::default(),
@@ -501,6 +505,7 @@ impl Tasks {
             system: host_thread_cpu(t.handle.host_tid),
             maxrss_kb: t.view.mm.resident_bytes() / 1024,
         });
+        p.thread_exits.notify_all();
         if !p.threads.is_empty() {
             return None;
         }

@@ -255,6 +255,11 @@ impl Task {
                 self.exiting = Some(status);
                 return;
             }
+            if self.handle.zapped.load(Ordering::SeqCst) {
+                // Another thread's execve: this thread just goes.
+                self.exiting = Some(ExitStatus::Exited(0));
+                return;
+            }
             if p.stopped.is_some() {
                 // Group stop: wait for SIGCONT or SIGKILL.
                 let resumed = p.resumed.clone();
@@ -413,6 +418,50 @@ impl Task {
     /// RLIMIT_NOFILE, the bound for new fd numbers.
     pub fn nofile_limit(&self) -> u64 {
         self.limits.get(abi::consts::RLIMIT_NOFILE).rlim_cur
+    }
+
+    /// execve's de_thread: ends every other thread of the process and waits
+    /// for them; the caller then carries the process's id. Err if the
+    /// process is exiting meanwhile (the exec is abandoned).
+    pub fn end_other_threads(&mut self) -> Result<(), Errno> {
+        let kernel = self.kernel.clone();
+        let mut ts = kernel.tasks.lock().unwrap();
+        let p = ts.process(self.tgid).unwrap();
+        let others: Vec<i32> = p.threads.iter().copied().filter(|&t| t != self.tid).collect();
+        for o in &others {
+            let h = &ts.threads[o].handle;
+            h.zapped.store(true, Ordering::SeqCst);
+            h.kick();
+        }
+        let gone = ts.process(self.tgid).unwrap().thread_exits.clone();
+        loop {
+            let p = ts.process(self.tgid).unwrap();
+            if !p.alive() {
+                return Err(Errno::EINTR);
+            }
+            if p.threads.len() == 1 {
+                break;
+            }
+            ts = match gone.sleep(&kernel.tasks, ts) {
+                Ok(g) => g,
+                Err(_) => {
+                    // Only a fatal signal may stop this wait.
+                    self.handle.waiter.clear_interrupt();
+                    self.handle.attention.store(true, Ordering::SeqCst);
+                    kernel.tasks.lock().unwrap()
+                }
+            };
+        }
+        if self.tid != self.tgid {
+            // The survivor takes the leader's thread id.
+            let mut entry = ts.threads.remove(&self.tid).unwrap();
+            entry.view.tid = self.tgid;
+            ts.threads.insert(self.tgid, entry);
+            ts.process_mut(self.tgid).unwrap().threads = vec![self.tgid];
+            self.tid = self.tgid;
+            CURRENT.with(|c| c.set((self.tid, self.tgid)));
+        }
+        Ok(())
     }
 
     /// Whether a signal waits for this task (a wait should end with EINTR).

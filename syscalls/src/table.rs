@@ -150,10 +150,10 @@ pub static TABLE: &[Entry] = &[
     // Processes
     entry!(EXIT, "exit", [Int], Ret::None, typed!(kernel::process::exit, i32), Full),
     entry!(EXIT_GROUP, "exit_group", [Int], Ret::None, typed!(kernel::process::exit_group, i32), Full),
-    entry!(CLONE, "clone", [Hex, Ptr, Ptr, Ptr, Hex], Ret::Int, typed!(kernel::process::clone, u64, u64, u64, u64, u64), Partial("new processes; CLONE_VM without CLONE_VFORK (threads) ENOSYS; CLONE_VFORK's child gets a copy-on-write copy of memory, not its parent's; namespaces EPERM; CLONE_PIDFD EINVAL")),
+    entry!(CLONE, "clone", [Hex, Ptr, Ptr, Ptr, Hex], Ret::Int, typed!(kernel::process::clone, u64, u64, u64, u64, u64), Partial("namespaces EPERM; CLONE_PIDFD EINVAL")),
     entry!(CLONE3, "clone3", [Ptr, Uint], Ret::Int, typed!(kernel::process::clone3, u64, usize), Partial("as clone; set_tid EINVAL")),
     entry!(FORK, "fork", [], Ret::Int, typed!(kernel::process::fork), Full),
-    entry!(VFORK, "vfork", [], Ret::Int, typed!(kernel::process::vfork), Partial("the parent waits for the child's exec or exit; the child's memory is a copy-on-write copy, so its writes before exec stay its own")),
+    entry!(VFORK, "vfork", [], Ret::Int, typed!(kernel::process::vfork), Full),
     entry!(EXECVE, "execve", [Str, Ptr, Ptr], Ret::Int, typed!(kernel::process::execve, UserCStr, u64, u64), Full),
     entry!(EXECVEAT, "execveat", [DirFd, Str, Ptr, Ptr, Hex], Ret::Int, typed!(kernel::process::execveat, Fd, UserCStr, u64, u64, u32), Full),
     entry!(WAIT4, "wait4", [Int, Ptr, Hex, Ptr], Ret::Int, typed!(kernel::process::wait4, i32, UserPtr<i32>, i32, UserPtr<kernel::rusage::Rusage>), Partial("rusage: CPU times and peak memory only")),

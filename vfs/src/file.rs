@@ -171,15 +171,38 @@ pub struct FileDescription {
     pos: Mutex<i64>,
     /// Where in the tree it was opened (None for stdio given at start).
     path: Option<Path>,
+    /// The regular file this description may write, counted in WRITERS.
+    writer_of: Option<(u64, u64)>,
+}
+
+/// How many open descriptions may write each regular file, by (dev, ino):
+/// exec refuses a file being written (ETXTBSY).
+static WRITERS: std::sync::LazyLock<Mutex<std::collections::HashMap<(u64, u64), usize>>> =
+    std::sync::LazyLock::new(Mutex::default);
+
+/// Whether an open description may write the file whose stat is `st`.
+pub fn open_for_writing(st: &Stat) -> bool {
+    WRITERS.lock().unwrap().contains_key(&(st.st_dev, st.st_ino))
 }
 
 impl FileDescription {
     pub fn new(flags: u32, ops: Box<dyn FileOps>, path: Option<Path>) -> FileDescription {
+        let acc = flags & O_ACCMODE;
+        let writer_of = path
+            .as_ref()
+            .filter(|_| (acc == O_WRONLY || acc == O_RDWR) && flags & O_PATH == 0)
+            .map(|p| p.inode().stat())
+            .filter(|st| st.st_mode & S_IFMT == S_IFREG)
+            .map(|st| (st.st_dev, st.st_ino));
+        if let Some(k) = writer_of {
+            *WRITERS.lock().unwrap().entry(k).or_default() += 1;
+        }
         FileDescription {
             flags: AtomicU32::new(flags & !(O_CLOEXEC | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC)),
             ops,
             pos: Mutex::new(0),
             path,
+            writer_of,
         }
     }
 
@@ -277,6 +300,15 @@ impl Drop for FileDescription {
         }
         // OFD locks and flock locks go with their description.
         crate::lock::release(self.lock_key(), self.lock_owner());
+        if let Some(k) = self.writer_of {
+            let mut w = WRITERS.lock().unwrap();
+            if let Some(n) = w.get_mut(&k) {
+                *n -= 1;
+                if *n == 0 {
+                    w.remove(&k);
+                }
+            }
+        }
     }
 }
 

@@ -175,10 +175,6 @@ fn do_clone(t: &mut Task, a: CloneArgs) -> SyscallResult {
         // Namespaces inside the sandbox are not offered.
         return Err(Errno::EPERM);
     }
-    if f & (CLONE_VM | CLONE_THREAD) != 0 && f & CLONE_VFORK == 0 {
-        // Threads (a shared address space) arrive with the threads work.
-        return Err(Errno::ENOSYS);
-    }
     if f & CLONE_PIDFD != 0 {
         // pidfds are not offered yet.
         return Err(Errno::EINVAL);
@@ -186,10 +182,22 @@ fn do_clone(t: &mut Task, a: CloneArgs) -> SyscallResult {
 
     let kernel = t.kernel.clone();
     let tid = t.tasks().alloc_pid()?;
-    let thread = kernel.new_thread(tid, true)?;
-    let aspace = thread.aspace.clone().expect("asked for an address space");
-    let mm = Arc::new(t.mm.fork(aspace)?);
+    let share_vm = f & CLONE_VM != 0;
+    let thread = kernel.new_thread(!share_vm)?;
+    // CLONE_VM: the same memory, through a new thread of the stub; else a
+    // copy-on-write copy in the new address space.
+    let (mm, vm_token) = if share_vm {
+        let token = t.mm.address_space().clone_thread().map_err(|e| {
+            eprintln!("rvisor: cannot make a thread: {e}");
+            Errno::EAGAIN
+        })?;
+        (t.mm.clone(), Some(token))
+    } else {
+        let aspace = thread.aspace.clone().expect("asked for an address space");
+        (Arc::new(t.mm.fork(aspace)?), None)
+    };
     let fp = t.context.fp_state().map_err(|_| Errno::ENOMEM)?;
+    let tgid = if f & CLONE_THREAD != 0 { t.tgid } else { tid };
 
     let mut regs = t.regs;
     regs.rax = 0;
@@ -214,7 +222,7 @@ fn do_clone(t: &mut Task, a: CloneArgs) -> SyscallResult {
     let handle = thread.handle.clone();
     let view = sentry::kernel::TaskView {
         tid,
-        tgid: tid,
+        tgid,
         uid: t.creds.euid,
         gid: t.creds.egid,
         fds: fds.clone(),
@@ -228,6 +236,12 @@ fn do_clone(t: &mut Task, a: CloneArgs) -> SyscallResult {
         let (kernel, vfork, handlers, handle) = (kernel.clone(), vfork.clone(), handlers.clone(), handle.clone());
         let clear_child_tid = if f & CLONE_CHILD_CLEARTID != 0 { a.child_tid } else { 0 };
         move |mut context: Box<dyn sentry::platform::Context>| {
+            if let Some(token) = vm_token {
+                if let Err(e) = mm.address_space().adopt_thread(token) {
+                    eprintln!("rvisor: cannot start a thread: {e}");
+                    return None;
+                }
+            }
             context.set_fp_state(&fp).ok()?;
             if f & CLONE_CHILD_SETTID != 0 {
                 // In the child's memory, by the child's thread (its address
@@ -237,7 +251,7 @@ fn do_clone(t: &mut Task, a: CloneArgs) -> SyscallResult {
             Some(Task {
                 kernel,
                 tid,
-                tgid: tid,
+                tgid,
                 handle,
                 regs,
                 mm,
@@ -263,7 +277,13 @@ fn do_clone(t: &mut Task, a: CloneArgs) -> SyscallResult {
             })
         }
     };
-    {
+    let mask = t.tasks().threads[&t.tid].mask;
+    let entry = sentry::process::Thread { tgid, handle, mask, pending: Default::default(), waiting_for: 0, view };
+    if f & CLONE_THREAD != 0 {
+        let mut ts = t.tasks();
+        ts.process_mut(t.tgid).unwrap().threads.push(tid);
+        ts.threads.insert(tid, entry);
+    } else {
         let mut ts = t.tasks();
         let me = ts.process(t.tgid).unwrap();
         let parent = if f & CLONE_PARENT != 0 { me.parent } else { t.tgid };
@@ -273,9 +293,6 @@ fn do_clone(t: &mut Task, a: CloneArgs) -> SyscallResult {
         p.exit_signal = a.exit_signal as i32;
         (p.nice, p.sched_policy, p.sched_priority) = (nice, policy, prio);
         p.threads.push(tid);
-        let mask = ts.threads[&t.tid].mask;
-        let entry =
-            sentry::process::Thread { tgid: tid, handle, mask, pending: Default::default(), waiting_for: 0, view };
         ts.processes.insert(tid, p);
         ts.threads.insert(tid, entry);
         if let Some(pp) = ts.process_mut(parent) {
@@ -373,6 +390,8 @@ fn do_execveat(t: &mut Task, dirfd: Fd, path: UserCStr, argv: u64, envp: u64, fl
     };
     let creds = t.fs_creds();
     let exe = sentry::exec::open_executable(target, &creds, execfn).map_err(|e| e.errno)?;
+    let relative_to_fd = dirfd.0 != AT_FDCWD && name.first() != Some(&b'/');
+    let path_inaccessible = relative_to_fd && t.fds.get(dirfd.0).is_ok_and(|e| e.cloexec);
 
     let kernel = t.kernel.clone();
     let aspace = kernel.platform.new_address_space().map_err(|_| Errno::ENOMEM)?;
@@ -381,6 +400,7 @@ fn do_execveat(t: &mut Task, dirfd: Fd, path: UserCStr, argv: u64, envp: u64, fl
         prog: &name,
         path_env: None,
         file: Some(exe),
+        path_inaccessible,
         root: &root,
         cwd: &cwd,
         creds: &t.creds,
@@ -389,6 +409,8 @@ fn do_execveat(t: &mut Task, dirfd: Fd, path: UserCStr, argv: u64, envp: u64, fl
         stack_limit: t.limits.get(RLIMIT_STACK).rlim_cur,
     };
     let program = kernel.load_program(aspace, req).map_err(|e| e.errno)?;
+    // Other threads end first (Linux's de_thread).
+    t.end_other_threads()?;
 
     // The point of no return: the old program is gone.
     if t.clear_child_tid != 0 {
@@ -399,6 +421,7 @@ fn do_execveat(t: &mut Task, dirfd: Fd, path: UserCStr, argv: u64, envp: u64, fl
         }
         t.clear_child_tid = 0;
     }
+    t.mm.address_space().release_thread();
     t.mm = Arc::new(program.mm);
     t.regs = sentry::platform::Registers::for_exec(program.entry, program.sp);
     t.exe = program.exe;
