@@ -229,7 +229,6 @@ fn rename_exchange() {
 }
 
 #[test]
-#[ignore = "in progress: vfork's shared memory and writable shared file mappings are not there yet"]
 fn fork_wait_and_exit_statuses() {
     compare("fork", &[], b"");
 }

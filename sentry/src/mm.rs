@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use abi::consts::*;
 use abi::signal::{BUS_ADRERR, SEGV_ACCERR, SEGV_MAPERR, SIGSEGV};
 use abi::Errno;
+use vfs::file::Mappable;
 use vfs::{BlockSeq, UserIo};
 use zerocopy::{FromBytes, IntoBytes};
 
@@ -66,6 +67,23 @@ pub struct Vma {
     /// A file mapping: where the file ended when it was mapped. Pages from
     /// here on lie past the end of the file, and touching them is SIGBUS.
     pub file_end: Option<u64>,
+    /// A shared mapping of a file's own pages.
+    pub file: Option<FileMap>,
+}
+
+/// Which file a shared file mapping maps (an entry of `State::files`) and
+/// the file offset at the VMA's start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileMap {
+    pub id: u64,
+    pub off: u64,
+}
+
+impl Vma {
+    /// The same mapping, seen from `delta` bytes further in.
+    fn advanced(self, delta: u64) -> Vma {
+        Vma { file: self.file.map(|f| FileMap { off: f.off + delta, ..f }), ..self }
+    }
 }
 
 /// A populated range `[start, end)` backed by the memory file from `off`.
@@ -118,6 +136,9 @@ pub struct Layout {
 struct State {
     vmas: BTreeMap<u64, Vma>,
     pmas: BTreeMap<u64, Pma>,
+    /// The files shared file mappings map, by id.
+    files: BTreeMap<u64, Arc<dyn Mappable>>,
+    next_file: u64,
     layout: Layout,
     brk_start: u64,
     brk: u64,
@@ -166,6 +187,8 @@ impl MemoryManager {
             state: Mutex::new(State {
                 vmas: BTreeMap::new(),
                 pmas: BTreeMap::new(),
+                files: BTreeMap::new(),
+                next_file: 0,
                 layout,
                 brk_start: 0,
                 brk: 0,
@@ -242,6 +265,15 @@ impl MemoryManager {
 
     /// Creates an anonymous mapping; returns its address.
     pub fn mmap(&self, req: MmapRequest) -> Result<u64, Errno> {
+        self.do_mmap(req, None)
+    }
+
+    /// Creates a shared mapping of `file`'s own pages from offset `off`.
+    pub fn mmap_shared_file(&self, req: MmapRequest, file: Arc<dyn Mappable>, off: u64) -> Result<u64, Errno> {
+        self.do_mmap(req, Some((file, off)))
+    }
+
+    fn do_mmap(&self, req: MmapRequest, file: Option<(Arc<dyn Mappable>, u64)>) -> Result<u64, Errno> {
         let mut s = self.lock();
         let len = req.len;
         let lay = s.layout;
@@ -273,6 +305,12 @@ impl MemoryManager {
             dontfork: false,
             wipeonfork: false,
             file_end: req.file_bytes.map(|b| addr + page_up(b.min(len)).unwrap_or(len)),
+            file: file.map(|(m, off)| {
+                let id = s.next_file;
+                s.next_file += 1;
+                s.files.insert(id, m);
+                FileMap { id, off }
+            }),
         };
         s.insert_vma(addr, vma);
         if req.populate && !req.prot.is_empty() {
@@ -375,9 +413,10 @@ impl MemoryManager {
                 self.remove_range(&mut s, old + new_len, old_end)?;
             }
             let moved = old_len.min(new_len);
+            let vma = vma.advanced(old - vstart);
             self.move_range(&mut s, old, moved, new_addr, vma, flags & MREMAP_DONTUNMAP != 0)?;
             if new_len > moved {
-                s.insert_vma(new_addr + moved, Vma { end: new_addr + new_len, ..vma });
+                s.insert_vma(new_addr + moved, Vma { end: new_addr + new_len, ..vma.advanced(moved) });
             }
             return Ok(new_addr);
         }
@@ -388,7 +427,7 @@ impl MemoryManager {
             if flags & MREMAP_DONTUNMAP != 0 && new_len == old_len {
                 // DONTUNMAP always moves.
                 let dst = s.find_free(0, new_len).ok_or(Errno::ENOMEM)?;
-                self.move_range(&mut s, old, old_len, dst, vma, true)?;
+                self.move_range(&mut s, old, old_len, dst, vma.advanced(old - vstart), true)?;
                 return Ok(dst);
             }
             return Ok(old);
@@ -408,8 +447,9 @@ impl MemoryManager {
             return Err(Errno::ENOMEM);
         }
         let dst = s.find_free(0, new_len).ok_or(Errno::ENOMEM)?;
+        let vma = vma.advanced(old - vstart);
         self.move_range(&mut s, old, old_len, dst, vma, flags & MREMAP_DONTUNMAP != 0)?;
-        s.insert_vma(dst + old_len, Vma { end: dst + new_len, ..vma });
+        s.insert_vma(dst + old_len, Vma { end: dst + new_len, ..vma.advanced(old_len) });
         Ok(dst)
     }
 
@@ -500,6 +540,7 @@ impl MemoryManager {
                     dontfork: false,
                     wipeonfork: false,
                     file_end: None,
+                    file: None,
                 },
             );
         } else if new_top < old_top && self.remove_range(&mut s, new_top, old_top).is_err() {
@@ -555,7 +596,12 @@ impl MemoryManager {
         let start = (addr & !(FAULT_CHUNK - 1)).max(vstart);
         let end =
             (addr & !(FAULT_CHUNK - 1)).saturating_add(FAULT_CHUNK).min(vma.end).min(vma.file_end.unwrap_or(u64::MAX));
-        self.populate(&mut s, start, end).map_err(sigbus)
+        self.populate(&mut s, start, end).map_err(sigbus)?;
+        if s.pmas_in(addr, addr + 1).is_empty() {
+            // A shared file mapping past the end of its file.
+            return Err(FaultSignal { signo: abi::signal::SIGBUS, code: BUS_ADRERR });
+        }
+        Ok(())
     }
 
     // ---- the Sentry's access to application memory ----
@@ -586,9 +632,19 @@ impl MemoryManager {
                     self.aspace.unmap(ws, we - ws).map_err(platform_fault)?;
                 }
             }
+            // Backing may stop short (a shared file mapping past the end of
+            // its file): the accessible prefix ends there.
+            let mut next = cur;
             for (ps, p) in s.pmas_in(cur, seg_end) {
                 let (bs, be) = (ps.max(cur), p.end.min(seg_end));
+                if bs != next {
+                    break;
+                }
                 out.push(self.mf.block(p.off + (bs - ps), be - bs));
+                next = be;
+            }
+            if next < seg_end {
+                break;
             }
             cur = seg_end;
         }
@@ -700,8 +756,25 @@ impl MemoryManager {
             gaps.push((cur, end));
         }
         for (gs, ge) in gaps {
-            let off = self.mf.allocate(ge - gs)?;
-            s.pmas.insert(gs, Pma { end: ge, off, cow: false });
+            let file = s.vma_at(gs).and_then(|(vs, v)| v.file.map(|f| (f, vs)));
+            match file {
+                // A shared file mapping: the file's own pages.
+                Some((f, vs)) => {
+                    let m = s.files[&f.id].clone();
+                    for page in (gs..ge).step_by(PAGE_SIZE as usize) {
+                        match m.map_page((f.off + (page - vs)) / PAGE_SIZE) {
+                            Ok(off) => s.pmas.insert(page, Pma { end: page + PAGE_SIZE, off, cow: false }),
+                            // Past the end of the file: no backing (SIGBUS).
+                            Err(Errno::EFAULT) => break,
+                            Err(e) => return Err(e),
+                        };
+                    }
+                }
+                None => {
+                    let off = self.mf.allocate(ge - gs)?;
+                    s.pmas.insert(gs, Pma { end: ge, off, cow: false });
+                }
+            }
         }
         Ok(())
     }
@@ -743,6 +816,8 @@ impl MemoryManager {
         let mut child = State {
             vmas: BTreeMap::new(),
             pmas: BTreeMap::new(),
+            files: s.files.clone(),
+            next_file: s.next_file,
             layout: s.layout,
             brk_start: s.brk_start,
             brk: s.brk,
@@ -757,8 +832,9 @@ impl MemoryManager {
             if vma.wipeonfork && !vma.shared {
                 continue;
             }
-            if vma.shared {
-                // Both sides must see the same pages, touched or not yet.
+            if vma.shared && vma.file.is_none() {
+                // Both sides must see the same pages, touched or not yet
+                // (a file's pages are found through the file).
                 self.ensure_pmas(&mut s, start, vma.end)?;
             } else if vma.prot.contains(Prot::WRITE) {
                 self.aspace.unmap(start, vma.end - start).map_err(platform_fault)?;
@@ -805,6 +881,8 @@ impl MemoryManager {
             s.vmas.remove(&k);
         }
         self.free_pmas(s, start, end);
+        let used: std::collections::BTreeSet<u64> = s.vmas.values().filter_map(|v| v.file.map(|f| f.id)).collect();
+        s.files.retain(|id, _| used.contains(id));
         Ok(())
     }
 
@@ -892,7 +970,7 @@ impl State {
         if let Some((s, v)) = self.vma_at(at) {
             if s < at {
                 self.vmas.insert(s, Vma { end: at, ..v });
-                self.vmas.insert(at, v);
+                self.vmas.insert(at, v.advanced(at - s));
             }
         }
     }
@@ -925,6 +1003,7 @@ impl State {
                         && va.dontfork == vb.dontfork
                         && va.wipeonfork == vb.wipeonfork
                         && va.file_end == vb.file_end
+                        && va.file.map(|f| (f.id, f.off + (va.end - a))) == vb.file.map(|f| (f.id, f.off))
                         && !va.growsdown
                         && !vb.growsdown =>
                 {

@@ -79,9 +79,12 @@ pub fn mmap(t: &mut Task, addr: u64, len: u64, prot: u64, flags: u64, fd: Fd, of
                 if file.ops().seals().is_ok_and(|s| s & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) != 0) {
                     return Err(Errno::EPERM);
                 }
-                // Writable shared file mappings need the file's own pages
-                // mapped; not there yet.
-                return Err(Errno::ENODEV);
+                // Only files whose pages live in the memory file (tmpfs,
+                // memfd) can be shared writably.
+                if file.ops().mappable().is_none() {
+                    return Err(Errno::ENODEV);
+                }
+                Some(file)
             }
             S_IFREG => Some(file),
             _ => return Err(Errno::ENODEV),
@@ -104,6 +107,10 @@ pub fn mmap(t: &mut Task, addr: u64, len: u64, prot: u64, flags: u64, fd: Fd, of
         name: sentry::mm::VmaName::Anon,
         file_bytes: file.as_ref().map(|_| file_size.saturating_sub(off)),
     };
+    // A shared mapping of a file in the memory file maps the file's pages.
+    if let Some(m) = file.as_ref().filter(|_| shared).and_then(|f| f.ops().mappable()) {
+        return t.mm.mmap_shared_file(MmapRequest { file_bytes: None, ..req }, m, off);
+    }
     let addr = t.mm.mmap(req)?;
     if let Some(file) = file {
         // The file's bytes, read now into the mapping's own pages: a private

@@ -96,6 +96,12 @@ pub trait FileOps: Send + Sync {
         Vec::new()
     }
 
+    /// The file's pages in the memory file, for MAP_SHARED mappings that
+    /// share them (None: a shared mapping can only be a copy).
+    fn mappable(&self) -> Option<std::sync::Arc<dyn Mappable>> {
+        None
+    }
+
     /// The file as `Any`, for kinds that other crates define and look for
     /// (a timerfd).
     fn as_any(&self) -> Option<&dyn std::any::Any> {
@@ -173,6 +179,15 @@ pub struct FileDescription {
     path: Option<Path>,
     /// The regular file this description may write, counted in WRITERS.
     writer_of: Option<(u64, u64)>,
+}
+
+/// A file whose pages live in the memory file, so that shared mappings map
+/// the file's own pages.
+pub trait Mappable: Send + Sync {
+    /// The memory-file offset of page `index` of the file, allocated if it is
+    /// a hole, with one more owner (the mapping's; `MemoryFile::free` drops
+    /// it). EFAULT past the end of the file (SIGBUS for the application).
+    fn map_page(&self, index: u64) -> Result<u64, Errno>;
 }
 
 /// How many open descriptions may write each regular file, by (dev, ino):

@@ -625,7 +625,30 @@ struct RegularFile {
     node: Arc<Node>,
 }
 
+impl crate::file::Mappable for Node {
+    fn map_page(&self, index: u64) -> Result<u64, Errno> {
+        let mut d = self.data()?.lock().unwrap();
+        if index.checked_mul(PAGE_SIZE).is_none_or(|o| o >= d.size) {
+            return Err(Errno::EFAULT);
+        }
+        let off = match d.pages.get(&index) {
+            Some(&off) => off,
+            None => {
+                let off = self.fs.mf.allocate(PAGE_SIZE)?;
+                d.pages.insert(index, off);
+                off
+            }
+        };
+        self.fs.mf.share(off, PAGE_SIZE);
+        Ok(off)
+    }
+}
+
 impl FileOps for RegularFile {
+    fn mappable(&self) -> Option<Arc<dyn crate::file::Mappable>> {
+        Some(self.node.clone())
+    }
+
     fn read(&self, file: &FileDescription, dst: &BlockSeq, offset: Option<i64>) -> Result<usize, Errno> {
         match offset {
             Some(off) => self.node.read_at(dst, off as u64),
