@@ -90,8 +90,7 @@ impl HostInfo {
 pub struct TaskView {
     pub tid: i32,
     pub tgid: i32,
-    pub uid: u32,
-    pub gid: u32,
+    pub creds: Credentials,
     pub fds: Arc<FdTable>,
     pub fs: Arc<FsContext>,
     pub mm: Arc<MemoryManager>,

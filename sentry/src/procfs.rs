@@ -205,7 +205,7 @@ impl Inode for ProcNode {
             | Kind::Fd(p, _)
             | Kind::Maps(p)
             | Kind::Mounts(p)
-            | Kind::MountInfo(p) => self.task(p).map(|t| (t.uid, t.gid)).unwrap_or((0, 0)),
+            | Kind::MountInfo(p) => self.task(p).map(|t| (t.creds.euid, t.creds.egid)).unwrap_or((0, 0)),
         };
         let mode = match self.kind {
             Kind::Root | Kind::PidDir(_) => S_IFDIR | 0o555,

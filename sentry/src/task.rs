@@ -15,22 +15,50 @@ use crate::platform::{Context, Exit, Registers};
 use crate::process::{ExitStatus, Life, TaskHandle, Tasks, Thread};
 use crate::signal::{default_action, DefaultAction, SignalHandlers};
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// A task's identity: real, effective, saved and filesystem ids, groups,
+/// and capabilities (bit n for capability n).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Credentials {
     pub uid: u32,
     pub euid: u32,
     pub suid: u32,
+    pub fsuid: u32,
     pub gid: u32,
     pub egid: u32,
     pub sgid: u32,
+    pub fsgid: u32,
+    pub groups: Arc<[u32]>,
+    pub cap_effective: u64,
+    pub cap_permitted: u64,
+    pub cap_inheritable: u64,
 }
 
 impl Credentials {
-    /// The credentials of the user who started the sandbox.
+    /// The credentials of the user who started the sandbox: root has every
+    /// capability, others none.
     pub fn of_host_user() -> Credentials {
         // SAFETY: getuid and getgid cannot fail.
         let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
-        Credentials { uid, euid: uid, suid: uid, gid, egid: gid, sgid: gid }
+        let caps = if uid == 0 { ALL_CAPS } else { 0 };
+        Credentials {
+            uid,
+            euid: uid,
+            suid: uid,
+            fsuid: uid,
+            gid,
+            egid: gid,
+            sgid: gid,
+            fsgid: gid,
+            groups: Arc::from(Vec::new()),
+            cap_effective: caps,
+            cap_permitted: caps,
+            cap_inheritable: 0,
+        }
+    }
+
+    /// Whether capability `cap` is in the effective set.
+    pub fn capable(&self, cap: u32) -> bool {
+        self.cap_effective & (1 << cap) != 0
     }
 }
 
@@ -378,12 +406,18 @@ impl Task {
         TaskView {
             tid: self.tid,
             tgid: self.tgid,
-            uid: self.creds.euid,
-            gid: self.creds.egid,
+            creds: self.creds.clone(),
             fds: self.fds.clone(),
             fs: self.fs.clone(),
             mm: self.mm.clone(),
             exe: self.exe.clone(),
+        }
+    }
+
+    /// Makes changed credentials visible to other tasks (procfs, capget).
+    pub fn publish_creds(&self) {
+        if let Some(th) = self.tasks().threads.get_mut(&self.tid) {
+            th.view.creds = self.creds.clone();
         }
     }
 
@@ -407,7 +441,7 @@ impl Task {
     /// The identity file permission checks use (fsuid/fsgid follow the
     /// effective ids).
     pub fn fs_creds(&self) -> vfs::FsCreds {
-        vfs::FsCreds { uid: self.creds.euid, gid: self.creds.egid, groups: Vec::new() }
+        vfs::FsCreds { uid: self.creds.fsuid, gid: self.creds.fsgid, groups: self.creds.groups.to_vec() }
     }
 
     /// A resolver for paths as this task sees them (`root` is its root).

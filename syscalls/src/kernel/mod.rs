@@ -1,6 +1,7 @@
 //! Process-level syscalls: identity, exit, thread setup, limits, time,
 //! scheduling, randomness and signal state.
 
+pub mod creds;
 pub mod futex;
 pub mod identity;
 pub mod limits;

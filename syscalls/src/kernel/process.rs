@@ -223,15 +223,14 @@ fn do_clone(t: &mut Task, a: CloneArgs) -> SyscallResult {
     let view = sentry::kernel::TaskView {
         tid,
         tgid,
-        uid: t.creds.euid,
-        gid: t.creds.egid,
+        creds: t.creds.clone(),
         fds: fds.clone(),
         fs: fs.clone(),
         mm: mm.clone(),
         exe: t.exe.clone(),
     };
     let child = {
-        let (creds, limits, exe, altstack) = (t.creds, t.limits.clone(), t.exe.clone(), t.altstack);
+        let (creds, limits, exe, altstack) = (t.creds.clone(), t.limits.clone(), t.exe.clone(), t.altstack);
         let (comm, no_new_privs, keepcaps, cap_bset) = (t.comm, t.no_new_privs, t.keepcaps, t.cap_bset);
         let (kernel, vfork, handlers, handle) = (kernel.clone(), vfork.clone(), handlers.clone(), handle.clone());
         let clear_child_tid = if f & CLONE_CHILD_CLEARTID != 0 { a.child_tid } else { 0 };

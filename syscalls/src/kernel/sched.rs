@@ -146,7 +146,7 @@ fn priority_targets(t: &Task, which: i32, who: i32) -> Result<Vec<i32>, Errno> {
         PRIO_USER => {
             let uid = if who == 0 { t.creds.uid } else { who as u32 };
             let tgids: Vec<i32> = ts.processes.values().filter(live).map(|p| p.tgid).collect();
-            tgids.into_iter().filter(|p| ts.threads.get(p).is_some_and(|th| th.view.uid == uid)).collect()
+            tgids.into_iter().filter(|p| ts.threads.get(p).is_some_and(|th| th.view.creds.uid == uid)).collect()
         }
         _ => return Err(Errno::EINVAL),
     };
