@@ -262,3 +262,58 @@ fn sigchld_stop_continue_and_sigpipe() {
 fn timers_clocks_and_scheduling() {
     compare("timers", &[], b"hi\n");
 }
+
+/// The processes issue's real programs: shells with pipelines, subshells,
+/// background jobs, traps and command substitution; python threads,
+/// subprocesses, process pools and signals; perl's fork; make -j2 with gcc;
+/// git; timeout, xargs -P2 and sleep. Files go under /tmp (the host's
+/// natively, the sandbox's own inside), with unique names removed after.
+#[test]
+fn real_programs_with_processes() {
+    let tag = format!("rvisor-proc-{}", std::process::id());
+    let dir = format!("/tmp/{tag}");
+    let shell = "trap 'echo got USR1' USR1; kill -USR1 $$; \
+        sleep 5 & pid=$!; kill %1; wait $pid; echo \"killed: $?\"; \
+        (echo in a subshell; exit 3); echo \"subshell: $?\"; \
+        echo \"$(echo substituted | tr a-z A-Z)\"; \
+        seq 1 20 | grep 1 | sort -r | head -3; \
+        seq 1 6 | xargs -P2 -n1 echo | sort -n | tr '\\n' ' '; echo; \
+        timeout 1 sleep 5; echo \"timeout: $?\"; sleep 0.2; echo slept";
+    let python = "import threading, subprocess, os, signal, time, concurrent.futures as cf\n\
+        n = [0]; lock = threading.Lock()\n\
+        def work():\n    for _ in range(2000):\n        with lock: n[0] += 1\n\
+        ts = [threading.Thread(target=work) for _ in range(8)]\n\
+        [t.start() for t in ts]; [t.join() for t in ts]; print('threads', n[0])\n\
+        print(subprocess.run(['sh', '-c', 'echo from sh; exit 4'], capture_output=True))\n\
+        pid = os.fork()\n\
+        if pid == 0: os._exit(7)\n\
+        print('fork', os.waitpid(pid, 0)[1] >> 8)\n\
+        with cf.ThreadPoolExecutor(4) as ex: print('thread pool', sum(ex.map(lambda x: x * x, range(100))))\n\
+        with cf.ProcessPoolExecutor(2) as ex: print('process pool', sum(ex.map(abs, range(-50, 50))))\n\
+        got = []\n\
+        signal.signal(signal.SIGALRM, lambda s, f: got.append(s))\n\
+        signal.setitimer(signal.ITIMER_REAL, 0.05)\n\
+        time.sleep(0.3); print('alarm', got)\n";
+    let perl = "my $p = fork(); if ($p == 0) { print \"child\\n\"; exit 3 } waitpid($p, 0); print \"status \", $? >> 8, \"\\n\"";
+    let make = format!(
+        "mkdir -p {dir}/make && cd {dir}/make && \
+         printf 'int f(void);\\n#include <stdio.h>\\nint main(void) {{ printf(\"%%d\\\\n\", f()); return 0; }}\\n' > a.c && \
+         printf 'int f(void) {{ return 42; }}\\n' > b.c && \
+         printf 'app: a.o b.o\\n\\tgcc -o app a.o b.o\\n%%%%.o: %%%%.c\\n\\tgcc -c $< -o $@\\n' > Makefile && \
+         make -s -j2 && ./app"
+    );
+    let git = format!(
+        "mkdir -p {dir}/git && cd {dir}/git && git init -q && git config user.email a@b.c && \
+         git config user.name rvisor && echo hello > f && git add f && git commit -qm first && \
+         echo more >> f && git commit -qam second && git log --format=%s && git status --short | wc -l"
+    );
+    compare_host_programs(&[
+        &["/bin/bash", "--norc", "-c", shell],
+        &["/bin/busybox", "sh", "-c", "echo a | tr a b; x=$(echo c); echo $x; sleep 0.1 & wait; echo done"],
+        &["/usr/bin/python3", "-c", python],
+        &["/usr/bin/perl", "-e", perl],
+        &["/bin/sh", "-c", &make],
+        &["/bin/sh", "-c", &git],
+    ]);
+    let _ = std::fs::remove_dir_all(&dir);
+}

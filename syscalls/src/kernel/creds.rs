@@ -40,7 +40,8 @@ fn fix_caps(old: &Credentials, new: &mut Credentials, keepcaps: bool) {
 fn set_uids(t: &mut Task, r: u32, e: u32, s: u32, saved_follows: bool) -> SyscallResult {
     let old = t.creds.clone();
     let allowed = |id: u32| id == KEEP || id == old.uid || id == old.euid || id == old.suid;
-    if !old.capable(CAP_SETUID) && !(allowed(r) && allowed(e) && allowed(s)) {
+    let permitted = allowed(r) && allowed(e) && allowed(s);
+    if !(old.capable(CAP_SETUID) || permitted) {
         return Err(Errno::EPERM);
     }
     let mut new = old.clone();
@@ -67,7 +68,8 @@ fn set_uids(t: &mut Task, r: u32, e: u32, s: u32, saved_follows: bool) -> Syscal
 fn set_gids(t: &mut Task, r: u32, e: u32, s: u32, saved_follows: bool) -> SyscallResult {
     let old = t.creds.clone();
     let allowed = |id: u32| id == KEEP || id == old.gid || id == old.egid || id == old.sgid;
-    if !old.capable(CAP_SETGID) && !(allowed(r) && allowed(e) && allowed(s)) {
+    let permitted = allowed(r) && allowed(e) && allowed(s);
+    if !(old.capable(CAP_SETGID) || permitted) {
         return Err(Errno::EPERM);
     }
     let mut new = old.clone();
@@ -266,8 +268,12 @@ pub fn capset(t: &mut Task, hdr: UserPtr<CapHeader>, data: u64) -> SyscallResult
     let join = |f: fn(&CapData) -> u32| d.iter().enumerate().fold(0u64, |acc, (i, x)| acc | (f(x) as u64) << (32 * i));
     let (eff, perm, inh) = (join(|x| x.effective), join(|x| x.permitted), join(|x| x.inheritable));
     let c = &t.creds;
-    let inh_limit = if c.capable(CAP_SETPCAP) { c.cap_inheritable | t.cap_bset } else { c.cap_inheritable | c.cap_permitted };
-    if perm & !c.cap_permitted != 0 || eff & !perm != 0 || inh & !inh_limit != 0 || inh & !(c.cap_inheritable | t.cap_bset) != 0
+    let inh_limit =
+        if c.capable(CAP_SETPCAP) { c.cap_inheritable | t.cap_bset } else { c.cap_inheritable | c.cap_permitted };
+    if perm & !c.cap_permitted != 0
+        || eff & !perm != 0
+        || inh & !inh_limit != 0
+        || inh & !(c.cap_inheritable | t.cap_bset) != 0
     {
         return Err(Errno::EPERM);
     }
