@@ -387,6 +387,7 @@ impl Task {
     /// was its last thread.
     pub fn exit(&mut self) -> Option<ExitStatus> {
         let status = self.exiting.unwrap_or(ExitStatus::Exited(0));
+        self.release_robust_futexes();
         if self.clear_child_tid != 0 {
             // CLONE_CHILD_CLEARTID: zero the tid word and wake its waiters.
             if self.mm.write_obj(self.clear_child_tid, &0u32).is_ok() {
@@ -430,6 +431,52 @@ impl Task {
             pending: Default::default(),
             waiting_for: 0,
             view: self.view(),
+        }
+    }
+
+    /// Linux's exit_robust_list: every robust futex the dying thread holds
+    /// gets FUTEX_OWNER_DIED, and one waiter is woken.
+    pub fn release_robust_futexes(&mut self) {
+        const FUTEX_WAITERS: u32 = 0x8000_0000;
+        const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
+        const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
+        /// Linux's ROBUST_LIST_LIMIT: a bound against cycles.
+        const LIMIT: usize = 2048;
+        let head = std::mem::take(&mut self.robust_list);
+        if head == 0 {
+            return;
+        }
+        // struct robust_list_head { next, futex_offset, list_op_pending }.
+        let Ok([mut entry, offset, pending]) = self.mm.read_obj::<[u64; 3]>(head) else { return };
+        let release = |t: &Task, e: u64| {
+            // The low bit of an entry marks a PI futex; the address is the rest.
+            let word = (e & !1).wrapping_add(offset);
+            let Ok(v) = t.mm.read_obj::<u32>(word) else { return };
+            if v & FUTEX_TID_MASK != t.tid as u32 {
+                return;
+            }
+            let new = (v & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
+            if t.mm.write_obj(word, &new).is_ok() && v & FUTEX_WAITERS != 0 {
+                if let Ok(key) = crate::futex::Key::of(&t.mm, word, false) {
+                    t.kernel.futexes.wake(key, 1, u32::MAX);
+                }
+            }
+        };
+        for _ in 0..LIMIT {
+            if entry == head || entry == 0 {
+                break;
+            }
+            let next = self.mm.read_obj::<u64>(entry & !1);
+            if entry != pending {
+                release(self, entry);
+            }
+            match next {
+                Ok(n) => entry = n,
+                Err(_) => break,
+            }
+        }
+        if pending != 0 {
+            release(self, pending);
         }
     }
 

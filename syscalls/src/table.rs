@@ -165,6 +165,7 @@ pub static TABLE: &[Entry] = &[
     entry!(PRCTL, "prctl", [Int, Hex, Hex, Hex, Hex], Ret::Int, typed!(kernel::prctl::prctl, i32, u64, u64, u64, u64), Partial("PDEATHSIG (fires when the parent process, not thread, exits), DUMPABLE, KEEPCAPS, NAME, CAPBSET_READ/DROP, CHILD_SUBREAPER, NO_NEW_PRIVS; other options EINVAL")),
     entry!(SET_TID_ADDRESS, "set_tid_address", [Ptr], Ret::Int, typed!(kernel::thread::set_tid_address, u64), Full),
     entry!(SET_ROBUST_LIST, "set_robust_list", [Ptr, Uint], Ret::Int, typed!(kernel::thread::set_robust_list, UserPtr<u64>, usize), Full),
+    entry!(GET_ROBUST_LIST, "get_robust_list", [Int, Ptr, Ptr], Ret::Int, typed!(kernel::thread::get_robust_list, i32, UserPtr<u64>, UserPtr<usize>), Partial("the caller's own list only; another thread's EPERM")),
     entry!(RSEQ, "rseq", [Ptr, Uint, Hex, Hex], Ret::Int, typed!(kernel::thread::rseq), Refused("ENOSYS: restartable sequences are not offered") ),
     // Identity
     entry!(GETPID, "getpid", [], Ret::Int, typed!(kernel::identity::getpid), Full),

@@ -412,6 +412,7 @@ fn do_execveat(t: &mut Task, dirfd: Fd, path: UserCStr, argv: u64, envp: u64, fl
     t.end_other_threads()?;
 
     // The point of no return: the old program is gone.
+    t.release_robust_futexes();
     if t.clear_child_tid != 0 {
         if t.mm.write_obj(t.clear_child_tid, &0u32).is_ok() {
             if let Ok(key) = sentry::futex::Key::of(&t.mm, t.clear_child_tid, false) {
@@ -432,7 +433,6 @@ fn do_execveat(t: &mut Task, dirfd: Fd, path: UserCStr, argv: u64, envp: u64, fl
     handlers.reset_for_exec();
     t.handlers = Arc::new(Mutex::new(handlers));
     t.altstack = sentry::sigframe::DISABLED_ALTSTACK;
-    t.robust_list = 0;
     t.restart_block = None;
     {
         let mut ts = t.tasks();

@@ -43,6 +43,16 @@ pub fn set_robust_list(t: &mut Task, head: UserPtr<u64>, len: usize) -> SyscallR
     Ok(0)
 }
 
+/// get_robust_list: the head registered by thread `pid` (0: the caller).
+pub fn get_robust_list(t: &mut Task, pid: i32, head: UserPtr<u64>, len: UserPtr<usize>) -> SyscallResult {
+    if pid != 0 && pid != t.tid {
+        // Another thread's list is not kept where this thread can read it.
+        return if t.tasks().threads.contains_key(&pid) { Err(Errno::EPERM) } else { Err(Errno::ESRCH) };
+    }
+    head.write(t, &t.robust_list)?;
+    len.write(t, &ROBUST_LIST_HEAD_SIZE).map(|_| 0)
+}
+
 /// rseq: refused with ENOSYS; the C library then goes on without it.
 pub fn rseq(_t: &mut Task) -> SyscallResult {
     Err(Errno::ENOSYS)
