@@ -317,3 +317,8 @@ fn real_programs_with_processes() {
     ]);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn signalfd_and_pidfds() {
+    compare("eventfiles", &[], b"");
+}

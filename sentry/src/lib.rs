@@ -5,6 +5,7 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod eventfiles;
 pub mod exec;
 pub mod fdtable;
 pub mod futex;

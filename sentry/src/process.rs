@@ -216,6 +216,10 @@ pub struct Process {
     pub resumed: Arc<WaitQueue>,
     /// Notified when one of its threads exits (execve waits for them).
     pub thread_exits: Arc<WaitQueue>,
+    /// Notified when a signal is queued for it or its threads (signalfd).
+    pub signal_arrivals: Arc<WaitQueue>,
+    /// Notified when it exits (pidfd).
+    pub exited: Arc<WaitQueue>,
     /// setitimer's ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF.
     pub itimers: [Option<Arc<Timer>>; 3],
     /// timer_create's timers by id.
@@ -291,6 +295,8 @@ impl Process {
             child_events: Arc::new(WaitQueue::default()),
             resumed: Arc::new(WaitQueue::default()),
             thread_exits: Arc::new(WaitQueue::default()),
+            signal_arrivals: Arc::new(WaitQueue::default()),
+            exited: Arc::new(WaitQueue::default()),
             itimers: [None, None, None],
             posix_timers: BTreeMap::new(),
             usage: Usage::default(),
@@ -423,6 +429,7 @@ impl Tasks {
             Target::Thread(t) => self.threads.get_mut(&t).unwrap().pending.push(info),
             Target::Process(_) => self.processes.get_mut(&tgid).unwrap().pending.push(info),
         };
+        self.processes[&tgid].signal_arrivals.notify_all();
         if sig == SIGKILL {
             self.start_group_exit(tgid, ExitStatus::Signaled { sig, core: false });
         } else if let Some(t) = chosen {
@@ -514,6 +521,7 @@ impl Tasks {
             _ => status,
         };
         p.life = Life::Zombie(status);
+        p.exited.notify_all();
         p.stopped = None;
         p.job_report = None;
         // Its timers die with it.

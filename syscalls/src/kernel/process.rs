@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use abi::consts::*;
 use abi::signal::*;
 use abi::Errno;
+use sentry::eventfiles::PidFd;
 use sentry::kernel::{ExecRequest, TaskBuilder};
 use sentry::process::{ExitStatus, JobReport, Life, Process};
 use sentry::task::VforkDone;
@@ -54,6 +55,7 @@ const NAMESPACES: u64 =
 #[derive(Clone, Copy, Debug, Default)]
 struct CloneArgs {
     flags: u64,
+    pidfd: u64,
     child_tid: u64,
     parent_tid: u64,
     exit_signal: u64,
@@ -62,8 +64,16 @@ struct CloneArgs {
 }
 
 pub fn clone(t: &mut Task, flags: u64, stack: u64, parent_tid: u64, child_tid: u64, tls: u64) -> SyscallResult {
-    let args =
-        CloneArgs { flags: flags & !0xff & 0xffff_ffff, exit_signal: flags & 0xff, stack, parent_tid, child_tid, tls };
+    let args = CloneArgs {
+        flags: flags & !0xff & 0xffff_ffff,
+        exit_signal: flags & 0xff,
+        stack,
+        parent_tid,
+        child_tid,
+        tls,
+        // clone reports a pidfd where the parent tid would go.
+        pidfd: parent_tid,
+    };
     if args.flags & CLONE_PIDFD != 0 && args.flags & CLONE_PARENT_SETTID != 0 {
         return Err(Errno::EINVAL);
     }
@@ -111,6 +121,7 @@ pub fn clone3(t: &mut Task, uargs: u64, size: usize) -> SyscallResult {
     }
     let args = CloneArgs {
         flags: a.flags,
+        pidfd: a.pidfd,
         child_tid: a.child_tid,
         parent_tid: a.parent_tid,
         exit_signal: a.exit_signal,
@@ -175,8 +186,7 @@ fn do_clone(t: &mut Task, a: CloneArgs) -> SyscallResult {
         // Namespaces inside the sandbox are not offered.
         return Err(Errno::EPERM);
     }
-    if f & CLONE_PIDFD != 0 {
-        // pidfds are not offered yet.
+    if f & CLONE_PIDFD != 0 && f & CLONE_THREAD != 0 {
         return Err(Errno::EINVAL);
     }
 
@@ -299,6 +309,11 @@ fn do_clone(t: &mut Task, a: CloneArgs) -> SyscallResult {
         }
     }
     thread.start(Box::new(child) as TaskBuilder);
+    if f & CLONE_PIDFD != 0 {
+        // The pidfd goes where clone3 says (clone: the parent tid pointer).
+        let fd = install_pidfd(t, tid, 0)?;
+        t.mm.write_obj(a.pidfd, &fd)?;
+    }
     if let Some(v) = vfork {
         // The parent sleeps until the child execs or exits; only a fatal
         // signal ends the wait (Linux's killable wait).
@@ -585,8 +600,7 @@ pub fn waitid(
         P_PID if id > 0 => Which::Pid(id),
         P_PGID if id == 0 => Which::Pgid(t.tasks().process(t.tgid).unwrap().pgid),
         P_PGID if id > 0 => Which::Pgid(id),
-        // pidfds are not offered yet: no fd is one.
-        P_PIDFD => return Err(Errno::EBADF),
+        P_PIDFD => Which::Pid(pidfd_pid(t, id)?),
         _ => return Err(Errno::EINVAL),
     };
     let ev = wait_child(t, which, options)?;
@@ -615,4 +629,46 @@ pub fn exit(t: &mut Task, code: i32) -> SyscallResult {
 pub fn exit_group(t: &mut Task, code: i32) -> SyscallResult {
     t.exit_group(ExitStatus::Exited(code & 0xff));
     Ok(0)
+}
+
+// ---- pidfds ----
+
+const PIDFD_NONBLOCK: u32 = 0o4000;
+
+/// The process a pidfd names (EBADF if `fd` is not a pidfd).
+pub fn pidfd_pid(t: &Task, fd: i32) -> Result<i32, Errno> {
+    let file = t.fds.file(fd)?;
+    let p = file.ops().as_any().and_then(|a| a.downcast_ref::<PidFd>()).ok_or(Errno::EBADF)?;
+    Ok(p.pid)
+}
+
+/// A new pidfd for process `pid` in the caller's fd table (close-on-exec).
+fn install_pidfd(t: &Task, pid: i32, flags: u32) -> Result<i32, Errno> {
+    let fd = PidFd::new(&t.kernel, pid)?;
+    let file = vfs::FileDescription::new(O_RDWR | (flags & PIDFD_NONBLOCK), Box::new(fd), None);
+    let entry = sentry::fdtable::FdEntry { file: Arc::new(file), cloexec: true };
+    t.fds.install(0, entry, t.nofile_limit())
+}
+
+pub fn pidfd_open(t: &mut Task, pid: i32, flags: u32) -> SyscallResult {
+    if flags & !PIDFD_NONBLOCK != 0 || pid <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    install_pidfd(t, pid, flags).map(|fd| fd as u64)
+}
+
+/// pidfd_getfd: a copy of fd `target` of the pidfd's process (close-on-exec).
+pub fn pidfd_getfd(t: &mut Task, pidfd: i32, target: i32, flags: u32) -> SyscallResult {
+    if flags != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let pid = pidfd_pid(t, pidfd)?;
+    let fds = {
+        let ts = t.tasks();
+        let p = ts.process(pid).filter(|p| !p.threads.is_empty()).ok_or(Errno::ESRCH)?;
+        ts.threads[&p.threads[0]].view.fds.clone()
+    };
+    let file = fds.file(target)?;
+    let entry = sentry::fdtable::FdEntry { file, cloexec: true };
+    t.fds.install(0, entry, t.nofile_limit()).map(|fd| fd as u64)
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use abi::signal::*;
 use abi::structs::Timespec;
 use abi::Errno;
+use sentry::eventfiles::SignalFd;
 use sentry::process::Target;
 use sentry::sigframe::{altstack_report, on_altstack};
 use sentry::{SyscallResult, Task};
@@ -322,4 +323,64 @@ pub fn rt_tgsigqueueinfo(t: &mut Task, tgid: i32, tid: i32, sig: i32, uinfo: Use
     }
     let info = queued_info(t, sig, uinfo, tgid == t.tgid)?;
     send_to_thread(t, Some(tgid), tid, info)
+}
+
+const SFD_CLOEXEC: u32 = 0o2000000;
+const SFD_NONBLOCK: u32 = 0o4000;
+
+/// signalfd4: a new signalfd for `mask` (fd -1), or a new mask for one.
+pub fn signalfd4(t: &mut Task, fd: i32, mask: UserPtr<u64>, sizemask: usize, flags: u32) -> SyscallResult {
+    if flags & !(SFD_CLOEXEC | SFD_NONBLOCK) != 0 || sizemask != SIGSET_SIZE {
+        return Err(Errno::EINVAL);
+    }
+    let m = mask.read(t)?;
+    if fd != -1 {
+        let file = t.fds.file(fd)?;
+        let sfd = file.ops().as_any().and_then(|a| a.downcast_ref::<SignalFd>()).ok_or(Errno::EINVAL)?;
+        sfd.set_mask(m);
+        return Ok(fd as u64);
+    }
+    let file = vfs::FileDescription::new(
+        abi::consts::O_RDWR | (flags & SFD_NONBLOCK),
+        Box::new(SignalFd::new(&t.kernel, m)),
+        None,
+    );
+    let entry = sentry::fdtable::FdEntry { file: std::sync::Arc::new(file), cloexec: flags & SFD_CLOEXEC != 0 };
+    t.fds.install(0, entry, t.nofile_limit()).map(|fd| fd as u64)
+}
+
+pub fn signalfd(t: &mut Task, fd: i32, mask: UserPtr<u64>, sizemask: usize) -> SyscallResult {
+    signalfd4(t, fd, mask, sizemask, 0)
+}
+
+const PIDFD_SIGNAL_THREAD: u32 = 1;
+const PIDFD_SIGNAL_THREAD_GROUP: u32 = 2;
+const PIDFD_SIGNAL_PROCESS_GROUP: u32 = 4;
+
+/// pidfd_send_signal: like kill to the pidfd's process, or (flags) to its
+/// thread or its process group.
+pub fn pidfd_send_signal(t: &mut Task, pidfd: i32, sig: i32, uinfo: UserPtr<SigInfo>, flags: u32) -> SyscallResult {
+    if !matches!(flags, 0 | PIDFD_SIGNAL_THREAD | PIDFD_SIGNAL_THREAD_GROUP | PIDFD_SIGNAL_PROCESS_GROUP) {
+        return Err(Errno::EINVAL);
+    }
+    let pid = crate::kernel::process::pidfd_pid(t, pidfd)?;
+    let info = match uinfo.read_opt(t)? {
+        Some(_) => queued_info(t, sig, uinfo, pid == t.tgid)?,
+        None => SigInfo::from_process(sig, SI_USER, t.tgid, t.creds.uid),
+    };
+    valid_signal(sig)?;
+    if flags == PIDFD_SIGNAL_PROCESS_GROUP {
+        let pgid = t.tasks().process(pid).map(|p| p.pgid).ok_or(Errno::ESRCH)?;
+        return send_to_pid(t, -pgid, info);
+    }
+    let mut ts = t.tasks();
+    // A zombie takes the signal (to no effect); a reaped process is gone.
+    if ts.process(pid).is_none() {
+        return Err(Errno::ESRCH);
+    }
+    if ts.process(pid).is_some_and(|p| p.threads.is_empty()) {
+        return Ok(0);
+    }
+    let target = if flags == PIDFD_SIGNAL_THREAD { Target::Thread(pid) } else { Target::Process(pid) };
+    ts.send(target, info).map(|_| 0)
 }
