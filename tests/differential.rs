@@ -322,3 +322,8 @@ fn real_programs_with_processes() {
 fn signalfd_and_pidfds() {
     compare("eventfiles", &[], b"");
 }
+
+#[test]
+fn resource_limits_enforced() {
+    compare("rlimits", &[], b"");
+}

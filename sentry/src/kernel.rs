@@ -409,10 +409,6 @@ impl Kernel {
         // Done with the address space (it may wait for the others using it).
         task.mm.address_space().release_thread();
         drop(task);
-        if status.is_some() {
-            // The process is gone: so are its record locks.
-            vfs::lock::release_all(vfs::lock::LockOwner::Process(tgid));
-        }
         if let (INIT_PID, Some(status)) = (tgid, status) {
             // The first process is gone: so is the sandbox, as when a pid
             // namespace's init dies.

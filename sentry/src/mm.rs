@@ -256,6 +256,11 @@ impl MemoryManager {
         self.lock().pmas.iter().map(|(&s, p)| p.end - s).sum()
     }
 
+    /// The size of the address space (what RLIMIT_AS bounds).
+    pub fn total_vm(&self) -> u64 {
+        self.lock().vmas.iter().map(|(&s, v)| v.end - s).sum()
+    }
+
     /// A copy of the VMA map, for inspection.
     pub fn vmas(&self) -> Vec<(u64, Vma)> {
         self.lock().vmas.iter().map(|(&s, &v)| (s, v)).collect()

@@ -399,7 +399,16 @@ impl Task {
         if let Some(v) = self.vfork_done.take() {
             v.release();
         }
-        self.tasks().exit_thread(self.tid, status)
+        // Linux's exit_files: the fds close before the parent hears of the
+        // exit (a pipe's other end sees EOF or EPIPE by then), and with the
+        // last thread, the process's record locks go.
+        self.fds = Arc::new(FdTable::default());
+        let kernel = self.kernel.clone();
+        let mut ts = kernel.tasks.lock().unwrap();
+        if ts.process(self.tgid).is_some_and(|p| p.threads.len() == 1) {
+            vfs::lock::release_all(vfs::lock::LockOwner::Process(self.tgid));
+        }
+        ts.exit_thread(self.tid, status)
     }
 
     /// What procfs shows of the task.

@@ -9,7 +9,17 @@ use crate::args::Fd;
 
 pub fn brk(t: &mut Task, addr: u64) -> SyscallResult {
     let limit = t.limits.get(RLIMIT_DATA).rlim_cur;
+    let cur = t.mm.brk(0, limit);
+    if addr > cur && !within_as_limit(t, page_up(addr).unwrap_or(u64::MAX).saturating_sub(page_up(cur).unwrap_or(0))) {
+        return Ok(cur);
+    }
     Ok(t.mm.brk(addr, limit))
+}
+
+/// Whether `more` bytes of address space stay within RLIMIT_AS.
+fn within_as_limit(t: &Task, more: u64) -> bool {
+    let limit = t.limits.get(RLIMIT_AS).rlim_cur;
+    limit == RLIM_INFINITY || t.mm.total_vm().saturating_add(more) <= limit
 }
 
 const PROT_WRITE_BIT: u64 = 0x2;
@@ -94,6 +104,9 @@ pub fn mmap(t: &mut Task, addr: u64, len: u64, prot: u64, flags: u64, fd: Fd, of
         // The sandbox has no huge page pool.
         return Err(Errno::ENOMEM);
     }
+    if !within_as_limit(t, len) {
+        return Err(Errno::ENOMEM);
+    }
     let req = MmapRequest {
         addr,
         len,
@@ -148,6 +161,9 @@ pub fn mremap(t: &mut Task, old: u64, old_len: u64, new_len: u64, flags: u64, ne
     }
     if page_up(new_len).is_none_or(|l| l == 0) {
         return Err(Errno::EINVAL);
+    }
+    if new_len > old_len && !within_as_limit(t, new_len - old_len) {
+        return Err(Errno::ENOMEM);
     }
     t.mm.mremap(old, old_len, new_len, flags, new_addr)
 }

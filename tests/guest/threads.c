@@ -871,7 +871,7 @@ static void test_futex(void) {
     pthread_join(t[0], NULL);
     FCHECK("WAKE_OP or 1<<4",
            futex(&wo1, FUTEX_WAKE_OP_PRIVATE, 1, 1, &wo2,
-                 FUTEX_OP(FUTEX_OP_OR | FUTEX_OP_OPARG_SHIFT, 4, FUTEX_OP_CMP_NE, 0)));
+                 FUTEX_OP((FUTEX_OP_OR | FUTEX_OP_OPARG_SHIFT), 4, FUTEX_OP_CMP_NE, 0)));
     printf("wo2 now %d\n", wo2);
     FCHECK("WAKE_OP andn 8", futex(&wo1, FUTEX_WAKE_OP_PRIVATE, 1, 1, &wo2,
                                    FUTEX_OP(FUTEX_OP_ANDN, 8, FUTEX_OP_CMP_LT, 0)));
@@ -1019,6 +1019,22 @@ static void *lock_and_die(void *arg) {
     return NULL;
 }
 
+static sem_t rob_sem, rob_go;
+static int rob_res[3];
+static void *lock_wait_die(void *arg) {
+    pthread_mutex_lock(arg);
+    sem_post(&rob_sem);
+    sem_wait(&rob_go);
+    return NULL;
+}
+
+static void *lock_report(void *arg) {
+    rob_res[0] = pthread_mutex_lock(arg);
+    rob_res[1] = pthread_mutex_consistent(arg);
+    rob_res[2] = pthread_mutex_unlock(arg);
+    return NULL;
+}
+
 static void test_robust(void) {
     printf("-- robust mutexes\n");
     pthread_mutexattr_t a;
@@ -1044,19 +1060,20 @@ static void test_robust(void) {
     PCHECK("lock now", pthread_mutex_lock(&rob2));
     PCHECK("trylock now", pthread_mutex_trylock(&rob2));
 
-    // A thread blocked on the mutex when its owner dies.
-    pthread_mutex_lock(&rob3);
+    // A thread blocked in lock when the owner dies is woken with EOWNERDEAD.
+    sem_init(&rob_sem, 0, 0);
+    sem_init(&rob_go, 0, 0);
     pthread_t t2;
-    static int blocked_res = -1;
-    pthread_create(&t2, NULL, (void *(*)(void *))lock_and_die, &rob3);
-    (void)blocked_res;
-    sleep_ms(5);
-    // Main cannot die here, so hand the lock over through a forked child test
-    // instead; just unlock and let t2 take it normally.
-    pthread_mutex_unlock(&rob3);
+    pthread_create(&t, NULL, lock_wait_die, &rob3);
+    sem_wait(&rob_sem);
+    pthread_create(&t2, NULL, lock_report, &rob3);
+    sleep_ms(10);
+    sem_post(&rob_go);
+    pthread_join(t, NULL);
     pthread_join(t2, NULL);
-    PCHECK("lock after t2 died holding it", pthread_mutex_lock(&rob3));
-    pthread_mutex_consistent(&rob3);
+    printf("waiter got %s, then consistent %s, unlock %s\n", ename(rob_res[0]), ename(rob_res[1]),
+           ename(rob_res[2]));
+    PCHECK("lock after the waiter unlocked", pthread_mutex_lock(&rob3));
     pthread_mutex_unlock(&rob3);
 
     // Across processes: a pshared robust mutex held by a child that exits.
@@ -1073,8 +1090,7 @@ static void test_robust(void) {
     PCHECK("parent lock after child died", pthread_mutex_lock(pm));
     PCHECK("consistent", pthread_mutex_consistent(pm));
     PCHECK("unlock", pthread_mutex_unlock(pm));
-    // The parent holds it while a child blocks on it, then the parent's
-    // thread that holds it exits.
+    // A parent thread dies holding it; a child then locks it.
     pthread_create(&t, NULL, lock_and_die, pm);
     pthread_join(t, NULL);
     c = fork_flushed();

@@ -125,7 +125,10 @@ fn do_io(
     if !ok {
         return Err(Errno::EBADF);
     }
-    let blocks = buffer(t)?;
+    let mut blocks = buffer(t)?;
+    if dir == Dir::Write {
+        blocks = fsize_clip(t, &file, offset, blocks)?;
+    }
     let r = match dir {
         Dir::Read => file.ops().read(&file, &blocks, offset),
         Dir::Write if blocks.is_empty() => return Ok(0),
@@ -141,6 +144,34 @@ fn do_io(
         }
     }
     r.map(|n| n as u64)
+}
+
+/// RLIMIT_FSIZE: a write to a regular file stops at the limit; one that
+/// starts at or past it fails with EFBIG and SIGXFSZ.
+fn fsize_clip(
+    t: &mut Task,
+    file: &vfs::FileDescription,
+    offset: Option<i64>,
+    blocks: BlockSeq,
+) -> Result<BlockSeq, Errno> {
+    let limit = t.limits.get(abi::consts::RLIMIT_FSIZE).rlim_cur;
+    if limit == abi::consts::RLIM_INFINITY || blocks.is_empty() {
+        return Ok(blocks);
+    }
+    let st = file.ops().stat()?;
+    if st.st_mode & abi::consts::S_IFMT != abi::consts::S_IFREG {
+        return Ok(blocks);
+    }
+    let pos = match offset {
+        _ if file.flags() & abi::consts::O_APPEND != 0 => st.st_size.max(0) as u64,
+        Some(o) => o as u64,
+        None => (*file.pos()).max(0) as u64,
+    };
+    if pos >= limit {
+        t.signal_self(abi::signal::SIGXFSZ, abi::signal::SI_USER);
+        return Err(Errno::EFBIG);
+    }
+    Ok(blocks.take((limit - pos).min(usize::MAX as u64) as usize))
 }
 
 pub fn read(t: &mut Task, fd: Fd, buf: UserBuf, count: usize) -> SyscallResult {

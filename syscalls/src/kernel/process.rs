@@ -48,6 +48,8 @@ const CLONE_NEWNET: u64 = 0x4000_0000;
 const CLONE_IO: u64 = 0x8000_0000;
 const CLONE_CLEAR_SIGHAND: u64 = 0x1_0000_0000;
 const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+const CAP_SYS_ADMIN: u32 = 21;
+const CAP_SYS_RESOURCE: u32 = 24;
 const NAMESPACES: u64 =
     CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET;
 
@@ -191,6 +193,15 @@ fn do_clone(t: &mut Task, a: CloneArgs) -> SyscallResult {
     }
 
     let kernel = t.kernel.clone();
+    // RLIMIT_NPROC counts the tasks of the real user; CAP_SYS_ADMIN and
+    // CAP_SYS_RESOURCE are above it.
+    let nproc = t.limits.get(RLIMIT_NPROC).rlim_cur;
+    if nproc != RLIM_INFINITY && !t.creds.capable(CAP_SYS_ADMIN) && !t.creds.capable(CAP_SYS_RESOURCE) {
+        let uid = t.creds.uid;
+        if t.tasks().threads.values().filter(|th| th.view.creds.uid == uid).count() as u64 >= nproc {
+            return Err(Errno::EAGAIN);
+        }
+    }
     let tid = t.tasks().alloc_pid()?;
     let share_vm = f & CLONE_VM != 0;
     let thread = kernel.new_thread(!share_vm)?;
