@@ -645,3 +645,37 @@ fn volumes_do_not_open_a_way_out_of_the_jail() {
     assert_eq!(shell_status(&o), 0, "{}", stderr(&o));
     assert!(!vol.join("../escaped.txt").exists() && !root.join("escaped.txt").exists());
 }
+
+/// After sandboxes that made many processes and threads have exited, none of
+/// their host processes (Sentry, stubs, gofer) is left: each carries the
+/// sandbox's unique hostname on its command line, so a scan of /proc finds
+/// any leftover.
+#[test]
+fn no_host_processes_outlive_their_sandbox() {
+    let bin = build_guest("stress", Link::Static);
+    let marker = format!("rvisor-leak-check-{}", std::process::id());
+    for _ in 0..2 {
+        let mut c = Command::new(RVISOR);
+        c.args(["do", "--hostname", &marker, "--"]).arg(&bin);
+        let o = common::run(c, b"");
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    // Exiting processes may take a moment to be reaped by the host.
+    let mut left = Vec::new();
+    for _ in 0..100 {
+        left = std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
+            .filter(|p| {
+                let cmd = std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
+                cmd.windows(marker.len()).any(|w| w == marker.as_bytes())
+            })
+            .collect();
+        if left.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(left.is_empty(), "host processes left behind: {left:?}");
+}

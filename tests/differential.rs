@@ -327,3 +327,8 @@ fn signalfd_and_pidfds() {
 fn resource_limits_enforced() {
     compare("rlimits", &[], b"");
 }
+
+#[test]
+fn stress_forks_signal_storm_threads_and_exec() {
+    compare("stress", &[], b"");
+}
