@@ -573,17 +573,20 @@ impl MemoryManager {
 
     /// Serves a host fault at `addr`: maps the chunk around it, or says which
     /// signal the application gets.
-    pub fn handle_fault(&self, addr: u64, code: i32) -> Result<(), FaultSignal> {
+    /// `ip` is where the application was (an instruction fetch faults there).
+    pub fn handle_fault(&self, addr: u64, code: i32, ip: u64) -> Result<(), FaultSignal> {
         let mut s = self.lock();
         let Some((vstart, vma)) = s.vma_for_access(addr) else {
             return Err(FaultSignal { signo: SIGSEGV, code: SEGV_MAPERR });
         };
-        let cow_write = code == SEGV_ACCERR
-            && vma.prot.contains(Prot::WRITE)
-            && s.pmas_in(addr, addr + 1).first().is_some_and(|(_, p)| p.cow);
-        if vma.prot.is_empty() || (code == SEGV_ACCERR && !cow_write) {
-            // Host mappings carry their VMA's full protection, except for
-            // copy-on-write pages, so any other access error is a real one.
+        // Host mappings carry their VMA's full protection, except for
+        // copy-on-write pages. So an access error in a writable VMA is a
+        // write to such a page, or stale (another thread has since fixed the
+        // mapping): either way the mapping is made right and the access
+        // tried again. Elsewhere it is real: a write to a read-only VMA, or
+        // an instruction fetch from one without PROT_EXEC.
+        let fetch = page_down(addr) == page_down(ip) && !vma.prot.contains(Prot::EXEC);
+        if vma.prot.is_empty() || (code == SEGV_ACCERR && (fetch || !vma.prot.contains(Prot::WRITE))) {
             return Err(FaultSignal { signo: SIGSEGV, code: SEGV_ACCERR });
         }
         let sigbus = |_| FaultSignal { signo: abi::signal::SIGBUS, code: BUS_ADRERR };

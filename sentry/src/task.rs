@@ -202,7 +202,7 @@ impl Task {
                     self.restart_pending = self.regs.orig_rax != SYS_RT_SIGRETURN && is_restart_code(self.regs.rax);
                 }
                 Ok(Exit::Fault { addr, code }) => {
-                    if let Err(sig) = self.mm.handle_fault(addr, code) {
+                    if let Err(sig) = self.mm.handle_fault(addr, code, self.regs.rip) {
                         self.force_signal(SigInfo::fault(sig.signo, sig.code, addr));
                     }
                 }

@@ -160,9 +160,11 @@ pub fn compare(name: &str, args: &[&str], stdin: &[u8]) {
                 .map(|(a, b)| format!("  native: {}\n  rvisor: {}", trunc(a), trunc(b)))
                 .collect();
             panic!(
-                "{name} {args:?} ({link:?}): stdout differs ({} vs {} lines)\n{}\nrvisor stderr: {}",
+                "{name} {args:?} ({link:?}): stdout differs ({} vs {} lines, status {} vs {})\n{}\nrvisor stderr: {}",
                 ns.lines().count(),
                 rs.lines().count(),
+                shell_status(&n),
+                shell_status(&r),
                 diff.join("\n"),
                 String::from_utf8_lossy(&r.stderr)
             );

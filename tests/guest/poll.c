@@ -10,7 +10,8 @@ int main(void) {
     // Stdin alone first: it becomes readable when the input arrives.
     struct pollfd in0 = {.fd = 0, .events = POLLIN};
     CHECK("poll stdin until input", poll(&in0, 1, 5000));
-    printf("stdin revents %#x\n", in0.revents);
+    // Whether the writer has closed too (POLLHUP) is a matter of timing.
+    printf("stdin revents %#x\n", in0.revents & ~POLLHUP);
     struct pollfd p[5] = {
         {.fd = 0, .events = POLLIN},
         {.fd = 1, .events = POLLOUT},
@@ -19,7 +20,7 @@ int main(void) {
         {.fd = 77, .events = POLLIN},
     };
     CHECK("poll", poll(p, 5, 1000));
-    for (int i = 0; i < 5; i++) printf("fd %d revents %#x\n", p[i].fd, p[i].revents);
+    for (int i = 0; i < 5; i++) printf("fd %d revents %#x\n", p[i].fd, i == 0 ? p[i].revents & ~POLLHUP : p[i].revents);
     CHECK("poll zero fds, zero timeout", poll(NULL, 0, 0));
     CHECK("poll zero fds, 20ms", poll(NULL, 0, 20));
     CHECK("poll bad pointer", poll((void *)0x10, 1, 0));

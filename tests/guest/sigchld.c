@@ -403,8 +403,14 @@ static void groups(void) {
             setpgid(0, pgid);
             if (i == 1) handle(SIGTERM, empty_handler, 0);
             if (i == 2) handle(SIGTERM, SIG_IGN, 0);
+            // Blocked until the wait below: a SIGTERM that comes early is
+            // not lost before the child waits for it.
+            sigset_t term, old;
+            sigemptyset(&term);
+            sigaddset(&term, SIGTERM);
+            sigprocmask(SIG_BLOCK, &term, &old);
             write(ready[1], "r", 1);
-            pause();
+            sigsuspend(&old);
             if (i == 1) {
                 write(report[1], "B", 1);
                 _exit(20);

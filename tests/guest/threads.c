@@ -609,6 +609,20 @@ static void *sig_target(void *arg) {
     return NULL;
 }
 
+// Unblocks SIGUSR2 with pthread_sigmask and polls until its handler has run.
+static void *sig_unblocked(void *arg) {
+    (void)arg;
+    target_tid = my_gettid();
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR2);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    __atomic_store_n(&target_ready, 1, __ATOMIC_RELEASE);
+    for (int i = 0; i < 5000 && !usr2_hits; i++)
+        sleep_ms(1);
+    return NULL;
+}
+
 static sem_t blockers_sem;
 static volatile int blockers_saw_pending;
 static void *sig_blocker(void *arg) {
@@ -660,7 +674,6 @@ static void test_thread_signals(void) {
     CHECK("tgkill self sig 0", syscall(SYS_tgkill, getpid(), my_gettid(), 0));
     CHECK("tgkill wrong tgid", syscall(SYS_tgkill, INT_MAX, my_gettid(), 0));
     CHECK("tgkill bad tid", syscall(SYS_tgkill, getpid(), -1, 0));
-    CHECK("tkill exited thread tid", syscall(SYS_tkill, target_tid, 0));
 
     // Process-directed: every thread but one blocks SIGUSR2.
     sem_init(&blockers_sem, 0, 0);
@@ -668,10 +681,8 @@ static void test_thread_signals(void) {
     for (int i = 0; i < 3; i++)
         pthread_create(&b[i], NULL, sig_blocker, NULL);
     target_ready = 0;
-    sigsuspend_err = 0;
-    pthread_create(&t, NULL, sig_target, NULL);
+    pthread_create(&t, NULL, sig_unblocked, NULL);
     spin_until(&target_ready);
-    sleep_ms(5);
     CHECK("kill(getpid(), SIGUSR2)", kill(getpid(), SIGUSR2));
     pthread_join(t, NULL);
     for (int i = 0; i < 3; i++)
@@ -700,57 +711,80 @@ static void test_thread_signals(void) {
 }
 
 // ---------------------------------------------------------------- raw futexes
+// A futex waiter thread. It loops until a FUTEX_WAIT returns 0, which only a
+// wake does: Linux may wake a futex sleeper spuriously, and the kernel then
+// re-checks the value at the address the waiter originally passed, going back
+// to sleep there (or failing with EAGAIN if the value changed). With "home"
+// set, the waiter re-waits for value 0 at *home after an EAGAIN; otherwise it
+// re-waits at its own address with the value it now holds.
 struct waiter {
     int *addr;
     int op;
-    int val;
     int bitset;
-    long ret;
-    int err;
+    int *volatile *home;
     volatile int done;
 };
 
 static void *waiter_fn(void *arg) {
     struct waiter *w = arg;
-    errno = 0;
-    w->ret = futex(w->addr, w->op, w->val, 0, NULL, w->bitset);
-    w->err = errno;
+    int *a = w->addr;
+    int v = w->home ? 0 : __atomic_load_n(a, __ATOMIC_SEQ_CST);
+    for (int i = 0; i < 100000; i++) {
+        if (futex(a, w->op, v, 0, NULL, w->bitset) == 0)
+            break;
+        if (w->home) {
+            a = __atomic_load_n(w->home, __ATOMIC_SEQ_CST);
+            v = 0;
+        } else {
+            v = __atomic_load_n(a, __ATOMIC_SEQ_CST);
+        }
+    }
     __atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
     return NULL;
 }
 
-static void start_waiter(pthread_t *t, struct waiter *w, int *addr, int op, int val, int bitset) {
+static void start_waiter(pthread_t *t, struct waiter *w, int *addr, int op, int bitset, int *volatile *home) {
     w->addr = addr;
     w->op = op;
-    w->val = val;
     w->bitset = bitset;
-    w->ret = -2;
-    w->err = 0;
+    w->home = home;
     w->done = 0;
     pthread_create(t, NULL, waiter_fn, w);
 }
 
-// Moves n waiters from staging to target with CMP_REQUEUE, retrying until all
-// have arrived: afterwards they are certainly asleep on target.
-static int park(int *staging, int *target, int n) {
-    int moved = 0;
-    for (int i = 0; moved < n && i < 100000; i++) {
-        long r = futex(staging, FUTEX_CMP_REQUEUE_PRIVATE, 0, n - moved, target, *staging);
+// Counts the waiters asleep on a private futex without disturbing them: a
+// CMP_REQUEUE onto the same futex returns how many it "moved".
+static long nwaiters(int *a) {
+    return futex(a, FUTEX_CMP_REQUEUE_PRIVATE, 0, INT_MAX, a, __atomic_load_n(a, __ATOMIC_SEQ_CST));
+}
+
+// Waits (bounded) until n waiters are asleep on a; returns the last count.
+static long await_waiters(int *a, int n) {
+    long k = -1;
+    for (int i = 0; i < 200000; i++) {
+        k = nwaiters(a);
+        if (k == n)
+            break;
+        sched_yield();
+    }
+    return k;
+}
+
+// Wakes (bounded retries) until n waiters in total were woken on a.
+static long wake_total(int *a, int n) {
+    long total = 0;
+    for (int i = 0; total < n && i < 200000; i++) {
+        long r = futex(a, FUTEX_WAKE_PRIVATE, n - (int)total, 0, NULL, 0);
         if (r > 0)
-            moved += (int)r;
+            total += r;
         else
             sched_yield();
     }
-    return moved;
+    return total;
 }
 
-static int fw, fq1, fq2, fq3, fs, fb, wo1, wo2, wsa, wsb;
-
-static const char *wres(struct waiter *w) {
-    static char buf[64];
-    snprintf(buf, sizeof buf, "%ld%s%s", w->ret, w->ret == -1 ? " " : "", w->ret == -1 ? ename(w->err) : "");
-    return buf;
-}
+static int fw, fq1, fq2, fq3, fb, wo1, wo2;
+static int *volatile fq_home;
 
 static void test_futex(void) {
     printf("-- futex\n");
@@ -807,7 +841,9 @@ static void test_futex(void) {
     printf("-- futex wait/wake between threads\n");
     pthread_t t[4];
     struct waiter w[4];
-    start_waiter(&t[0], &w[0], &fw, FUTEX_WAIT_PRIVATE, 0, 0);
+    start_waiter(&t[0], &w[0], &fw, FUTEX_WAIT_PRIVATE, 0, NULL);
+    printf("waiters asleep %ld\n", await_waiters(&fw, 1));
+    printf("count again %ld\n", nwaiters(&fw));
     long r = 0;
     for (int i = 0; r == 0 && i < 100000; i++) {
         r = futex(&fw, FUTEX_WAKE_PRIVATE, 1, 0, NULL, 0);
@@ -815,59 +851,72 @@ static void test_futex(void) {
             sched_yield();
     }
     pthread_join(t[0], NULL);
-    printf("WAKE woke %ld, waiter returned %s\n", r, wres(&w[0]));
+    printf("WAKE woke %ld, waiter done %d\n", r, w[0].done);
+    printf("count now %ld\n", nwaiters(&fw));
 
     printf("-- futex bitsets\n");
-    start_waiter(&t[0], &w[0], &fs, FUTEX_WAIT_BITSET_PRIVATE, 0, 0x1);
-    printf("parked %d\n", park(&fs, &fb, 1));
+    start_waiter(&t[0], &w[0], &fb, FUTEX_WAIT_BITSET_PRIVATE, 0x1, NULL);
+    printf("waiters asleep %ld\n", await_waiters(&fb, 1));
     FCHECK("WAKE_BITSET non-matching", futex(&fb, FUTEX_WAKE_BITSET_PRIVATE, INT_MAX, 0, NULL, 0x6));
     sleep_ms(10);
     printf("waiter still asleep %d\n", !__atomic_load_n(&w[0].done, __ATOMIC_ACQUIRE));
     FCHECK("WAKE_BITSET matching", futex(&fb, FUTEX_WAKE_BITSET_PRIVATE, INT_MAX, 0, NULL, 0x3));
     pthread_join(t[0], NULL);
-    printf("bitset waiter returned %s\n", wres(&w[0]));
-    start_waiter(&t[0], &w[0], &fs, FUTEX_WAIT_BITSET_PRIVATE, 0, 0x4);
-    printf("parked %d\n", park(&fs, &fb, 1));
+    start_waiter(&t[0], &w[0], &fb, FUTEX_WAIT_BITSET_PRIVATE, 0x4, NULL);
+    printf("waiters asleep %ld\n", await_waiters(&fb, 1));
     FCHECK("plain WAKE wakes a bitset waiter", futex(&fb, FUTEX_WAKE_PRIVATE, INT_MAX, 0, NULL, 0));
     pthread_join(t[0], NULL);
-    printf("bitset waiter returned %s\n", wres(&w[0]));
+    start_waiter(&t[0], &w[0], &fb, FUTEX_WAIT_PRIVATE, 0, NULL);
+    printf("waiters asleep %ld\n", await_waiters(&fb, 1));
+    FCHECK("WAKE_BITSET wakes a plain waiter", futex(&fb, FUTEX_WAKE_BITSET_PRIVATE, INT_MAX, 0, NULL, 0x80));
+    pthread_join(t[0], NULL);
 
     printf("-- futex requeue\n");
+    fq_home = &fq1;
     for (int i = 0; i < 3; i++)
-        start_waiter(&t[i], &w[i], &fq1, FUTEX_WAIT_PRIVATE, 0, 0);
-    printf("CMP_REQUEUE moved %d to fq2\n", park(&fq1, &fq2, 3));
-    FCHECK("CMP_REQUEUE wrong val3", futex(&fq1, FUTEX_CMP_REQUEUE_PRIVATE, 0, INT_MAX, &fq2, 1));
-    FCHECK("CMP_REQUEUE negative nr_requeue", futex(&fq1, FUTEX_CMP_REQUEUE_PRIVATE, 0, -1, &fq2, 0));
-    FCHECK("CMP_REQUEUE negative nr_wake", futex(&fq1, FUTEX_CMP_REQUEUE_PRIVATE, -1, 1, &fq2, 0));
-    FCHECK("WAKE fq1 (empty now)", futex(&fq1, FUTEX_WAKE_PRIVATE, INT_MAX, 0, NULL, 0));
+        start_waiter(&t[i], &w[i], &fq1, FUTEX_WAIT_PRIVATE, 0, &fq_home);
+    printf("waiters asleep on fq1 %ld\n", await_waiters(&fq1, 3));
+    // From here on fq1 holds 1: a waiter sent back there spuriously gets
+    // EAGAIN and moves to fq_home instead of sleeping on fq1.
+    fq_home = &fq2;
+    __atomic_store_n(&fq1, 1, __ATOMIC_SEQ_CST);
+    FCHECK("CMP_REQUEUE wrong val3", futex(&fq1, FUTEX_CMP_REQUEUE_PRIVATE, 0, INT_MAX, &fq2, 0));
+    FCHECK("CMP_REQUEUE negative nr_requeue", futex(&fq1, FUTEX_CMP_REQUEUE_PRIVATE, 0, -1, &fq2, 1));
+    FCHECK("CMP_REQUEUE negative nr_wake", futex(&fq1, FUTEX_CMP_REQUEUE_PRIVATE, -1, 1, &fq2, 1));
+    FCHECK("CMP_REQUEUE fq1->fq2 wake 0 move all", futex(&fq1, FUTEX_CMP_REQUEUE_PRIVATE, 0, INT_MAX, &fq2, 1));
+    printf("asleep on fq1 %ld, fq2 %ld\n", nwaiters(&fq1), nwaiters(&fq2));
+    FCHECK("WAKE fq1", futex(&fq1, FUTEX_WAKE_PRIVATE, INT_MAX, 0, NULL, 0));
     FCHECK("REQUEUE fq2->fq3 wake 1 move 1", futex(&fq2, FUTEX_REQUEUE_PRIVATE, 1, 1, &fq3, 0));
-    FCHECK("CMP_REQUEUE fq2->fq3 wake 0 move 0", futex(&fq2, FUTEX_CMP_REQUEUE_PRIVATE, 0, 0, &fq3, fq2));
-    FCHECK("WAKE fq2", futex(&fq2, FUTEX_WAKE_PRIVATE, INT_MAX, 0, NULL, 0));
-    FCHECK("WAKE fq3", futex(&fq3, FUTEX_WAKE_PRIVATE, INT_MAX, 0, NULL, 0));
-    int zeros = 0;
+    printf("asleep on fq2 %ld, fq3 %ld\n", nwaiters(&fq2), nwaiters(&fq3));
+    FCHECK("CMP_REQUEUE fq2->fq3 wake 0 move 0", futex(&fq2, FUTEX_CMP_REQUEUE_PRIVATE, 0, 0, &fq3, 0));
+    FCHECK("CMP_REQUEUE fq2->fq3 wake 1 move 0", futex(&fq2, FUTEX_CMP_REQUEUE_PRIVATE, 1, 0, &fq3, 0));
+    printf("asleep on fq2 %ld, fq3 %ld\n", nwaiters(&fq2), nwaiters(&fq3));
+    fq_home = &fq3;
+    __atomic_store_n(&fq2, 1, __ATOMIC_SEQ_CST);
+    printf("woken on fq3 %ld\n", wake_total(&fq3, 1));
+    int done = 0;
     for (int i = 0; i < 3; i++) {
         pthread_join(t[i], NULL);
-        zeros += w[i].ret == 0;
+        done += w[i].done;
     }
-    printf("waiters returning 0: %d\n", zeros);
+    printf("waiters finished %d\n", done);
 
     printf("-- futex wake_op\n");
-    start_waiter(&t[0], &w[0], &wsa, FUTEX_WAIT_PRIVATE, 0, 0);
-    start_waiter(&t[1], &w[1], &wsb, FUTEX_WAIT_PRIVATE, 0, 0);
-    printf("parked %d %d\n", park(&wsa, &wo2, 1), park(&wsb, &wo1, 1));
+    start_waiter(&t[0], &w[0], &wo1, FUTEX_WAIT_PRIVATE, 0, NULL);
+    start_waiter(&t[1], &w[1], &wo2, FUTEX_WAIT_PRIVATE, 0, NULL);
+    printf("waiters asleep %ld %ld\n", await_waiters(&wo1, 1), await_waiters(&wo2, 1));
     FCHECK("WAKE_OP set 7, cmp old==0",
            futex(&wo1, FUTEX_WAKE_OP_PRIVATE, 1, 1, &wo2, FUTEX_OP(FUTEX_OP_SET, 7, FUTEX_OP_CMP_EQ, 0)));
     printf("wo2 now %d\n", wo2);
     pthread_join(t[0], NULL);
     pthread_join(t[1], NULL);
-    printf("waiters returned %s", wres(&w[0]));
-    printf(" and %s\n", wres(&w[1]));
-    start_waiter(&t[0], &w[0], &wsa, FUTEX_WAIT_PRIVATE, 0, 0);
-    printf("parked %d\n", park(&wsa, &wo2, 1));
+    start_waiter(&t[0], &w[0], &wo2, FUTEX_WAIT_PRIVATE, 0, NULL);
+    printf("waiters asleep %ld\n", await_waiters(&wo2, 1));
     FCHECK("WAKE_OP add 1, cmp old>100",
            futex(&wo1, FUTEX_WAKE_OP_PRIVATE, 1, 1, &wo2, FUTEX_OP(FUTEX_OP_ADD, 1, FUTEX_OP_CMP_GT, 100)));
-    printf("wo2 now %d, waiter still asleep %d\n", wo2, !__atomic_load_n(&w[0].done, __ATOMIC_ACQUIRE));
-    FCHECK("WAKE wo2", futex(&wo2, FUTEX_WAKE_PRIVATE, 1, 0, NULL, 0));
+    printf("wo2 now %d, asleep on wo2 %ld\n", wo2, nwaiters(&wo2));
+    FCHECK("WAKE_OP wake 0 on wo1, cmp old==8 wakes wo2",
+           futex(&wo1, FUTEX_WAKE_OP_PRIVATE, 0, 1, &wo2, FUTEX_OP(FUTEX_OP_ADD, 0, FUTEX_OP_CMP_EQ, 8)));
     pthread_join(t[0], NULL);
     FCHECK("WAKE_OP or 1<<4",
            futex(&wo1, FUTEX_WAKE_OP_PRIVATE, 1, 1, &wo2,
