@@ -1,7 +1,8 @@
 // Process, thread and signal costs: prints microseconds per fork+exit+wait,
 // fork+exec+wait of /bin/true, thread create+join, futex ping-pong between
 // two threads, pipe ping-pong between two processes, and a signal delivery
-// round trip (raise to a handler and back). Usage: proc_ops N
+// round trip (raise to a handler and back), and clock_gettime (which the
+// sandbox serves as a syscall: it offers no vDSO). Usage: proc_ops N
 #define _GNU_SOURCE
 #include <linux/futex.h>
 #include <pthread.h>
@@ -102,6 +103,12 @@ int main(int argc, char **argv) {
     }
     printf("pipe_pingpong %.1f\n", (now() - t) / m);
     waitpid(p, NULL, 0);
+
+    struct timespec ts;
+    long k = n * 100;
+    t = now();
+    for (long i = 0; i < k; i++) clock_gettime(CLOCK_MONOTONIC, &ts);
+    printf("clock_gettime %.3f\n", (now() - t) / k);
 
     signal(SIGUSR1, on_usr1);
     t = now();

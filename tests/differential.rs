@@ -332,3 +332,13 @@ fn resource_limits_enforced() {
 fn stress_forks_signal_storm_threads_and_exec() {
     compare("stress", &[], b"");
 }
+
+#[test]
+fn threads_futexes_and_robust_mutexes() {
+    compare("threads", &[], b"");
+}
+
+#[test]
+fn credentials_and_capabilities() {
+    compare("creds", &[], b"");
+}

@@ -74,7 +74,7 @@ impl Platform for PtracePlatform {
     fn new_address_space(&self) -> Result<Arc<dyn AddressSpace>> {
         let stub = Arc::new(Stub::spawn(&self.page, self.memfd)?);
         let owner = gettid();
-        let threads = Mutex::new(HashMap::from([(owner, stub.clone())]));
+        let threads = Mutex::new((HashMap::from([(owner, stub.clone())]), 0));
         Ok(Arc::new(PtraceAddressSpace { first: stub, owner, threads, released: Condvar::new() }))
     }
 
@@ -155,8 +155,9 @@ pub struct PtraceAddressSpace {
     /// The first stub thread; kept for the address space's lifetime.
     first: Arc<Stub>,
     owner: i32,
-    /// Stub threads by the task thread that traces them.
-    threads: Mutex<HashMap<i32, Arc<Stub>>>,
+    /// Stub threads by the task thread that traces them, and how many made
+    /// by `clone_thread` wait for `adopt_thread`.
+    threads: Mutex<(HashMap<i32, Arc<Stub>>, usize)>,
     released: Condvar,
 }
 
@@ -166,6 +167,7 @@ impl PtraceAddressSpace {
         self.threads
             .lock()
             .unwrap()
+            .0
             .get(&gettid())
             .cloned()
             .ok_or(PlatformError::Unsupported("address space used from a thread that traces none of its stub threads"))
@@ -198,31 +200,45 @@ impl AddressSpace for PtraceAddressSpace {
     }
 
     fn clone_thread(&self) -> Result<u64> {
-        Ok(self.stub()?.clone_thread()? as u64)
+        let tid = self.stub()?.clone_thread()?;
+        self.threads.lock().unwrap().1 += 1;
+        Ok(tid as u64)
     }
 
     fn adopt_thread(&self, token: u64) -> Result<()> {
-        let stub = Stub::adopt(token as i32, &self.first)?;
-        self.threads.lock().unwrap().insert(gettid(), Arc::new(stub));
-        Ok(())
+        let stub = Stub::adopt(token as i32, &self.first);
+        let mut threads = self.threads.lock().unwrap();
+        threads.1 -= 1;
+        match stub {
+            Ok(stub) => {
+                threads.0.insert(gettid(), Arc::new(stub));
+                Ok(())
+            }
+            Err(e) => {
+                drop(threads);
+                self.released.notify_all();
+                Err(e)
+            }
+        }
     }
 
     fn release_thread(&self) {
         let me = gettid();
         let mut threads = self.threads.lock().unwrap();
         if me != self.owner {
-            if let Some(stub) = threads.remove(&me) {
+            if let Some(stub) = threads.0.remove(&me) {
                 drop(threads);
                 stub.exit_thread();
                 self.released.notify_all();
             }
             return;
         }
-        // The process lives as long as this thread: wait for the others.
-        while threads.len() > 1 {
+        // The process lives as long as this thread: wait for the others,
+        // those still being adopted too.
+        while threads.0.len() > 1 || threads.1 > 0 {
             threads = self.released.wait(threads).unwrap();
         }
-        threads.clear();
+        threads.0.clear();
         drop(threads);
         self.first.kill_process();
     }

@@ -41,6 +41,8 @@ enum Kind {
     RootDir(i32),
     FdDir(i32),
     Fd(i32, i32),
+    /// /proc/PID/task: a directory per thread of the process.
+    TaskDir(i32),
     Maps(i32),
     /// /proc/mounts: a link to self/mounts.
     MountsLink,
@@ -58,13 +60,20 @@ impl ProcNode {
         self.kernel.upgrade().and_then(|k| k.task(pid)).ok_or(Errno::ENOENT)
     }
 
+    /// The thread ids of process `pid`.
+    fn threads(&self, pid: i32) -> Vec<i32> {
+        let Some(k) = self.kernel.upgrade() else { return Vec::new() };
+        let ts = k.tasks.lock().unwrap();
+        ts.process(pid).map(|p| p.threads.clone()).unwrap_or_default()
+    }
+
     fn child(&self, kind: Kind) -> InodeRef {
         Arc::new(ProcNode { kernel: self.kernel.clone(), kind })
     }
 
     fn file_type(&self) -> FileType {
         match self.kind {
-            Kind::Root | Kind::PidDir(_) | Kind::FdDir(_) => FileType::Directory,
+            Kind::Root | Kind::PidDir(_) | Kind::FdDir(_) | Kind::TaskDir(_) => FileType::Directory,
             Kind::SelfLink | Kind::MountsLink | Kind::Exe(_) | Kind::Cwd(_) | Kind::RootDir(_) | Kind::Fd(..) => {
                 FileType::Symlink
             }
@@ -87,6 +96,7 @@ impl ProcNode {
             Kind::Mounts(p) => per_pid(p, 6),
             Kind::MountInfo(p) => per_pid(p, 7),
             Kind::Fd(p, fd) => per_pid(p, 0x1000 + fd as u64),
+            Kind::TaskDir(p) => per_pid(p, 9),
         }
     }
 
@@ -205,10 +215,11 @@ impl Inode for ProcNode {
             | Kind::Fd(p, _)
             | Kind::Maps(p)
             | Kind::Mounts(p)
+            | Kind::TaskDir(p)
             | Kind::MountInfo(p) => self.task(p).map(|t| (t.creds.euid, t.creds.egid)).unwrap_or((0, 0)),
         };
         let mode = match self.kind {
-            Kind::Root | Kind::PidDir(_) => S_IFDIR | 0o555,
+            Kind::Root | Kind::PidDir(_) | Kind::TaskDir(_) => S_IFDIR | 0o555,
             Kind::FdDir(_) => S_IFDIR | 0o500,
             Kind::SelfLink | Kind::MountsLink => S_IFLNK | 0o777,
             Kind::Exe(_) | Kind::Cwd(_) | Kind::RootDir(_) => S_IFLNK | 0o777,
@@ -252,8 +263,16 @@ impl Inode for ProcNode {
                     b"maps" => Ok(self.child(Kind::Maps(p))),
                     b"mounts" => Ok(self.child(Kind::Mounts(p))),
                     b"mountinfo" => Ok(self.child(Kind::MountInfo(p))),
+                    b"task" => Ok(self.child(Kind::TaskDir(p))),
                     _ => Err(Errno::ENOENT),
                 }
+            }
+            Kind::TaskDir(p) => {
+                let tid = number().ok_or(Errno::ENOENT)?;
+                if !self.threads(p).contains(&tid) {
+                    return Err(Errno::ENOENT);
+                }
+                Ok(self.child(Kind::PidDir(tid)))
             }
             Kind::FdDir(p) => {
                 let fd = number().ok_or(Errno::ENOENT)?;
@@ -293,7 +312,11 @@ impl Inode for ProcNode {
                 entry(b"mountinfo".to_vec(), Kind::MountInfo(p)),
                 entry(b"mounts".to_vec(), Kind::Mounts(p)),
                 entry(b"root".to_vec(), Kind::RootDir(p)),
+                entry(b"task".to_vec(), Kind::TaskDir(p)),
             ]),
+            Kind::TaskDir(p) => {
+                Ok(self.threads(p).into_iter().map(|t| entry(t.to_string().into_bytes(), Kind::PidDir(t))).collect())
+            }
             Kind::FdDir(p) => {
                 let fds = self.task(p)?.fds.fds();
                 Ok(fds.into_iter().map(|(fd, _)| entry(fd.to_string().into_bytes(), Kind::Fd(p, fd))).collect())

@@ -60,6 +60,11 @@ impl Credentials {
     pub fn capable(&self, cap: u32) -> bool {
         self.cap_effective & (1 << cap) != 0
     }
+
+    /// inode_owner_or_capable: the fs uid owns `st`, or CAP_FOWNER.
+    pub fn owns(&self, st: &abi::structs::Stat) -> bool {
+        st.st_uid == self.fsuid || self.capable(CAP_FOWNER)
+    }
 }
 
 /// Where a task's paths start: its root (chroot), working directory and umask.
@@ -162,6 +167,12 @@ pub struct Task {
 
 /// Every capability Linux defines (CAP_LAST_CAP is 40).
 pub const ALL_CAPS: u64 = (1 << 41) - 1;
+pub const CAP_CHOWN: u32 = 0;
+pub const CAP_FOWNER: u32 = 3;
+pub const CAP_FSETID: u32 = 4;
+pub const CAP_SYS_CHROOT: u32 = 18;
+/// The capabilities that follow the fs uid to and from 0 (CAP_FS_MASK).
+pub const CAP_FS_MASK: u64 = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 9) | (1 << 27) | (1 << 32);
 
 /// The name exec gives a task: the last component of the path, at most 15 bytes.
 pub fn comm_of(path: &[u8]) -> [u8; 16] {

@@ -246,7 +246,7 @@ pub static TABLE: &[Entry] = &[
     entry!(RT_SIGRETURN, "rt_sigreturn", [], Ret::Hex, typed!(kernel::signal::rt_sigreturn), Full),
     entry!(SIGALTSTACK, "sigaltstack", [Ptr, Ptr], Ret::Int, typed!(kernel::signal::sigaltstack, UserPtr<abi::signal::StackT>, UserPtr<abi::signal::StackT>), Full),
     entry!(PAUSE, "pause", [], Ret::Int, typed!(kernel::signal::pause), Full),
-    entry!(KILL, "kill", [Int, Signal], Ret::Int, typed!(kernel::signal::kill, i32, i32), Partial("no permission checks: every process of the sandbox may signal every other")),
+    entry!(KILL, "kill", [Int, Signal], Ret::Int, typed!(kernel::signal::kill, i32, i32), Full),
     entry!(TGKILL, "tgkill", [Int, Int, Signal], Ret::Int, typed!(kernel::signal::tgkill, i32, i32, i32), Full),
     entry!(TKILL, "tkill", [Int, Signal], Ret::Int, typed!(kernel::signal::tkill, i32, i32), Full),
     entry!(RT_SIGQUEUEINFO, "rt_sigqueueinfo", [Int, Signal, Ptr], Ret::Int, typed!(kernel::signal::rt_sigqueueinfo, i32, i32, UserPtr<abi::signal::SigInfo>), Full),

@@ -3,6 +3,7 @@
 use abi::consts::*;
 use abi::structs::{Timespec, Timeval};
 use abi::Errno;
+use sentry::task::{CAP_CHOWN, CAP_FSETID};
 use sentry::{SyscallResult, Task};
 use vfs::inode::{SetAttr, MAY_WRITE};
 use vfs::inotify::{notify_file, IN_ACCESS, IN_ATTRIB, IN_MODIFY};
@@ -22,7 +23,7 @@ fn fd_inode(t: &Task, fd: Fd) -> Result<Path, Errno> {
 }
 
 fn is_owner(t: &Task, node: &InodeRef) -> bool {
-    t.creds.euid == 0 || node.stat().st_uid == t.creds.euid
+    t.creds.owns(&node.stat())
 }
 
 fn do_chmod(t: &Task, p: Path, mode: u32) -> SyscallResult {
@@ -32,7 +33,8 @@ fn do_chmod(t: &Task, p: Path, mode: u32) -> SyscallResult {
     }
     let mut mode = mode & 0o7777;
     // Without CAP_FSETID, setgid needs the file's group.
-    if t.creds.euid != 0 && node.stat().st_gid != t.creds.egid {
+    let gid = node.stat().st_gid;
+    if !t.creds.capable(CAP_FSETID) && gid != t.creds.fsgid && !t.creds.groups.contains(&gid) {
         mode &= !S_ISGID;
     }
     node.setattr(&SetAttr { mode: Some(mode), ..SetAttr::default() })?;
@@ -62,10 +64,12 @@ fn do_chown(t: &Task, p: Path, uid: u32, gid: u32) -> SyscallResult {
     let st = node.stat();
     let new_uid = (uid != u32::MAX).then_some(uid);
     let new_gid = (gid != u32::MAX).then_some(gid);
-    if t.creds.euid != 0 {
+    if !t.creds.capable(CAP_CHOWN) {
+        let c = &t.creds;
         let uid_ok = new_uid.is_none_or(|u| u == st.st_uid);
-        let gid_ok = new_gid.is_none_or(|g| g == st.st_gid || (st.st_uid == t.creds.euid && g == t.creds.egid));
-        if st.st_uid != t.creds.euid || !uid_ok || !gid_ok {
+        let member = |g: u32| g == c.fsgid || c.groups.contains(&g);
+        let gid_ok = new_gid.is_none_or(|g| g == st.st_gid || (st.st_uid == c.fsuid && member(g)));
+        if st.st_uid != c.fsuid || !uid_ok || !gid_ok {
             return Err(Errno::EPERM);
         }
     }

@@ -160,7 +160,7 @@ pub fn chroot(t: &mut Task, path: UserCStr) -> SyscallResult {
     if !t.fs_creds().may(&p.inode().stat(), MAY_EXEC) {
         return Err(Errno::EACCES);
     }
-    if t.creds.euid != 0 {
+    if !t.creds.capable(sentry::task::CAP_SYS_CHROOT) {
         return Err(Errno::EPERM);
     }
     t.fs.set_root(p);

@@ -85,7 +85,7 @@ fn set(t: &mut Task, target: Target, n: UserCStr, value: UserBuf, size: usize, f
     let mut v = vec![0u8; size];
     t.mm.copy_in(value.0, &mut v)?;
     let st = node.stat();
-    if t.creds.euid != 0 && t.creds.euid != st.st_uid {
+    if !t.creds.owns(&st) {
         return Err(Errno::EPERM);
     }
     node.setxattr(&n, &v, flags)?;
@@ -107,7 +107,7 @@ fn remove(t: &mut Task, target: Target, n: UserCStr) -> SyscallResult {
     let p = path(t, target)?;
     let node = p.inode();
     let n = name(t, n)?;
-    if t.creds.euid != 0 && t.creds.euid != node.stat().st_uid {
+    if !t.creds.owns(&node.stat()) {
         return Err(Errno::EPERM);
     }
     node.removexattr(&n)?;

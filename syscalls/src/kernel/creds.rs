@@ -33,6 +33,19 @@ fn fix_caps(old: &Credentials, new: &mut Credentials, keepcaps: bool) {
     if old.euid != 0 && new.euid == 0 {
         new.cap_effective = new.cap_permitted;
     }
+    fix_fs_caps(old.fsuid, new);
+}
+
+/// The file-system capabilities follow the fs uid: dropped when it leaves
+/// 0, given back (from the permitted set) when it returns.
+fn fix_fs_caps(old_fsuid: u32, new: &mut Credentials) {
+    use sentry::task::CAP_FS_MASK;
+    if old_fsuid == 0 && new.fsuid != 0 {
+        new.cap_effective &= !CAP_FS_MASK;
+    }
+    if old_fsuid != 0 && new.fsuid == 0 {
+        new.cap_effective |= new.cap_permitted & CAP_FS_MASK;
+    }
 }
 
 /// Applies new uids `(r, e, s)` (KEEP: unchanged), each of which an
@@ -157,6 +170,7 @@ pub fn setfsuid(t: &mut Task, uid: u32) -> SyscallResult {
     let old = c.fsuid;
     if uid != KEEP && (c.capable(CAP_SETUID) || [c.uid, c.euid, c.suid, c.fsuid].contains(&uid)) {
         t.creds.fsuid = uid;
+        fix_fs_caps(old, &mut t.creds);
         t.publish_creds();
     }
     Ok(old as u64)
@@ -223,20 +237,24 @@ const CAP_V3: u32 = 0x2008_0522;
 
 /// How many 32-bit data structs a header's version has; a bad version is
 /// EINVAL, and the header learns the one Linux prefers.
-fn cap_words(t: &Task, hdr: UserPtr<CapHeader>) -> Result<(CapHeader, usize), Errno> {
+/// (With a NULL data pointer, that is a query: 0.)
+fn cap_words(t: &Task, hdr: UserPtr<CapHeader>, data: u64) -> Result<(CapHeader, usize), Errno> {
     let h = hdr.read(t)?;
     match h.version {
         CAP_V1 => Ok((h, 1)),
         CAP_V2 | CAP_V3 => Ok((h, 2)),
         _ => {
             hdr.write(t, &CapHeader { version: CAP_V3, ..h })?;
-            Err(Errno::EINVAL)
+            Err(if data == 0 { Errno(0) } else { Errno::EINVAL })
         }
     }
 }
 
 pub fn capget(t: &mut Task, hdr: UserPtr<CapHeader>, data: u64) -> SyscallResult {
-    let (h, words) = cap_words(t, hdr)?;
+    let (h, words) = match cap_words(t, hdr, data) {
+        Err(Errno(0)) => return Ok(0),
+        r => r?,
+    };
     if h.pid < 0 {
         return Err(Errno::EINVAL);
     }
@@ -259,7 +277,10 @@ pub fn capget(t: &mut Task, hdr: UserPtr<CapHeader>, data: u64) -> SyscallResult
 }
 
 pub fn capset(t: &mut Task, hdr: UserPtr<CapHeader>, data: u64) -> SyscallResult {
-    let (h, words) = cap_words(t, hdr)?;
+    let (h, words) = match cap_words(t, hdr, data) {
+        Err(Errno(0)) => return Ok(0),
+        r => r?,
+    };
     if h.pid != 0 && h.pid != t.tid {
         return Err(Errno::EPERM);
     }

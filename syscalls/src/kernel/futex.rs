@@ -76,17 +76,17 @@ fn wake_op(t: &Task, uaddr2: u64, encoded: u32) -> Result<bool, Errno> {
         4 => old ^ oparg,
         _ => return Err(Errno::ENOSYS),
     };
-    let holds = match cmp {
-        0 => old == cmparg,
-        1 => old != cmparg,
-        2 => (old as i32) < cmparg as i32,
-        3 => (old as i32) <= cmparg as i32,
-        4 => (old as i32) > cmparg as i32,
-        5 => (old as i32) >= cmparg as i32,
-        _ => return Err(Errno::ENOSYS),
-    };
+    // Like Linux, the operation is done before the comparison is decoded.
     t.mm.write_obj(uaddr2, &new)?;
-    Ok(holds)
+    match cmp {
+        0 => Ok(old == cmparg),
+        1 => Ok(old != cmparg),
+        2 => Ok((old as i32) < cmparg as i32),
+        3 => Ok((old as i32) <= cmparg as i32),
+        4 => Ok((old as i32) > cmparg as i32),
+        5 => Ok((old as i32) >= cmparg as i32),
+        _ => Err(Errno::ENOSYS),
+    }
 }
 
 pub fn futex(t: &mut Task, uaddr: u64, op: u32, val: u32, timeout: u64, uaddr2: u64, val3: u32) -> SyscallResult {

@@ -230,11 +230,16 @@ fn do_clone(t: &mut Task, a: CloneArgs) -> SyscallResult {
     }
     let fds = if f & CLONE_FILES != 0 { t.fds.clone() } else { Arc::new(t.fds.copy()) };
     let fs = if f & CLONE_FS != 0 { t.fs.clone() } else { Arc::new(t.fs.copy()) };
-    let mut handlers = t.handlers.lock().unwrap().clone();
-    if f & CLONE_CLEAR_SIGHAND != 0 {
-        handlers.reset_handled();
-    }
-    let handlers = Arc::new(Mutex::new(handlers));
+    // CLONE_SIGHAND shares the handler table; otherwise the child gets a copy.
+    let handlers = if f & CLONE_SIGHAND != 0 {
+        t.handlers.clone()
+    } else {
+        let mut h = t.handlers.lock().unwrap().clone();
+        if f & CLONE_CLEAR_SIGHAND != 0 {
+            h.reset_handled();
+        }
+        Arc::new(Mutex::new(h))
+    };
     if f & CLONE_PARENT_SETTID != 0 {
         t.mm.write_obj(a.parent_tid, &tid)?;
     }
@@ -258,7 +263,9 @@ fn do_clone(t: &mut Task, a: CloneArgs) -> SyscallResult {
         move |mut context: Box<dyn sentry::platform::Context>| {
             if let Some(token) = vm_token {
                 if let Err(e) = mm.address_space().adopt_thread(token) {
+                    // The task never runs: it leaves at once, killed.
                     eprintln!("rvisor: cannot start a thread: {e}");
+                    kernel.tasks.lock().unwrap().exit_thread(tid, ExitStatus::Signaled { sig: SIGKILL, core: false });
                     return None;
                 }
             }

@@ -234,6 +234,23 @@ fn valid_signal(sig: i32) -> Result<(), Errno> {
     }
 }
 
+const CAP_KILL: u32 = 5;
+
+/// Linux's kill permission: CAP_KILL, or the sender's real or effective uid
+/// is the target's real or saved uid (SIGCONT: or the same session).
+fn may_signal(t: &Task, ts: &sentry::process::Tasks, tgid: i32, sig: i32) -> bool {
+    if t.creds.capable(CAP_KILL) || tgid == t.tgid {
+        return true;
+    }
+    let Some(p) = ts.process(tgid) else { return false };
+    if sig == SIGCONT && ts.process(t.tgid).is_some_and(|me| me.sid == p.sid) {
+        return true;
+    }
+    let Some(target) = p.threads.first().and_then(|th| ts.threads.get(th)) else { return true };
+    let (c, tc) = (&t.creds, &target.view.creds);
+    [c.uid, c.euid].iter().any(|u| *u == tc.uid || *u == tc.suid)
+}
+
 /// Sends `info` to every process `pid` names as kill(2) reads it: a process
 /// (> 0), the caller's group (0), every process but init and the caller
 /// (-1), or group -pid.
@@ -260,10 +277,19 @@ fn send_to_pid(t: &mut Task, pid: i32, info: SigInfo) -> SyscallResult {
         return Err(Errno::ESRCH);
     }
     valid_signal(info.signo)?;
+    // Succeeds if it reached any; EPERM if it may signal none.
+    let mut sent = false;
     for p in targets {
-        let _ = ts.send(Target::Process(p), info);
+        if may_signal(t, &ts, p, info.signo) {
+            let _ = ts.send(Target::Process(p), info);
+            sent = true;
+        }
     }
-    Ok(0)
+    if sent {
+        Ok(0)
+    } else {
+        Err(Errno::EPERM)
+    }
 }
 
 pub fn kill(t: &mut Task, pid: i32, sig: i32) -> SyscallResult {
@@ -279,6 +305,9 @@ fn send_to_thread(t: &mut Task, tgid: Option<i32>, tid: i32, info: SigInfo) -> S
         return Err(Errno::ESRCH);
     }
     valid_signal(info.signo)?;
+    if !may_signal(t, &ts, th.tgid, info.signo) {
+        return Err(Errno::EPERM);
+    }
     ts.send(Target::Thread(tid), info).map(|_| 0)
 }
 
