@@ -549,7 +549,10 @@ impl Tasks {
         let autoreap = exit_signal == SIGCHLD && (chld_handler == SIG_IGN || chld_flags & SA_NOCLDWAIT != 0);
         if exit_signal > 0 {
             let (code, st) = status.child_code();
-            let _ = self.send(Target::Process(parent), SigInfo::child(code, tgid, 0, st, 0, 0));
+            let u = self.processes[&tgid].usage;
+            let ticks = |d: Duration| (d.as_millis() / 10) as u64;
+            let info = SigInfo::child(code, tgid, t.view.creds.uid, st, ticks(u.user), ticks(u.system));
+            let _ = self.send(Target::Process(parent), SigInfo { signo: exit_signal, ..info });
         }
         if autoreap {
             self.reap(tgid);
