@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/syscall.h>
+#include <signal.h>
+#include <sys/wait.h>
 
 static const char *errname(int e) {
     switch (e) {
@@ -74,3 +76,35 @@ static const char *errname(int e) {
         printf("%s = %s\n", label, _r == -1 ? errname(errno) : "OK");          \
         fflush(stdout);                                                        \
     } while (0)
+
+// Prints how a child ended, from its wait status.
+static inline void show_exit(const char *label, int st) {
+    if (WIFEXITED(st))
+        printf("%s: exited %d\n", label, WEXITSTATUS(st));
+    else if (WIFSIGNALED(st))
+        printf("%s: signaled %d\n", label, WTERMSIG(st));
+    else
+        printf("%s: raw %#x\n", label, st);
+}
+
+// Installs `fn` (a handler, or with SA_SIGINFO an action) for `sig`, with an
+// empty mask.
+static inline int set_handler(int sig, void *fn, int flags) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    if (flags & SA_SIGINFO)
+        sa.sa_sigaction = fn;
+    else
+        sa.sa_handler = fn;
+    sa.sa_flags = flags;
+    sigemptyset(&sa.sa_mask);
+    return sigaction(sig, &sa, NULL);
+}
+
+// sigprocmask `how` (SIG_BLOCK, SIG_UNBLOCK) of the one signal `sig`.
+static inline void mask_signal(int sig, int how) {
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, sig);
+    sigprocmask(how, &s, NULL);
+}

@@ -77,14 +77,6 @@ static void show_resgid(const char *label) {
     printf("%s: rgid %u egid %u sgid %u\n", label, r, e, s);
 }
 
-static void show(const char *label, int st) {
-    if (WIFEXITED(st))
-        printf("%s: exited %d\n", label, WEXITSTATUS(st));
-    else if (WIFSIGNALED(st))
-        printf("%s: signaled %d\n", label, WTERMSIG(st));
-    else
-        printf("%s: raw %#x\n", label, st);
-}
 
 // Runs fn in a forked child and reports how it ended.
 static void in_child(const char *label, void (*fn)(void)) {
@@ -98,7 +90,7 @@ static void in_child(const char *label, void (*fn)(void)) {
     }
     int st;
     waitpid(c, &st, 0);
-    show(label, st);
+    show_exit(label, st);
 }
 
 // ---------------------------------------------------------------- children

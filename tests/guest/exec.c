@@ -39,14 +39,6 @@ static void pr(const char *s) {
     }
 }
 
-static void show(const char *label, int st) {
-    if (WIFEXITED(st))
-        printf("%s: exited %d\n", label, WEXITSTATUS(st));
-    else if (WIFSIGNALED(st))
-        printf("%s: signaled %d\n", label, WTERMSIG(st));
-    else
-        printf("%s: raw %#x\n", label, st);
-}
 
 static const char *disp(void *h) {
     return h == (void *)SIG_DFL ? "SIG_DFL" : h == (void *)SIG_IGN ? "SIG_IGN" : "handler";
@@ -162,7 +154,7 @@ static void run_child(const char *label, char *const *args) {
     }
     int st;
     waitpid(c, &st, 0);
-    show(label, st);
+    show_exit(label, st);
 }
 
 static void write_file(const char *name, const char *data, size_t len, mode_t mode) {
@@ -232,7 +224,7 @@ int main(int argc, char **argv) {
             _exit(127);
         }
         waitpid(c, &st, 0);
-        show("report with a small env", st);
+        show_exit("report with a small env", st);
     }
 
     printf("-- pid and status\n");
@@ -247,7 +239,7 @@ int main(int argc, char **argv) {
             _exit(127);
         }
         waitpid(c, &st, 0);
-        show("pid", st);
+        show_exit("pid", st);
     }
     run_child("exit 42", (char *[]){(char *)self, "exit", "42", NULL});
     run_child("exit 0", (char *[]){(char *)self, "exit", "0", NULL});
@@ -284,7 +276,7 @@ int main(int argc, char **argv) {
         }
         close(p[1]);
         waitpid(c, &st, 0);
-        show("fds", st);
+        show_exit("fds", st);
         char b[4] = {0};
         CHECK("parent reads what the exec'd child wrote", read(p[0], b, sizeof b));
         close(p[0]);
@@ -318,7 +310,7 @@ int main(int argc, char **argv) {
             _exit(127);
         }
         waitpid(c, &st, 0);
-        show("signals", st);
+        show_exit("signals", st);
     }
 
     printf("-- cwd and umask\n");
@@ -332,7 +324,7 @@ int main(int argc, char **argv) {
             _exit(127);
         }
         waitpid(c, &st, 0);
-        show("cwd", st);
+        show_exit("cwd", st);
     }
 
     printf("-- execve errors\n");
@@ -442,7 +434,7 @@ int main(int argc, char **argv) {
                 _exit(127);
             }
             waitpid(c, &st, 0);
-            show("  status", st);
+            show_exit("  status", st);
         }
         close(20);
         close(21);
@@ -455,7 +447,7 @@ int main(int argc, char **argv) {
         _exit(127);
     }
     wait(&st);
-    show("  status", st);
+    show_exit("  status", st);
 
     printf("-- scripts\n");
     {
@@ -482,7 +474,7 @@ int main(int argc, char **argv) {
                 _exit(127);
             }
             waitpid(c, &st, 0);
-            show("  status", st);
+            show_exit("  status", st);
         }
         CHECK("script without x bit", execve(path_in("s6"), (char *[]){"x", NULL}, env));
         int sfd = open(path_in("s1"), O_RDONLY);
@@ -498,7 +490,7 @@ int main(int argc, char **argv) {
             _exit(127);
         }
         waitpid(c, &st, 0);
-        show("  status", st);
+        show_exit("  status", st);
         CHECK("s1 by O_CLOEXEC fd", syscall(SYS_execveat, 24, "", (char *[]){"x", NULL}, env, AT_EMPTY_PATH));
         close(23);
         close(24);
@@ -520,7 +512,7 @@ int main(int argc, char **argv) {
         CHECK("child still running", waitpid(c, &st, WNOHANG));
         close(p[1]);
         waitpid(c, &st, 0);
-        show("wait-stdin", st);
+        show_exit("wait-stdin", st);
         volatile int err = 0;
         fflush(stdout);
         c = vfork();
@@ -530,7 +522,7 @@ int main(int argc, char **argv) {
             _exit(127);
         }
         waitpid(c, &st, 0);
-        show("vfork, failed exec", st);
+        show_exit("vfork, failed exec", st);
         printf("errno seen through vfork's shared memory: %s\n", errname(err));
     }
 
@@ -540,7 +532,7 @@ int main(int argc, char **argv) {
         char *args[] = {(char *)self, "exit", "9", NULL};
         CHECK("posix_spawn", posix_spawn(&c, self, NULL, NULL, args, env));
         waitpid(c, &st, 0);
-        show("spawned", st);
+        show_exit("spawned", st);
         int r = posix_spawn(&c, path_in("missing"), NULL, NULL, args, env);
         printf("posix_spawn missing: %s\n", errname(r));
         if (r == 0) waitpid(c, &st, 0);
@@ -563,7 +555,7 @@ int main(int argc, char **argv) {
         close(p[0]);
         printf("captured: %s", buf);
         waitpid(c, &st, 0);
-        show("hello", st);
+        show_exit("hello", st);
         posix_spawn_file_actions_destroy(&fa);
     }
 
@@ -585,7 +577,7 @@ int main(int argc, char **argv) {
             for (;;) pause();
         }
         waitpid(c, &st, 0);
-        show("exec from thread", st);
+        show_exit("exec from thread", st);
     }
 
     printf("-- cleanup\n");

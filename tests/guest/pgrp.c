@@ -14,14 +14,6 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 
-static void show(const char *label, int st) {
-    if (WIFEXITED(st))
-        printf("%s: exited %d\n", label, WEXITSTATUS(st));
-    else if (WIFSIGNALED(st))
-        printf("%s: signaled %d\n", label, WTERMSIG(st));
-    else
-        printf("%s: raw %#x\n", label, st);
-}
 
 static int int_cmp(const void *a, const void *b) {
     return *(const int *)a - *(const int *)b;
@@ -128,7 +120,7 @@ int main(int argc, char **argv) {
     CHECK("getpgid(child) == getpgrp()", getpgid(c) == getpgrp());
     close(gate[1]);
     waitpid(c, &st, 0);
-    show("child", st);
+    show_exit("child", st);
     close(gate[0]);
 
     printf("-- setsid\n");
@@ -166,7 +158,7 @@ int main(int argc, char **argv) {
     CHECK("setpgid of a child in another session to ours", setpgid(c, getpgrp()));
     close(gate[1]);
     waitpid(c, &st, 0);
-    show("session leader", st);
+    show_exit("session leader", st);
     close(gate[0]);
 
     printf("-- setpgid from the parent\n");
@@ -214,7 +206,7 @@ int main(int argc, char **argv) {
     close(ready[0]);
     close(ready[1]);
     waitpid(c, &st, 0);
-    show("exec'd child", st);
+    show_exit("exec'd child", st);
 
     printf("-- kill\n");
     CHECK("kill gone pid", kill(dead, SIGTERM));
@@ -245,7 +237,7 @@ int main(int argc, char **argv) {
     CHECK("getpgid(zombie) == getpgrp()", getpgid(c) == getpgrp());
     CHECK("getsid(zombie) == getsid(0)", getsid(c) == getsid(0));
     waitpid(c, &st, 0);
-    show("zombie keeps its status", st);
+    show_exit("zombie keeps its status", st);
     CHECK("kill reaped child", kill(c, 0));
 
     printf("-- kill a process group\n");
@@ -331,7 +323,7 @@ int main(int argc, char **argv) {
         _exit(v);
     }
     waitpid(c, &st, 0);
-    show("a child's own subreaper flag", st);
+    show_exit("a child's own subreaper flag", st);
     int tell[2];
     pipe2(gate, O_CLOEXEC);
     pipe(tell);
@@ -357,12 +349,12 @@ int main(int argc, char **argv) {
     pid_t grandchild = -1;
     read(tell[0], &grandchild, sizeof grandchild);
     waitpid(c, &st, 0);
-    show("middle child", st);
+    show_exit("middle child", st);
     close(gate[1]);
     close(gate[0]);
     pid_t w = wait(&st);
     CHECK("wait() returns the adopted grandchild", w == grandchild);
-    show("grandchild (getppid was the middle child, then us)", st);
+    show_exit("grandchild (getppid was the middle child, then us)", st);
     CHECK("nothing left", wait(&st));
     // A parent death signal arrives when the parent dies.
     c = fork_flushed();
@@ -380,9 +372,9 @@ int main(int argc, char **argv) {
         _exit(s);
     }
     waitpid(c, &st, 0);
-    show("middle child (exit code = PR_GET_PDEATHSIG)", st);
+    show_exit("middle child (exit code = PR_GET_PDEATHSIG)", st);
     wait(&st);
-    show("grandchild with PR_SET_PDEATHSIG", st);
+    show_exit("grandchild with PR_SET_PDEATHSIG", st);
     CHECK("PR_SET_PDEATHSIG bad signal", prctl(PR_SET_PDEATHSIG, 99));
     CHECK("PR_SET_CHILD_SUBREAPER 0", prctl(PR_SET_CHILD_SUBREAPER, 0));
     CHECK("PR_GET_CHILD_SUBREAPER", prctl(PR_GET_CHILD_SUBREAPER, &v));

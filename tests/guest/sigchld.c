@@ -23,24 +23,6 @@ static void empty_handler(int sig) {}
 static int cont_fd = -1;
 static void cont_handler(int sig) { write(cont_fd, "c", 1); }
 
-static int handle(int sig, void *fn, int flags) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    if (flags & SA_SIGINFO)
-        sa.sa_sigaction = fn;
-    else
-        sa.sa_handler = fn;
-    sa.sa_flags = flags;
-    sigemptyset(&sa.sa_mask);
-    return sigaction(sig, &sa, NULL);
-}
-
-static void block(int sig, int how) {
-    sigset_t s;
-    sigemptyset(&s);
-    sigaddset(&s, sig);
-    sigprocmask(how, &s, NULL);
-}
 
 static int is_pending(int sig) {
     sigset_t s;
@@ -87,7 +69,7 @@ static pid_t sleeper(int p[2]) {
     if (c == 0) {
         close(p[0]);
         cont_fd = p[1];
-        handle(SIGCONT, cont_handler, 0);
+        set_handler(SIGCONT, cont_handler, 0);
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
@@ -108,8 +90,8 @@ static void expect_byte(int fd, char want) {
 
 static void exits_and_kills(void) {
     printf("-- SIGCHLD for exits and kills\n");
-    handle(SIGCHLD, chld_handler, SA_SIGINFO);
-    block(SIGCHLD, SIG_BLOCK);
+    set_handler(SIGCHLD, chld_handler, SA_SIGINFO);
+    mask_signal(SIGCHLD, SIG_BLOCK);
     n_chld = 0;
     fflush(stdout);
     pid_t c = fork();
@@ -159,7 +141,7 @@ static void exits_and_kills(void) {
 
 static void stop_continue(void) {
     printf("-- stop and continue\n");
-    handle(SIGCHLD, chld_handler, SA_SIGINFO);
+    set_handler(SIGCHLD, chld_handler, SA_SIGINFO);
     int p[2], st;
     pid_t c = sleeper(p);
     CHECK("WNOHANG while running", waitpid(c, &st, WNOHANG | WUNTRACED | WCONTINUED));
@@ -195,7 +177,7 @@ static void stop_continue(void) {
     close(p[0]);
 
     printf("-- SA_NOCLDSTOP\n");
-    handle(SIGCHLD, chld_handler, SA_SIGINFO | SA_NOCLDSTOP);
+    set_handler(SIGCHLD, chld_handler, SA_SIGINFO | SA_NOCLDSTOP);
     c = sleeper(p);
     kill(c, SIGSTOP);
     CHECK("waitpid WUNTRACED", waitpid(c, &st, WUNTRACED) == c);
@@ -213,7 +195,7 @@ static void stop_continue(void) {
     close(p[0]);
 
     printf("-- SIGTSTP in the child's own process group\n");
-    handle(SIGCHLD, SIG_DFL, 0);
+    set_handler(SIGCHLD, SIG_DFL, 0);
     fflush(stdout);
     pipe(p);
     c = fork();
@@ -238,8 +220,8 @@ static void stop_continue(void) {
 
 static void waitid_tests(void) {
     printf("-- waitid\n");
-    block(SIGCHLD, SIG_UNBLOCK);
-    handle(SIGCHLD, SIG_DFL, 0);
+    mask_signal(SIGCHLD, SIG_UNBLOCK);
+    set_handler(SIGCHLD, SIG_DFL, 0);
     int p[2];
     siginfo_t wi;
     pid_t c = sleeper(p);
@@ -299,8 +281,8 @@ static void waitid_tests(void) {
 
 static void autoreap(void) {
     printf("-- SA_NOCLDWAIT and SIG_IGN\n");
-    block(SIGCHLD, SIG_UNBLOCK);
-    handle(SIGCHLD, chld_handler, SA_SIGINFO | SA_NOCLDWAIT | SA_RESTART);
+    mask_signal(SIGCHLD, SIG_UNBLOCK);
+    set_handler(SIGCHLD, chld_handler, SA_SIGINFO | SA_NOCLDWAIT | SA_RESTART);
     n_chld = 0;
     pid_t kids[3];
     for (int i = 0; i < 3; i++) {
@@ -317,7 +299,7 @@ static void autoreap(void) {
     CHECK("waitpid an auto-reaped child", waitpid(kids[0], NULL, 0));
     CHECK("kill an auto-reaped child", kill(kids[1], 0));
 
-    handle(SIGCHLD, SIG_IGN, 0);
+    set_handler(SIGCHLD, SIG_IGN, 0);
     n_chld = 0;
     for (int i = 0; i < 3; i++) {
         fflush(stdout);
@@ -332,18 +314,18 @@ static void autoreap(void) {
     printf("handler ran %d\n", n_chld);
     siginfo_t wi;
     CHECK("waitid with SIGCHLD ignored", waitid(P_ALL, 0, &wi, WEXITED));
-    handle(SIGCHLD, SIG_DFL, 0);
+    set_handler(SIGCHLD, SIG_DFL, 0);
     // Setting SIG_IGN after the child died does not reap the zombie.
     fflush(stdout);
     pid_t c = fork();
     if (c == 0) _exit(4);
     memset(&wi, 0, sizeof wi);
     waitid(P_PID, c, &wi, WEXITED | WNOWAIT);
-    handle(SIGCHLD, SIG_IGN, 0);
+    set_handler(SIGCHLD, SIG_IGN, 0);
     int st = 0;
     CHECK("zombie from before SIG_IGN", waitpid(c, &st, 0) == c);
     show_status("status", st);
-    handle(SIGCHLD, SIG_DFL, 0);
+    set_handler(SIGCHLD, SIG_DFL, 0);
 }
 
 static volatile int pipe_hits, pipe_code, pipe_pid_ok;
@@ -359,7 +341,7 @@ static void sigpipe(void) {
     fflush(stdout);
     pid_t c = fork();
     if (c == 0) {
-        handle(SIGPIPE, SIG_DFL, 0);
+        set_handler(SIGPIPE, SIG_DFL, 0);
         pipe(p);
         close(p[0]);
         write(p[1], "x", 1);
@@ -368,21 +350,21 @@ static void sigpipe(void) {
     waitpid(c, &st, 0);
     show_status("write to a pipe with no reader", st);
 
-    handle(SIGPIPE, SIG_IGN, 0);
+    set_handler(SIGPIPE, SIG_IGN, 0);
     pipe(p);
     close(p[0]);
     CHECK("write with SIGPIPE ignored", write(p[1], "x", 1));
-    handle(SIGPIPE, pipe_handler, SA_SIGINFO);
+    set_handler(SIGPIPE, pipe_handler, SA_SIGINFO);
     CHECK("write with a SIGPIPE handler", write(p[1], "x", 1));
     printf("handler ran %d, code %d, pid is mine %d\n", pipe_hits, pipe_code, pipe_pid_ok);
-    handle(SIGPIPE, SIG_DFL, 0);
-    block(SIGPIPE, SIG_BLOCK);
+    set_handler(SIGPIPE, SIG_DFL, 0);
+    mask_signal(SIGPIPE, SIG_BLOCK);
     CHECK("write with SIGPIPE blocked", write(p[1], "x", 1));
     printf("SIGPIPE pending %d\n", is_pending(SIGPIPE));
-    handle(SIGPIPE, SIG_IGN, 0);
+    set_handler(SIGPIPE, SIG_IGN, 0);
     printf("SIGPIPE pending after SIG_IGN %d\n", is_pending(SIGPIPE));
-    block(SIGPIPE, SIG_UNBLOCK);
-    handle(SIGPIPE, SIG_DFL, 0);
+    mask_signal(SIGPIPE, SIG_UNBLOCK);
+    set_handler(SIGPIPE, SIG_DFL, 0);
     close(p[1]);
 }
 
@@ -401,8 +383,8 @@ static void groups(void) {
         kids[i] = fork();
         if (kids[i] == 0) {
             setpgid(0, pgid);
-            if (i == 1) handle(SIGTERM, empty_handler, 0);
-            if (i == 2) handle(SIGTERM, SIG_IGN, 0);
+            if (i == 1) set_handler(SIGTERM, empty_handler, 0);
+            if (i == 2) set_handler(SIGTERM, SIG_IGN, 0);
             // Blocked until the wait below: a SIGTERM that comes early is
             // not lost before the child waits for it.
             sigset_t term, old;
@@ -453,7 +435,7 @@ static void groups(void) {
             for (;;) pause();
         }
         term_hits = 0;
-        handle(SIGTERM, term_handler, 0);
+        set_handler(SIGTERM, term_handler, 0);
         kill(0, SIGTERM);
         int gs;
         waitpid(g, &gs, 0);
@@ -509,7 +491,7 @@ int main(void) {
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    handle(SIGCHLD, SIG_DFL, 0);
+    set_handler(SIGCHLD, SIG_DFL, 0);
     exits_and_kills();
     stop_continue();
     waitid_tests();

@@ -57,14 +57,6 @@ static long futex_t(int *uaddr, int op, int val, const struct timespec *ts, int 
 
 static pid_t my_gettid(void) { return (pid_t)syscall(SYS_gettid); }
 
-static void show(const char *label, int st) {
-    if (WIFEXITED(st))
-        printf("%s: exited %d\n", label, WEXITSTATUS(st));
-    else if (WIFSIGNALED(st))
-        printf("%s: signaled %d\n", label, WTERMSIG(st));
-    else
-        printf("%s: raw %#x\n", label, st);
-}
 
 static pid_t fork_flushed(void) {
     fflush(stdout);
@@ -953,7 +945,7 @@ static void test_futex(void) {
     printf("shared WAKE woke %ld\n", r);
     int st;
     waitpid(c, &st, 0);
-    show("child waiting on the shared futex", st);
+    show_exit("child waiting on the shared futex", st);
     munmap(shared, 4096);
 }
 
@@ -1009,7 +1001,7 @@ static void test_exits(void) {
     }
     int st;
     waitpid(c, &st, 0);
-    show("set_tid_address returned the tid", st);
+    show_exit("set_tid_address returned the tid", st);
 
     printf("-- exit_group from a thread\n");
     c = fork_flushed();
@@ -1020,7 +1012,7 @@ static void test_exits(void) {
             pause();
     }
     waitpid(c, &st, 0);
-    show("exit_group(7) in a non-main thread", st);
+    show_exit("exit_group(7) in a non-main thread", st);
 
     printf("-- main thread exits first\n");
     c = fork_flushed();
@@ -1031,7 +1023,7 @@ static void test_exits(void) {
         syscall(SYS_exit, 0);
     }
     waitpid(c, &st, 0);
-    show("SYS_exit(0) in main, then exit_group(5) in thread", st);
+    show_exit("SYS_exit(0) in main, then exit_group(5) in thread", st);
     c = fork_flushed();
     if (c == 0) {
         survivor_pid = getpid();
@@ -1040,7 +1032,7 @@ static void test_exits(void) {
         syscall(SYS_exit, 3);
     }
     waitpid(c, &st, 0);
-    show("SYS_exit(3) in main, then SYS_exit(9) in the last thread", st);
+    show_exit("SYS_exit(3) in main, then SYS_exit(9) in the last thread", st);
     c = fork_flushed();
     if (c == 0) {
         pthread_t t;
@@ -1048,7 +1040,7 @@ static void test_exits(void) {
         pthread_exit(NULL);
     }
     waitpid(c, &st, 0);
-    show("pthread_exit in main, other thread returns", st);
+    show_exit("pthread_exit in main, other thread returns", st);
 
     printf("-- fork from a thread\n");
     pthread_t t;
@@ -1058,7 +1050,7 @@ static void test_exits(void) {
     c = (pid_t)(long)ret;
     // The forking thread is gone; its child is still ours to reap.
     CHECK("waitpid child of an exited thread", waitpid(c, &st, 0) == c);
-    show("child forked by a thread (30 + threads)", st);
+    show_exit("child forked by a thread (30 + threads)", st);
 }
 
 // ---------------------------------------------------------------- robust mutexes
@@ -1135,7 +1127,7 @@ static void test_robust(void) {
     }
     int st;
     waitpid(c, &st, 0);
-    show("child locked and exited", st);
+    show_exit("child locked and exited", st);
     PCHECK("parent lock after child died", pthread_mutex_lock(pm));
     PCHECK("consistent", pthread_mutex_consistent(pm));
     PCHECK("unlock", pthread_mutex_unlock(pm));
@@ -1148,7 +1140,7 @@ static void test_robust(void) {
         _exit(r == EOWNERDEAD ? 40 : r == 0 ? 41 : 42);
     }
     waitpid(c, &st, 0);
-    show("child lock after a parent thread died (40 = EOWNERDEAD)", st);
+    show_exit("child lock after a parent thread died (40 = EOWNERDEAD)", st);
     munmap(pm, 4096);
     pthread_mutexattr_destroy(&a);
 }

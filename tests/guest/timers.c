@@ -41,29 +41,11 @@ static void burn(int ms) {
         for (int i = 0; i < 10000; i++) sink += i;
 }
 
-static int handle(int sig, void *fn, int flags) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    if (flags & SA_SIGINFO)
-        sa.sa_sigaction = fn;
-    else
-        sa.sa_handler = fn;
-    sa.sa_flags = flags;
-    sigemptyset(&sa.sa_mask);
-    return sigaction(sig, &sa, NULL);
-}
-
-static void block(int sig, int how) {
-    sigset_t s;
-    sigemptyset(&s);
-    sigaddset(&s, sig);
-    sigprocmask(how, &s, NULL);
-}
 
 // Drops a pending sig (SIG_IGN discards it), leaving SIG_DFL.
 static void discard(int sig) {
-    handle(sig, SIG_IGN, 0);
-    handle(sig, SIG_DFL, 0);
+    set_handler(sig, SIG_IGN, 0);
+    set_handler(sig, SIG_DFL, 0);
 }
 
 // Waits at most 5 s for the blocked signal sig.
@@ -103,8 +85,8 @@ static void alarms(void) {
 
 static void itimers(void) {
     printf("-- setitimer, getitimer\n");
-    handle(SIGALRM, count_handler, SA_SIGINFO);
-    block(SIGALRM, SIG_BLOCK);
+    set_handler(SIGALRM, count_handler, SA_SIGINFO);
+    mask_signal(SIGALRM, SIG_BLOCK);
     struct itimerval it = {{0, 20000}, {0, 20000}}, old, cur;
     counts[SIGALRM] = 0;
     CHECK("setitimer REAL 20ms", setitimer(ITIMER_REAL, &it, &old));
@@ -118,8 +100,8 @@ static void itimers(void) {
     struct itimerval zero = {{0, 0}, {0, 0}};
     CHECK("disarm", setitimer(ITIMER_REAL, &zero, &old));
     printf("fired %d times, code %d, old interval %ld\n", counts[SIGALRM], codes[SIGALRM], (long)old.it_interval.tv_usec);
-    handle(SIGALRM, SIG_IGN, 0);  // drops a late one
-    block(SIGALRM, SIG_UNBLOCK);
+    set_handler(SIGALRM, SIG_IGN, 0);  // drops a late one
+    mask_signal(SIGALRM, SIG_UNBLOCK);
     CHECK("getitimer", getitimer(ITIMER_REAL, &cur));
     printf("disarmed %d\n", cur.it_value.tv_sec == 0 && cur.it_value.tv_usec == 0 && cur.it_interval.tv_usec == 0);
     struct itimerval only_interval = {{0, 20000}, {0, 0}};
@@ -136,20 +118,20 @@ static void itimers(void) {
     CHECK("getitimer bad ptr", syscall(SYS_getitimer, ITIMER_REAL, (void *)0x10));
     CHECK("setitimer bad ptr", syscall(SYS_setitimer, ITIMER_REAL, (void *)0x10, NULL));
     // A tiny value still fires.
-    handle(SIGALRM, count_handler, SA_SIGINFO);
-    block(SIGALRM, SIG_BLOCK);
+    set_handler(SIGALRM, count_handler, SA_SIGINFO);
+    mask_signal(SIGALRM, SIG_BLOCK);
     struct itimerval tiny = {{0, 0}, {0, 1}};
     setitimer(ITIMER_REAL, &tiny, NULL);
     siginfo_t si;
     CHECK("1us timer", wait_sig(SIGALRM, &si));
     printf("code %d\n", si.si_code);
-    block(SIGALRM, SIG_UNBLOCK);
-    handle(SIGALRM, SIG_DFL, 0);
+    mask_signal(SIGALRM, SIG_UNBLOCK);
+    set_handler(SIGALRM, SIG_DFL, 0);
 
     static const struct { int which, sig; const char *name; } cpu[] = {
         {ITIMER_VIRTUAL, SIGVTALRM, "VIRTUAL"}, {ITIMER_PROF, SIGPROF, "PROF"}};
     for (int i = 0; i < 2; i++) {
-        handle(cpu[i].sig, count_handler, SA_SIGINFO | SA_RESTART);
+        set_handler(cpu[i].sig, count_handler, SA_SIGINFO | SA_RESTART);
         counts[cpu[i].sig] = 0;
         struct itimerval t = {{0, 10000}, {0, 10000}};
         char l[64];
@@ -165,16 +147,16 @@ static void itimers(void) {
             for (int j = 0; j < 10000; j++) sink += j;
         CHECK("disarm", setitimer(cpu[i].which, &zero, NULL));
         printf("%s fired 3 times %d, code %d\n", cpu[i].name, counts[cpu[i].sig] >= 3, codes[cpu[i].sig]);
-        handle(cpu[i].sig, SIG_IGN, 0);
-        handle(cpu[i].sig, SIG_DFL, 0);
+        set_handler(cpu[i].sig, SIG_IGN, 0);
+        set_handler(cpu[i].sig, SIG_DFL, 0);
     }
 }
 
 static void posix_timers(void) {
     printf("-- POSIX timers\n");
-    block(SIGUSR1, SIG_BLOCK);
-    block(SIGUSR2, SIG_BLOCK);
-    block(SIGALRM, SIG_BLOCK);
+    mask_signal(SIGUSR1, SIG_BLOCK);
+    mask_signal(SIGUSR2, SIG_BLOCK);
+    mask_signal(SIGALRM, SIG_BLOCK);
     struct sigevent sev;
     memset(&sev, 0, sizeof sev);
     sev.sigev_notify = SIGEV_SIGNAL;
