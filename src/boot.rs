@@ -112,10 +112,15 @@ pub fn boot(args: BootArgs) -> i32 {
         eprintln!("rvisor: cannot seal the sentry: {e}");
         return 125;
     }
-    // malloc sizes its per-thread arenas by counting CPUs in /sys the first
-    // time a thread needs one; with a fixed maximum it never looks.
-    // SAFETY: mallopt only sets an allocator parameter.
-    unsafe { libc::mallopt(libc::M_ARENA_MAX, 8) };
+    // malloc reads host files on its own: it counts CPUs in /sys the first
+    // time a thread needs an arena, and reads /proc/sys/vm/overcommit_memory
+    // before it shrinks a thread's heap. With a fixed arena count and a trim
+    // threshold never reached, it does neither.
+    // SAFETY: mallopt only sets allocator parameters.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 8);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+    }
     let trap = std::env::var_os("RVISOR_SECCOMP_TRAP").is_some();
     let installed =
         sentry::seccomp::build(&platform.seccomp_rules(), trap).and_then(|p| sentry::seccomp::install(&p, trap));

@@ -11,8 +11,9 @@ use vfs::{FsCreds, MountNamespace, Path};
 
 use crate::loader::{ExecError, ExecSource};
 
-/// An executable read through the VFS.
-pub struct VfsExec(pub Arc<FileDescription>);
+/// An executable read through the VFS; its segments map pages of the file
+/// (the file's own in the memory file, or a page cache of it in `mf`).
+pub struct VfsExec(pub Arc<FileDescription>, pub Arc<vfs::memfile::MemoryFile>);
 
 impl ExecSource for VfsExec {
     fn read_at(&self, off: u64, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -20,6 +21,13 @@ impl ExecSource for VfsExec {
     }
     fn size(&self) -> std::io::Result<u64> {
         self.0.ops().stat().map(|st| st.st_size as u64).map_err(|e| std::io::Error::from_raw_os_error(e.0))
+    }
+    fn pages(&self) -> Option<Arc<dyn vfs::file::Mappable>> {
+        if let Some(m) = self.0.ops().mappable() {
+            return Some(m);
+        }
+        let st = self.0.ops().stat().ok()?;
+        Some(vfs::filecache::cache_of(&self.0, &st, &self.1))
     }
 }
 
@@ -101,6 +109,7 @@ pub fn open_interpreter(
     root: &Path,
     creds: &FsCreds,
     name: &[u8],
+    mf: &Arc<vfs::memfile::MemoryFile>,
 ) -> Result<Box<dyn ExecSource>, ExecError> {
     let shown = String::from_utf8_lossy(name).into_owned();
     let p = Resolver { ns, root, creds, restrict: 0 }
@@ -108,7 +117,7 @@ pub fn open_interpreter(
         .map_err(|e| ExecError { errno: e, msg: format!("interpreter {shown}: {}", e.message()) })?;
     let (file, _) = open_checked(p, creds)
         .map_err(|e| ExecError { errno: e.errno, msg: format!("interpreter {shown}: {}", e.msg) })?;
-    Ok(Box::new(VfsExec(file)))
+    Ok(Box::new(VfsExec(file, mf.clone())))
 }
 
 /// The interpreter line of a `#!` script, as binfmt_script reads it from the

@@ -345,8 +345,8 @@ impl Kernel {
             found.execfn = interp;
             exe = found;
         }
-        let open_interp = |name: &[u8]| open_interpreter(&self.mounts, root, &fs_creds, name);
-        let src = VfsExec(exe.file.clone());
+        let open_interp = |name: &[u8]| open_interpreter(&self.mounts, root, &fs_creds, name, &self.memfile);
+        let src = VfsExec(exe.file.clone(), self.memfile.clone());
         let loaded = loader::load(&mm, &src, &execfn, &argv, req.envp, &aux, place, &open_interp)?;
         Ok(Program { mm, entry: loaded.entry, sp: loaded.sp, exe: exe.path })
     }

@@ -4,6 +4,8 @@
 //! A dynamic executable's interpreter (PT_INTERP) is found in the sandbox's
 //! filesystem and loaded where mmap would put it; AT_BASE says where.
 
+use std::sync::Arc;
+
 use abi::consts::*;
 use abi::Errno;
 
@@ -13,6 +15,10 @@ use crate::mm::{page_down, page_up, Access, MemoryManager, MmapRequest, VmaName}
 pub trait ExecSource {
     fn read_at(&self, off: u64, buf: &mut [u8]) -> std::io::Result<usize>;
     fn size(&self) -> std::io::Result<u64>;
+    /// The file's pages, to map segments from (None: segments are copied).
+    fn pages(&self) -> Option<Arc<dyn vfs::file::Mappable>> {
+        None
+    }
 }
 
 /// A failed exec: the errno execve would return and a message for the user.
@@ -260,11 +266,38 @@ fn map_segments(
             populate: false,
             low_2g: false,
             name,
-            file_bytes: None,
         };
-        mm.mmap(req).map_err(|e| ExecError { errno: e, msg: format!("cannot map segment: {e}") })?;
-        // The file's bytes from the start of the page, as a file mapping shows them.
         let lead = vaddr - start;
+        let file_end = vaddr + p.p_filesz;
+        // Mapping needs the file offset and the address to agree within a page.
+        let aligned = p.p_offset % PAGE_SIZE == lead;
+        let pages = src.pages().filter(|_| p.p_filesz > 0 && aligned);
+        let mapped = match pages {
+            // The file's pages, copied on write, as far as the segment's file
+            // part reaches; anonymous zeroes (the bss) after them.
+            Some(m) => {
+                let file_pages_end = page_up(file_end).unwrap_or(end).min(end);
+                let file_req = MmapRequest { len: file_pages_end - start, ..req };
+                let r = mm.mmap_file(file_req, m, p.p_offset - lead);
+                if r.is_ok() && file_pages_end < end {
+                    mm.mmap(MmapRequest { addr: file_pages_end, len: end - file_pages_end, ..req })
+                        .map_err(|e| ExecError { errno: e, msg: format!("cannot map segment: {e}") })?;
+                }
+                r.map(|_| true)
+            }
+            None => mm.mmap(req).map(|_| false),
+        };
+        let file_backed = mapped.map_err(|e| ExecError { errno: e, msg: format!("cannot map segment: {e}") })?;
+        if file_backed {
+            // The rest of the last file page belongs to the bss: zero it.
+            let tail = page_up(file_end).unwrap_or(file_end).min(end) - file_end;
+            if tail > 0 && p.p_memsz > p.p_filesz {
+                mm.copy_out_with(file_end, &vec![0u8; tail as usize], Access::Force)
+                    .map_err(|e| ExecError { errno: e, msg: format!("cannot clear the bss: {e}") })?;
+            }
+            continue;
+        }
+        // The file's bytes from the start of the page, as a file mapping shows them.
         let mut data = vec![0u8; (lead + p.p_filesz) as usize];
         read_exact_at(src, p.p_offset - lead, &mut data)?;
         mm.copy_out_with(start, &data, Access::Force)
@@ -333,7 +366,6 @@ pub fn load(
                 populate: false,
                 low_2g: false,
                 name: VmaName::Anon,
-                file_bytes: None,
             };
             let at = mm
                 .mmap(reserve)
@@ -402,7 +434,6 @@ fn build_stack(
         populate: false,
         low_2g: false,
         name: VmaName::Stack,
-        file_bytes: None,
     };
     let fail = |e: Errno| ExecError { errno: e, msg: format!("cannot set up the stack: {e}") };
     mm.mmap(req).map_err(fail)?;

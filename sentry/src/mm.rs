@@ -64,10 +64,7 @@ pub struct Vma {
     pub dontfork: bool,
     /// MADV_WIPEONFORK: a fork's child gets this range empty (zeroes).
     pub wipeonfork: bool,
-    /// A file mapping: where the file ended when it was mapped. Pages from
-    /// here on lie past the end of the file, and touching them is SIGBUS.
-    pub file_end: Option<u64>,
-    /// A shared mapping of a file's own pages.
+    /// A file mapping: the file's pages (shared, or copy-on-write when private).
     pub file: Option<FileMap>,
 }
 
@@ -166,9 +163,6 @@ pub struct MmapRequest {
     /// MAP_32BIT: somewhere in the low 2 GiB (x86-64 puts it in [1 GiB, 2 GiB)).
     pub low_2g: bool,
     pub name: VmaName,
-    /// For a file mapping: how many bytes of the file lie in the mapping
-    /// (beyond them, access is SIGBUS).
-    pub file_bytes: Option<u64>,
 }
 
 /// Where MAP_32BIT mappings go, as on x86-64 Linux.
@@ -273,8 +267,9 @@ impl MemoryManager {
         self.do_mmap(req, None)
     }
 
-    /// Creates a shared mapping of `file`'s own pages from offset `off`.
-    pub fn mmap_shared_file(&self, req: MmapRequest, file: Arc<dyn Mappable>, off: u64) -> Result<u64, Errno> {
+    /// Maps `file`'s pages from offset `off`: shared, or copy-on-write for a
+    /// private mapping.
+    pub fn mmap_file(&self, req: MmapRequest, file: Arc<dyn Mappable>, off: u64) -> Result<u64, Errno> {
         self.do_mmap(req, Some((file, off)))
     }
 
@@ -309,7 +304,6 @@ impl MemoryManager {
             name: req.name,
             dontfork: false,
             wipeonfork: false,
-            file_end: req.file_bytes.map(|b| addr + page_up(b.min(len)).unwrap_or(len)),
             file: file.map(|(m, off)| {
                 let id = s.next_file;
                 s.next_file += 1;
@@ -544,7 +538,6 @@ impl MemoryManager {
                     name: VmaName::Heap,
                     dontfork: false,
                     wipeonfork: false,
-                    file_end: None,
                     file: None,
                 },
             );
@@ -590,9 +583,6 @@ impl MemoryManager {
             return Err(FaultSignal { signo: SIGSEGV, code: SEGV_ACCERR });
         }
         let sigbus = |_| FaultSignal { signo: abi::signal::SIGBUS, code: BUS_ADRERR };
-        if vma.file_end.is_some_and(|e| addr >= e) {
-            return Err(FaultSignal { signo: abi::signal::SIGBUS, code: BUS_ADRERR });
-        }
         if vma.prot.contains(Prot::WRITE) {
             // The access may be a write (the host does not say): a page shared
             // with a fork gets its own copy now. Reads of the rest of the chunk
@@ -602,11 +592,10 @@ impl MemoryManager {
             self.break_cow(&mut s, page, page + PAGE_SIZE).map_err(sigbus)?;
         }
         let start = (addr & !(FAULT_CHUNK - 1)).max(vstart);
-        let end =
-            (addr & !(FAULT_CHUNK - 1)).saturating_add(FAULT_CHUNK).min(vma.end).min(vma.file_end.unwrap_or(u64::MAX));
+        let end = (addr & !(FAULT_CHUNK - 1)).saturating_add(FAULT_CHUNK).min(vma.end);
         self.populate(&mut s, start, end).map_err(sigbus)?;
         if s.pmas_in(addr, addr + 1).is_empty() {
-            // A shared file mapping past the end of its file.
+            // A file mapping past the end of its file.
             return Err(FaultSignal { signo: abi::signal::SIGBUS, code: BUS_ADRERR });
         }
         Ok(())
@@ -626,10 +615,10 @@ impl MemoryManager {
         let mut cur = addr;
         while cur < end {
             let Some((vstart, vma)) = s.vma_for_access(cur) else { break };
-            if !access.allowed(vma.prot) || vma.file_end.is_some_and(|e| cur >= e) {
+            if !access.allowed(vma.prot) {
                 break;
             }
-            let seg_end = end.min(vma.end).min(vma.file_end.unwrap_or(u64::MAX));
+            let seg_end = end.min(vma.end);
             let chunk_start = (cur & !(FAULT_CHUNK - 1)).max(vstart);
             let chunk_end = (seg_end.saturating_add(FAULT_CHUNK - 1) & !(FAULT_CHUNK - 1)).min(vma.end);
             self.ensure_pmas(&mut s, chunk_start, chunk_end)?;
@@ -640,8 +629,8 @@ impl MemoryManager {
                     self.aspace.unmap(ws, we - ws).map_err(platform_fault)?;
                 }
             }
-            // Backing may stop short (a shared file mapping past the end of
-            // its file): the accessible prefix ends there.
+            // Backing may stop short (a file mapping past the end of its
+            // file): the accessible prefix ends there.
             let mut next = cur;
             for (ps, p) in s.pmas_in(cur, seg_end) {
                 let (bs, be) = (ps.max(cur), p.end.min(seg_end));
@@ -766,16 +755,37 @@ impl MemoryManager {
         for (gs, ge) in gaps {
             let file = s.vma_at(gs).and_then(|(vs, v)| v.file.map(|f| (f, vs)));
             match file {
-                // A shared file mapping: the file's own pages.
+                // A file mapping: the file's pages, copied on write when private.
                 Some((f, vs)) => {
                     let m = s.files[&f.id].clone();
+                    let cow = !s.vma_at(gs).is_some_and(|(_, v)| v.shared);
+                    // One PMA per run of contiguous backing, so that a fault
+                    // maps the run at once.
+                    let mut run: Option<(u64, Pma)> = None;
                     for page in (gs..ge).step_by(PAGE_SIZE as usize) {
-                        match m.map_page((f.off + (page - vs)) / PAGE_SIZE) {
-                            Ok(off) => s.pmas.insert(page, Pma { end: page + PAGE_SIZE, off, cow: false }),
+                        let off = match m.map_page((f.off + (page - vs)) / PAGE_SIZE) {
+                            Ok(off) => off,
                             // Past the end of the file: no backing (SIGBUS).
                             Err(Errno::EFAULT) => break,
-                            Err(e) => return Err(e),
+                            Err(e) => {
+                                if let Some((rs, p)) = run {
+                                    s.pmas.insert(rs, p);
+                                }
+                                return Err(e);
+                            }
                         };
+                        match &mut run {
+                            Some((rs, p)) if p.off + (p.end - *rs) == off => p.end += PAGE_SIZE,
+                            _ => {
+                                if let Some((rs, p)) = run.take() {
+                                    s.pmas.insert(rs, p);
+                                }
+                                run = Some((page, Pma { end: page + PAGE_SIZE, off, cow }));
+                            }
+                        }
+                    }
+                    if let Some((rs, p)) = run {
+                        s.pmas.insert(rs, p);
                     }
                 }
                 None => {
@@ -914,8 +924,7 @@ impl MemoryManager {
                 s.vmas.remove(&k);
             }
         }
-        let file_end = vma.file_end.map(|e| e.wrapping_sub(old).wrapping_add(new));
-        s.insert_vma(new, Vma { end: new + len, file_end, ..vma });
+        s.insert_vma(new, Vma { end: new + len, ..vma });
         Ok(())
     }
 }
@@ -1010,7 +1019,6 @@ impl State {
                         && va.shared == vb.shared
                         && va.dontfork == vb.dontfork
                         && va.wipeonfork == vb.wipeonfork
-                        && va.file_end == vb.file_end
                         && va.file.map(|f| (f.id, f.off + (va.end - a))) == vb.file.map(|f| (f.id, f.off))
                         && !va.growsdown
                         && !vb.growsdown =>

@@ -2,7 +2,7 @@
 
 use abi::consts::*;
 use abi::Errno;
-use sentry::mm::{page_up, Access, MmapRequest};
+use sentry::mm::{page_up, MmapRequest};
 use sentry::{SyscallResult, Task};
 
 use crate::args::Fd;
@@ -40,8 +40,8 @@ const VALIDATED_FLAGS: u64 = 0x3
     | 0x100000
     | (0x3f << 26);
 
-/// mmap: anonymous memory, and regular files mapped privately (or shared
-/// read-only) by reading them into the mapping.
+/// mmap: anonymous memory, and regular files: their pages, shared, or
+/// copied on write for private mappings.
 pub fn mmap(t: &mut Task, addr: u64, len: u64, prot: u64, flags: u64, fd: Fd, off: u64) -> SyscallResult {
     if !off.is_multiple_of(PAGE_SIZE) {
         return Err(Errno::EINVAL);
@@ -72,7 +72,6 @@ pub fn mmap(t: &mut Task, addr: u64, len: u64, prot: u64, flags: u64, fd: Fd, of
     if fixed && !addr.is_multiple_of(PAGE_SIZE) {
         return Err(Errno::EINVAL);
     }
-    let mut file_size = 0;
     let file = if anonymous {
         None
     } else {
@@ -81,7 +80,6 @@ pub fn mmap(t: &mut Task, addr: u64, len: u64, prot: u64, flags: u64, fd: Fd, of
             return Err(Errno::EACCES);
         }
         let st = file.ops().stat()?;
-        file_size = st.st_size.max(0) as u64;
         match st.st_mode & S_IFMT {
             // A private mapping of /dev/zero is anonymous memory.
             S_IFCHR if st.st_rdev == vfs::dev::ZERO => None,
@@ -94,9 +92,9 @@ pub fn mmap(t: &mut Task, addr: u64, len: u64, prot: u64, flags: u64, fd: Fd, of
                 if file.ops().mappable().is_none() {
                     return Err(Errno::ENODEV);
                 }
-                Some(file)
+                Some((file, st))
             }
-            S_IFREG => Some(file),
+            S_IFREG => Some((file, st)),
             _ => return Err(Errno::ENODEV),
         }
     };
@@ -118,29 +116,16 @@ pub fn mmap(t: &mut Task, addr: u64, len: u64, prot: u64, flags: u64, fd: Fd, of
         populate: f.intersects(MapFlags::POPULATE | MapFlags::LOCKED) && !f.contains(MapFlags::NONBLOCK),
         low_2g: f.contains(MapFlags::BIT32),
         name: sentry::mm::VmaName::Anon,
-        file_bytes: file.as_ref().map(|_| file_size.saturating_sub(off)),
     };
-    // A shared mapping of a file in the memory file maps the file's pages.
-    if let Some(m) = file.as_ref().filter(|_| shared).and_then(|f| f.ops().mappable()) {
-        return t.mm.mmap_shared_file(MmapRequest { file_bytes: None, ..req }, m, off);
-    }
-    let addr = t.mm.mmap(req)?;
-    if let Some(file) = file {
-        // The file's bytes, read now into the mapping's own pages: a private
-        // copy (or a read-only shared one). The rest of the last page is
-        // zeroes; the pages past it are SIGBUS.
-        let blocks = match t.mm.blocks(addr, len, Access::Force) {
-            Ok(b) => b,
-            // Nothing of the file lies in the mapping.
-            Err(Errno::EFAULT) => return Ok(addr),
-            Err(e) => return Err(e),
-        };
-        if let Err(e) = file.ops().read(&file, &blocks, Some(off as i64)) {
-            let _ = t.mm.munmap(addr, len);
-            return Err(e);
+    match file {
+        // A file's pages: its own when they live in the memory file (tmpfs,
+        // memfd), else a page cache of it, copied on write when private.
+        Some((file, st)) => {
+            let m = file.ops().mappable().unwrap_or_else(|| vfs::filecache::cache_of(&file, &st, &t.kernel.memfile));
+            t.mm.mmap_file(req, m, off)
         }
+        None => t.mm.mmap(req),
     }
-    Ok(addr)
 }
 
 pub fn munmap(t: &mut Task, addr: u64, len: u64) -> SyscallResult {

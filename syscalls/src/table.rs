@@ -141,7 +141,7 @@ pub static TABLE: &[Entry] = &[
     entry!(IOCTL, "ioctl", [Fd, Hex, Hex], Ret::Int, typed!(fs::ioctl::ioctl, Fd, u32, u64), Partial("TCGETS, TIOCGWINSZ, TIOCGPGRP on a host tty; FIONREAD; FIOCLEX, FIONCLEX, FIONBIO; other requests (terminal settings included) ENOTTY") ),
     // Memory
     entry!(BRK, "brk", [Ptr], Ret::Hex, typed!(mm::brk, u64), Full),
-    entry!(MMAP, "mmap", [Ptr, Uint, Prot, MapFlags, Fd, Hex], Ret::Hex, typed!(mm::mmap, u64, u64, u64, u64, Fd, u64), Partial("shared mappings of tmpfs and memfd files map the file's own pages; other file mappings are a copy made at mmap time (a shared read-only one misses later writes, a writable shared one is ENODEV); a file truncated while mapped is not noticed") ),
+    entry!(MMAP, "mmap", [Ptr, Uint, Prot, MapFlags, Fd, Hex], Ret::Hex, typed!(mm::mmap, u64, u64, u64, u64, Fd, u64), Partial("files other than tmpfs and memfd are mapped from a page cache that is a snapshot: a shared read-only mapping misses later writes, a writable shared one is ENODEV; a file truncated while mapped is not noticed") ),
     entry!(MUNMAP, "munmap", [Ptr, Uint], Ret::Int, typed!(mm::munmap, u64, u64), Full),
     entry!(MPROTECT, "mprotect", [Ptr, Uint, Prot], Ret::Int, typed!(mm::mprotect, u64, u64, u64), Full),
     entry!(MREMAP, "mremap", [Ptr, Uint, Uint, Hex, Ptr], Ret::Hex, typed!(mm::mremap, u64, u64, u64, u64, u64), Full),

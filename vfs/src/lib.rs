@@ -10,6 +10,7 @@ pub mod dev;
 pub mod epoll;
 pub mod eventfd;
 pub mod file;
+pub mod filecache;
 pub mod gofer;
 pub mod host;
 pub mod inode;
