@@ -101,6 +101,7 @@ pub static TABLE: &[Entry] = &[
     entry!(UTIME, "utime", [Str, Ptr], Ret::Int, typed!(fs::attr::utime, UserCStr, u64), Full),
     entry!(FLOCK, "flock", [Fd, Hex], Ret::Int, typed!(fs::lock::flock, Fd, u32), Partial("a wait that could never end (one thread per process) is EDEADLK")),
     entry!(FSYNC, "fsync", [Fd], Ret::Int, typed!(fs::lock::fsync, Fd), Full),
+    entry!(FADVISE64, "fadvise64", [Fd, Int, Int, Int], Ret::Int, typed!(fs::lock::fadvise64, Fd, i64, i64, i32), Partial("the advice is checked and has no effect (there is no read-ahead to tune)")),
     entry!(FDATASYNC, "fdatasync", [Fd], Ret::Int, typed!(fs::lock::fdatasync, Fd), Full),
     entry!(SYNC, "sync", [], Ret::Int, typed!(fs::lock::sync), Full),
     entry!(SYNCFS, "syncfs", [Fd], Ret::Int, typed!(fs::lock::syncfs, Fd), Full),

@@ -128,5 +128,13 @@ int main(void) {
     snprintf(rel, sizeof rel, "%s/inner", base + 5);
     unlinkat(outside, rel, AT_REMOVEDIR);
     CHECK("cleanup", unlinkat(outside, base + 5, AT_REMOVEDIR));
+    // posix_fadvise returns the error number itself.
+    int pf[2];
+    pipe(pf);
+    int pw = open("/etc/passwd", O_RDONLY);
+    printf("fadvise: normal %d, dontneed %d, bad advice %d, pipe %d, bad fd %d, negative length %d\n",
+           posix_fadvise(pw, 0, 0, POSIX_FADV_NORMAL), posix_fadvise(pw, 0, 0, POSIX_FADV_DONTNEED),
+           posix_fadvise(pw, 0, 0, 9), posix_fadvise(pf[0], 0, 0, 0), posix_fadvise(99, 0, 0, 0),
+           posix_fadvise(pw, 0, -1, 0));
     return 0;
 }

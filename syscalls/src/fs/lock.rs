@@ -136,3 +136,19 @@ pub fn sync(_t: &mut Task) -> SyscallResult {
 pub fn syncfs(t: &mut Task, fd: Fd) -> SyscallResult {
     t.fds.file(fd.0).map(|_| 0)
 }
+
+/// fadvise64: advice about a file's access pattern. The sandbox keeps no
+/// read-ahead to tune, so valid advice changes nothing, as on a file system
+/// without a page cache; the checks are Linux's.
+pub fn fadvise64(t: &mut Task, fd: Fd, _off: i64, len: i64, advice: i32) -> SyscallResult {
+    let file = t.fds.file(fd.0)?;
+    let st = file.ops().stat()?;
+    if st.st_mode & S_IFMT == S_IFIFO {
+        return Err(Errno::ESPIPE);
+    }
+    // POSIX_FADV_NORMAL, RANDOM, SEQUENTIAL, WILLNEED, DONTNEED, NOREUSE.
+    if !(0..=5).contains(&advice) || len < 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(0)
+}
