@@ -497,7 +497,7 @@ impl Kernel {
                 context,
             };
             let mut ts = kernel.tasks.lock().unwrap();
-            let mut p = Process::new(INIT_PID, 0, INIT_PID, INIT_PID, task.handlers.clone());
+            let mut p = Process::new(INIT_PID, 0, INIT_PID, INIT_PID, task.handlers.clone(), task.limits.share());
             p.threads.push(INIT_PID);
             ts.processes.insert(INIT_PID, p);
             ts.threads.insert(INIT_PID, task.thread_entry(SigSet::default()));

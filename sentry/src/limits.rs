@@ -1,14 +1,18 @@
 //! Resource limits (getrlimit/setrlimit/prlimit64).
 
+use std::sync::{Arc, Mutex};
+
 use abi::consts::*;
 use abi::structs::Rlimit;
 
 /// fs.nr_open: the highest RLIMIT_NOFILE the sandbox allows (Linux's default).
 pub const NR_OPEN: u64 = 1 << 20;
 
-#[derive(Clone, Debug)]
+/// A process's resource limits, shared by its threads (`share`); a new
+/// process gets a copy (`copy`).
+#[derive(Debug)]
 pub struct Limits {
-    limits: [Rlimit; RLIM_NLIMITS as usize],
+    limits: Arc<Mutex<[Rlimit; RLIM_NLIMITS as usize]>>,
 }
 
 impl Limits {
@@ -27,14 +31,24 @@ impl Limits {
         let nofile = &mut limits[RLIMIT_NOFILE as usize];
         nofile.rlim_cur = nofile.rlim_cur.min(NR_OPEN);
         nofile.rlim_max = nofile.rlim_max.min(NR_OPEN);
-        Limits { limits }
+        Limits { limits: Arc::new(Mutex::new(limits)) }
     }
 
     pub fn get(&self, resource: u32) -> Rlimit {
-        self.limits[resource as usize]
+        self.limits.lock().unwrap()[resource as usize]
     }
 
-    pub fn set(&mut self, resource: u32, l: Rlimit) {
-        self.limits[resource as usize] = l;
+    pub fn set(&self, resource: u32, l: Rlimit) {
+        self.limits.lock().unwrap()[resource as usize] = l;
+    }
+
+    /// The same limits, seen by another thread of the process.
+    pub fn share(&self) -> Limits {
+        Limits { limits: self.limits.clone() }
+    }
+
+    /// Limits of their own for a new process, equal to these now.
+    pub fn copy(&self) -> Limits {
+        Limits { limits: Arc::new(Mutex::new(*self.limits.lock().unwrap())) }
     }
 }

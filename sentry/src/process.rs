@@ -227,6 +227,8 @@ pub struct Process {
     /// Resource use of threads that have exited, and of reaped children.
     pub usage: Usage,
     pub children_usage: Usage,
+    /// Resource limits (the threads' own handles share them).
+    pub limits: crate::limits::Limits,
     /// setpriority's nice value, -20..=19.
     pub nice: i32,
     /// sched_setscheduler's policy and priority.
@@ -274,7 +276,14 @@ pub struct Overrun {
 }
 
 impl Process {
-    pub fn new(tgid: i32, parent: i32, pgid: i32, sid: i32, handlers: Arc<Mutex<SignalHandlers>>) -> Process {
+    pub fn new(
+        tgid: i32,
+        parent: i32,
+        pgid: i32,
+        sid: i32,
+        handlers: Arc<Mutex<SignalHandlers>>,
+        limits: crate::limits::Limits,
+    ) -> Process {
         Process {
             tgid,
             parent,
@@ -301,6 +310,7 @@ impl Process {
             posix_timers: BTreeMap::new(),
             usage: Usage::default(),
             children_usage: Usage::default(),
+            limits,
             nice: 0,
             sched_policy: 0,
             sched_priority: 0,

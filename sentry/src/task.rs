@@ -34,12 +34,18 @@ pub struct Credentials {
 }
 
 impl Credentials {
-    /// The credentials of the user who started the sandbox: root has every
-    /// capability, others none.
+    /// The credentials of the user who started the sandbox, with the
+    /// capabilities it has on the host (a root without some, as in a
+    /// container, stays without them inside).
     pub fn of_host_user() -> Credentials {
         // SAFETY: getuid and getgid cannot fail.
         let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
-        let caps = if uid == 0 { ALL_CAPS } else { 0 };
+        // capget, version 3: two 32-bit words of each set.
+        let mut hdr = [0x2008_0522u32, 0];
+        let mut data = [[0u32; 3]; 2];
+        // SAFETY: capget reads the header and writes two data structs.
+        let r = unsafe { libc::syscall(libc::SYS_capget, hdr.as_mut_ptr(), data.as_mut_ptr()) };
+        let set = |i: usize| if r == 0 { data[0][i] as u64 | (data[1][i] as u64) << 32 } else { 0 };
         Credentials {
             uid,
             euid: uid,
@@ -50,9 +56,9 @@ impl Credentials {
             sgid: gid,
             fsgid: gid,
             groups: Arc::from(Vec::new()),
-            cap_effective: caps,
-            cap_permitted: caps,
-            cap_inheritable: 0,
+            cap_effective: set(0),
+            cap_permitted: set(1),
+            cap_inheritable: set(2),
         }
     }
 

@@ -221,7 +221,7 @@ pub static TABLE: &[Entry] = &[
     entry!(GETTIMEOFDAY, "gettimeofday", [Ptr, Ptr], Ret::Int, typed!(kernel::time::gettimeofday, UserPtr<abi::structs::Timeval>, UserPtr<abi::structs::Timezone>), Full),
     entry!(TIME, "time", [Ptr], Ret::Int, typed!(kernel::time::time, UserPtr<i64>), Full),
     entry!(GETRANDOM, "getrandom", [OutBuf, Uint, Hex], Ret::Int, typed!(kernel::random::getrandom, UserBuf, usize, u32), Full),
-    entry!(PRLIMIT64, "prlimit64", [Int, Int, Ptr, Ptr], Ret::Int, typed!(kernel::limits::prlimit64, i32, u32, UserPtr<abi::structs::Rlimit>, UserPtr<abi::structs::Rlimit>), Partial("another process's limits ESRCH; enforced: NOFILE, STACK, DATA, AS, NPROC, FSIZE (SIGXFSZ), CORE (the core bit); the rest are recorded") ),
+    entry!(PRLIMIT64, "prlimit64", [Int, Int, Ptr, Ptr], Ret::Int, typed!(kernel::limits::prlimit64, i32, u32, UserPtr<abi::structs::Rlimit>, UserPtr<abi::structs::Rlimit>), Partial("enforced: NOFILE, STACK, DATA, AS, NPROC, FSIZE (SIGXFSZ), CORE (the core bit); the rest are recorded") ),
     entry!(GETRLIMIT, "getrlimit", [Int, Ptr], Ret::Int, typed!(kernel::limits::getrlimit, u32, UserPtr<abi::structs::Rlimit>), Full),
     entry!(SETRLIMIT, "setrlimit", [Int, Ptr], Ret::Int, typed!(kernel::limits::setrlimit, u32, UserPtr<abi::structs::Rlimit>), Partial("enforced: NOFILE, STACK, DATA, AS, NPROC, FSIZE (SIGXFSZ), CORE (the core bit); the rest are recorded") ),
     entry!(SCHED_GETAFFINITY, "sched_getaffinity", [Int, Uint, Ptr], Ret::Int, typed!(kernel::sched::sched_getaffinity, i32, u32, UserBuf), Full),

@@ -76,6 +76,26 @@ int main(void) {
     }
     waitpid(c, &st, 0);
 
+    // Another process's limits, through prlimit.
+    int go[2];
+    pipe(go);
+    c = fork();
+    if (c == 0) {
+        char b;
+        read(go[0], &b, 1);
+        struct rlimit got;
+        getrlimit(RLIMIT_NOFILE, &got);
+        _exit(got.rlim_cur == 33 ? 0 : 1);
+    }
+    struct rlimit set = {33, 40}, old;
+    CHECK("prlimit on a child", prlimit(c, RLIMIT_NOFILE, &set, &old));
+    CHECK("prlimit read back", ({ struct rlimit g; prlimit(c, RLIMIT_NOFILE, NULL, &g); (long)(g.rlim_cur * 1000 + g.rlim_max); }));
+    CHECK("prlimit no such pid", prlimit(999999, RLIMIT_NOFILE, NULL, &old));
+    CHECK("prlimit bad resource", prlimit(c, 99, NULL, &old));
+    write(go[1], "g", 1);
+    waitpid(c, &st, 0);
+    printf("the child saw its new limit: %d\n", WEXITSTATUS(st) == 0);
+
     struct rlimit nf = {10, 10};
     setrlimit(RLIMIT_NOFILE, &nf);
     int last = -1, n = 0;

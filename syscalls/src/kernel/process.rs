@@ -246,6 +246,8 @@ fn do_clone(t: &mut Task, a: CloneArgs) -> SyscallResult {
     let vfork = (f & CLONE_VFORK != 0).then(|| Arc::new(VforkDone::default()));
 
     let handle = thread.handle.clone();
+    // A new process has limits of its own, equal to its parent's now.
+    let process_limits = t.limits.copy();
     let view = sentry::kernel::TaskView {
         tid,
         tgid,
@@ -256,7 +258,8 @@ fn do_clone(t: &mut Task, a: CloneArgs) -> SyscallResult {
         exe: t.exe.clone(),
     };
     let child = {
-        let (creds, limits, exe, altstack) = (t.creds.clone(), t.limits.clone(), t.exe.clone(), t.altstack);
+        let limits = if f & CLONE_THREAD != 0 { t.limits.share() } else { process_limits.share() };
+        let (creds, exe, altstack) = (t.creds.clone(), t.exe.clone(), t.altstack);
         let (comm, no_new_privs, keepcaps, cap_bset) = (t.comm, t.no_new_privs, t.keepcaps, t.cap_bset);
         let (kernel, vfork, handlers, handle) = (kernel.clone(), vfork.clone(), handlers.clone(), handle.clone());
         let clear_child_tid = if f & CLONE_CHILD_CLEARTID != 0 { a.child_tid } else { 0 };
@@ -316,7 +319,7 @@ fn do_clone(t: &mut Task, a: CloneArgs) -> SyscallResult {
         let parent = if f & CLONE_PARENT != 0 { me.parent } else { t.tgid };
         let (pgid, sid) = (me.pgid, me.sid);
         let (nice, policy, prio) = (me.nice, me.sched_policy, me.sched_priority);
-        let mut p = Process::new(tid, parent, pgid, sid, handlers);
+        let mut p = Process::new(tid, parent, pgid, sid, handlers, process_limits);
         p.exit_signal = a.exit_signal as i32;
         (p.nice, p.sched_policy, p.sched_priority) = (nice, policy, prio);
         p.threads.push(tid);
