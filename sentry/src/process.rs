@@ -380,6 +380,16 @@ impl Tasks {
             .collect()
     }
 
+    /// Whether process group `pgid` is orphaned: no member has a parent in
+    /// another group of the same session (job control then leaves it alone).
+    pub fn orphaned_pgrp(&self, pgid: i32) -> bool {
+        !self
+            .processes
+            .values()
+            .filter(|p| p.pgid == pgid && !p.threads.is_empty())
+            .any(|p| self.processes.get(&p.parent).is_some_and(|pp| pp.pgid != pgid && pp.sid == p.sid))
+    }
+
     /// Whether `sig` would be thrown away on arrival: ignored and not blocked
     /// by the thread that would take it.
     fn ignored(&self, p: &Process, tid: i32, sig: i32) -> bool {

@@ -340,7 +340,12 @@ impl Task {
                 match default_action(sig) {
                     DefaultAction::Ignore | DefaultAction::Continue => continue,
                     DefaultAction::Stop => {
-                        ts.stop_process(self.tgid, sig);
+                        // The terminal's stop signals do nothing to an
+                        // orphaned process group (nobody would continue it).
+                        let pgid = ts.process(self.tgid).unwrap().pgid;
+                        if sig == SIGSTOP || !ts.orphaned_pgrp(pgid) {
+                            ts.stop_process(self.tgid, sig);
+                        }
                         continue;
                     }
                     action => {

@@ -221,5 +221,28 @@ int main(void) {
         if (waitpid(-leader, &st, 0) > 0 && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL) killed++;
     printf("killed %d\n", killed);
     CHECK("none left", wait(&st));
+
+    printf("-- SIGTSTP and orphaned process groups\n");
+    fflush(stdout);
+    pid_t o = fork();
+    if (o == 0) {
+        // A session of its own: its group is orphaned, and SIGTSTP is dropped.
+        setsid();
+        raise(SIGTSTP);
+        _exit(3);
+    }
+    waitpid(o, &st, WUNTRACED);
+    printf("orphaned group: stopped %d exited %d code %d\n", WIFSTOPPED(st), WIFEXITED(st), WEXITSTATUS(st));
+    o = fork();
+    if (o == 0) {
+        // A group of its own, its parent in another group of the session.
+        setpgid(0, 0);
+        raise(SIGTSTP);
+        _exit(4);
+    }
+    waitpid(o, &st, WUNTRACED);
+    printf("group with a parent outside: stopped %d sig %d\n", WIFSTOPPED(st), WSTOPSIG(st));
+    kill(o, SIGKILL);
+    waitpid(o, &st, 0);
     return 0;
 }
