@@ -121,6 +121,13 @@ pub fn boot(args: BootArgs) -> i32 {
         libc::mallopt(libc::M_ARENA_MAX, 8);
         libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
     }
+    let forwarded = match HostSignals::catch() {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("rvisor: cannot catch the host's signals: {e}");
+            return 125;
+        }
+    };
     let trap = std::env::var_os("RVISOR_SECCOMP_TRAP").is_some();
     let installed =
         sentry::seccomp::build(&platform.seccomp_rules(), trap).and_then(|p| sentry::seccomp::install(&p, trap));
@@ -193,6 +200,7 @@ pub fn boot(args: BootArgs) -> i32 {
     if let Err(e) = sentry::procfs::mount(&kernel) {
         eprintln!("rvisor: /proc is not mounted: the root has no /proc directory ({e})");
     }
+    forwarded.forward_to(&kernel);
     let init = InitProcess {
         prog: prog.into_vec(),
         cwd,
@@ -212,6 +220,67 @@ pub fn boot(args: BootArgs) -> i32 {
             } else {
                 126
             }
+        }
+    }
+}
+
+/// The signals someone sends the sandbox from outside (a terminal's Ctrl-C,
+/// `kill` of rvisor): they go to the sandbox's first process, as runsc does,
+/// instead of ending the Sentry.
+const FORWARDED: [i32; 7] =
+    [libc::SIGINT, libc::SIGQUIT, libc::SIGTERM, libc::SIGHUP, libc::SIGUSR1, libc::SIGUSR2, libc::SIGWINCH];
+
+/// The write end of the pipe the signal handler reports on.
+static SIGNAL_PIPE: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+
+extern "C" fn on_host_signal(sig: i32) {
+    let b = sig as u8;
+    // SAFETY: write is async-signal-safe; the pipe outlives the handler.
+    unsafe { libc::write(SIGNAL_PIPE.load(std::sync::atomic::Ordering::Relaxed), (&b as *const u8).cast(), 1) };
+}
+
+struct HostSignals {
+    read_end: OwnedFd,
+}
+
+impl HostSignals {
+    /// Installs the handlers (before the seccomp filter: sigaction and pipe2
+    /// are set up here, reads and writes are all that remain).
+    fn catch() -> std::io::Result<HostSignals> {
+        let mut fds = [0; 2];
+        // SAFETY: pipe2 writes two fds.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: both fds are fresh and ours.
+        let (read_end, write_end) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        SIGNAL_PIPE.store(std::os::fd::IntoRawFd::into_raw_fd(write_end), std::sync::atomic::Ordering::Relaxed);
+        for sig in FORWARDED {
+            // SAFETY: installs a handler that only writes to a pipe.
+            unsafe {
+                let mut sa: libc::sigaction = std::mem::zeroed();
+                sa.sa_sigaction = on_host_signal as *const () as usize;
+                sa.sa_flags = libc::SA_RESTART;
+                libc::sigaction(sig, &sa, std::ptr::null_mut());
+            }
+        }
+        Ok(HostSignals { read_end })
+    }
+
+    /// A thread that passes each caught signal on to the first process.
+    fn forward_to(self, kernel: &Arc<Kernel>) {
+        let kernel = Arc::downgrade(kernel);
+        let spawned = std::thread::Builder::new().spawn(move || {
+            let mut f = File::from(self.read_end);
+            let mut b = [0u8; 1];
+            while std::io::Read::read_exact(&mut f, &mut b).is_ok() {
+                let Some(k) = kernel.upgrade() else { return };
+                let info = abi::signal::SigInfo::from_process(b[0] as i32, abi::signal::SI_USER, 0, 0);
+                let _ = k.tasks.lock().unwrap().send(sentry::process::Target::Process(sentry::kernel::INIT_PID), info);
+            }
+        });
+        if let Err(e) = spawned {
+            eprintln!("rvisor: host signals will not reach the sandbox: {e}");
         }
     }
 }

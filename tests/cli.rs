@@ -679,3 +679,35 @@ fn no_host_processes_outlive_their_sandbox() {
     }
     assert!(left.is_empty(), "host processes left behind: {left:?}");
 }
+
+/// A signal sent to the Sentry from outside (Ctrl-C reaches the Sentry's
+/// process group) goes to the sandbox's first process, whose handler runs.
+#[test]
+fn host_signals_reach_the_sandbox() {
+    use std::io::BufRead;
+    let bin = build_guest("wait_sigint", Link::Static);
+    let mut child = Command::new(RVISOR)
+        .args(["do", "--"])
+        .arg(&bin)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line, "ready\n");
+    let sentry = children(child.id())
+        .into_iter()
+        .find(|&p| {
+            std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default().split(|&b| b == 0).nth(1) == Some(b"boot")
+        })
+        .expect("the sentry");
+    // SAFETY: signals the Sentry this test started.
+    unsafe { libc::kill(sentry as i32, libc::SIGINT) };
+    line.clear();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line, "got 2\n");
+    assert!(child.wait().unwrap().success());
+}
