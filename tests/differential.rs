@@ -342,3 +342,8 @@ fn threads_futexes_and_robust_mutexes() {
 fn credentials_and_capabilities() {
     compare("creds", &[], b"");
 }
+
+#[test]
+fn legacy_vsyscall_page() {
+    compare("vsyscall", &[], b"");
+}

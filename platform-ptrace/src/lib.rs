@@ -132,6 +132,11 @@ impl Platform for PtracePlatform {
                 one_of(SYS_clone, 0, &[SIGCHLD as u64, stub::THREAD_FLAGS]),
                 // Where a stub's new thread waits for its tracer.
                 (SYS_pause, ArgFilter::Any),
+                // The vsyscall page's calls (gettimeofday is the Sentry's own):
+                // stubs inherit this filter, so it must let them reach the
+                // stub's own, which traps them for the Sentry to serve.
+                (SYS_time, ArgFilter::Any),
+                (SYS_getcpu, ArgFilter::Any),
                 one_of(SYS_prctl, 0, &[PR_SET_PDEATHSIG as u64, PR_SET_NO_NEW_PRIVS as u64]),
                 (SYS_setsid, ArgFilter::Any),
                 one_of(SYS_rseq, 2, &[1]),
