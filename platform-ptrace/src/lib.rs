@@ -325,7 +325,11 @@ impl Context for PtraceContext {
         let pid = self.stub_pid.clone();
         Arc::new(move || {
             let pid = pid.load(Ordering::Relaxed);
-            // The host's CPU-time clock of the stub: CPUCLOCK_SCHED of its pid.
+            // The host's CPU-time clock of the stub: CPUCLOCK_SCHED of its
+            // pid. Linux lets another process read only a whole process's
+            // clock (a thread's is EINVAL), so the stub's first thread
+            // reports all its threads' time and the others none: right per
+            // process, not per thread.
             let clock = ((!pid) << 3) | 2;
             let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
             // SAFETY: clock_gettime writes one timespec.

@@ -278,7 +278,7 @@ fn map_segments(
             Some(m) => {
                 let file_pages_end = page_up(file_end).unwrap_or(end).min(end);
                 let file_req = MmapRequest { len: file_pages_end - start, ..req };
-                let r = mm.mmap_file(file_req, m, p.p_offset - lead);
+                let r = mm.mmap_file(file_req, m, p.p_offset - lead, true);
                 if r.is_ok() && file_pages_end < end {
                     mm.mmap(MmapRequest { addr: file_pages_end, len: end - file_pages_end, ..req })
                         .map_err(|e| ExecError { errno: e, msg: format!("cannot map segment: {e}") })?;

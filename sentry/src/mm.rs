@@ -66,6 +66,9 @@ pub struct Vma {
     pub wipeonfork: bool,
     /// A file mapping: the file's pages (shared, or copy-on-write when private).
     pub file: Option<FileMap>,
+    /// Whether mprotect may make it writable: not a shared mapping of a file
+    /// opened read-only or sealed against writes (Linux's VM_MAYWRITE).
+    pub may_write: bool,
 }
 
 /// Which file a shared file mapping maps (an entry of `State::files`) and
@@ -268,12 +271,13 @@ impl MemoryManager {
     }
 
     /// Maps `file`'s pages from offset `off`: shared, or copy-on-write for a
-    /// private mapping.
-    pub fn mmap_file(&self, req: MmapRequest, file: Arc<dyn Mappable>, off: u64) -> Result<u64, Errno> {
-        self.do_mmap(req, Some((file, off)))
+    /// private mapping. `writable`: whether a shared mapping may ever be
+    /// written (the file is open for writing and not sealed).
+    pub fn mmap_file(&self, req: MmapRequest, file: Arc<dyn Mappable>, off: u64, writable: bool) -> Result<u64, Errno> {
+        self.do_mmap(req, Some((file, off, writable)))
     }
 
-    fn do_mmap(&self, req: MmapRequest, file: Option<(Arc<dyn Mappable>, u64)>) -> Result<u64, Errno> {
+    fn do_mmap(&self, req: MmapRequest, file: Option<(Arc<dyn Mappable>, u64, bool)>) -> Result<u64, Errno> {
         let mut s = self.lock();
         let len = req.len;
         let lay = s.layout;
@@ -304,7 +308,8 @@ impl MemoryManager {
             name: req.name,
             dontfork: false,
             wipeonfork: false,
-            file: file.map(|(m, off)| {
+            may_write: !req.shared || file.as_ref().is_none_or(|f| f.2),
+            file: file.map(|(m, off, _)| {
                 let id = s.next_file;
                 s.next_file += 1;
                 s.files.insert(id, m);
@@ -367,6 +372,9 @@ impl MemoryManager {
             return Err(Errno::ENOMEM);
         }
         let prot = prot & rwx;
+        if prot.contains(Prot::WRITE) && s.vma_pieces(start, covered_end).iter().any(|p| !p.2.may_write) {
+            return Err(Errno::EACCES);
+        }
         s.split_vma(start);
         s.split_vma(covered_end);
         let keys: Vec<u64> = s.vmas.range(start..covered_end).map(|(&k, _)| k).collect();
@@ -539,6 +547,7 @@ impl MemoryManager {
                     dontfork: false,
                     wipeonfork: false,
                     file: None,
+                    may_write: true,
                 },
             );
         } else if new_top < old_top && self.remove_range(&mut s, new_top, old_top).is_err() {
@@ -558,7 +567,8 @@ impl MemoryManager {
         }
         let page = page_down(addr);
         self.ensure_pmas(&mut s, page, page + PAGE_SIZE)?;
-        let (ps, p) = s.pmas_in(addr, addr + 1)[0];
+        // Past the end of a mapped file there is no backing.
+        let (ps, p) = *s.pmas_in(addr, addr + 1).first().ok_or(Errno::EFAULT)?;
         Ok(Some(p.off + (addr - ps)))
     }
 
@@ -1019,6 +1029,7 @@ impl State {
                         && va.shared == vb.shared
                         && va.dontfork == vb.dontfork
                         && va.wipeonfork == vb.wipeonfork
+                        && va.may_write == vb.may_write
                         && va.file.map(|f| (f.id, f.off + (va.end - a))) == vb.file.map(|f| (f.id, f.off))
                         && !va.growsdown
                         && !vb.growsdown =>

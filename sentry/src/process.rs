@@ -148,6 +148,15 @@ impl Pending {
         Some(info)
     }
 
+    /// How many signals are queued.
+    pub fn len(&self) -> usize {
+        self.queue.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
     /// Drops every instance of the signals in `set`.
     pub fn discard(&mut self, set: u64) {
         self.queue.retain(|i| set & SigSet::bit(i.signo) == 0);
@@ -407,9 +416,13 @@ impl Tasks {
     /// side effects of SIGCONT and stop signals, dropping ignored signals,
     /// queueing, and waking a thread that can take it (or, for a fatal
     /// signal, the whole process). ESRCH if the target is gone.
-    /// Returns whether the signal was queued.
+    /// Returns whether the signal was queued; EAGAIN when the real-time
+    /// queue is full.
     pub fn send(&mut self, target: Target, info: SigInfo) -> Result<bool, Errno> {
         let sig = info.signo;
+        if !(0..=SIGRTMAX).contains(&sig) {
+            return Err(Errno::EINVAL);
+        }
         let tgid = match target {
             Target::Process(p) => p,
             Target::Thread(t) => self.threads.get(&t).ok_or(Errno::ESRCH)?.tgid,
@@ -438,13 +451,19 @@ impl Tasks {
             return Ok(false);
         }
         // The thread to wake: the target thread, or one that does not block it.
-        let chosen = match target {
-            Target::Thread(t) => Some(t),
-            Target::Process(_) => p.threads.iter().copied().find(|t| {
-                let th = &self.threads[t];
-                !th.mask.contains(sig) || th.waiting_for & SigSet::bit(sig) != 0
-            }),
+        let takes = |t: &i32| {
+            let th = &self.threads[t];
+            !th.mask.contains(sig) || th.waiting_for & SigSet::bit(sig) != 0
         };
+        let chosen = match target {
+            Target::Thread(t) => Some(t).filter(takes),
+            Target::Process(_) => p.threads.iter().copied().find(takes),
+        };
+        // RLIMIT_SIGPENDING bounds the signals queued for a process.
+        let queued_now = p.pending.len() + p.threads.iter().map(|t| self.threads[t].pending.len()).sum::<usize>();
+        if queued_now as u64 >= p.limits.get(abi::consts::RLIMIT_SIGPENDING).rlim_cur && sig >= 32 {
+            return Err(Errno::EAGAIN);
+        }
         let queued = match target {
             Target::Thread(t) => self.threads.get_mut(&t).unwrap().pending.push(info),
             Target::Process(_) => self.processes.get_mut(&tgid).unwrap().pending.push(info),
@@ -567,7 +586,8 @@ impl Tasks {
         };
         pp.child_events.notify_all();
         let autoreap = exit_signal == SIGCHLD && (chld_handler == SIG_IGN || chld_flags & SA_NOCLDWAIT != 0);
-        if exit_signal > 0 {
+        // An exit signal clone was given out of range is not sent, as in Linux.
+        if (1..=SIGRTMAX).contains(&exit_signal) {
             let (code, st) = status.child_code();
             let u = self.processes[&tgid].usage;
             let ticks = |d: Duration| (d.as_millis() / 10) as u64;

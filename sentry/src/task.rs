@@ -561,6 +561,9 @@ impl Task {
         let kernel = self.kernel.clone();
         let mut ts = kernel.tasks.lock().unwrap();
         let p = ts.process(self.tgid).unwrap();
+        if self.handle.zapped.load(Ordering::SeqCst) {
+            return Err(Errno::EINTR);
+        }
         let others: Vec<i32> = p.threads.iter().copied().filter(|&t| t != self.tid).collect();
         for o in &others {
             let h = &ts.threads[o].handle;
@@ -570,7 +573,8 @@ impl Task {
         let gone = ts.process(self.tgid).unwrap().thread_exits.clone();
         loop {
             let p = ts.process(self.tgid).unwrap();
-            if !p.alive() {
+            // Another thread's execve (or an exit) won: this one gives way.
+            if !p.alive() || self.handle.zapped.load(Ordering::SeqCst) {
                 return Err(Errno::EINTR);
             }
             if p.threads.len() == 1 {

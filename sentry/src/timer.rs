@@ -31,6 +31,8 @@ struct Armed {
     interval: Duration,
     /// Bumped at every arm, so that stale queue entries are ignored.
     generation: u64,
+    /// Its entry in the wall-clock queue, removed when it is re-armed.
+    queued: Option<(Duration, u64)>,
 }
 
 pub struct Timer {
@@ -91,7 +93,7 @@ impl TimerService {
     pub fn new_timer(&self, clock: TimerClock, action: TimerAction) -> Arc<Timer> {
         Arc::new(Timer {
             clock,
-            armed: Mutex::new(Armed { next: None, interval: Duration::ZERO, generation: 0 }),
+            armed: Mutex::new(Armed { next: None, interval: Duration::ZERO, generation: 0, queued: None }),
             action,
         })
     }
@@ -101,6 +103,12 @@ impl TimerService {
     /// every `interval`; a zero value disarms. Returns the old value.
     pub fn set(self: &Arc<Self>, timer: &Arc<Timer>, value: Duration, interval: Duration) -> TimerValue {
         let old = timer.get(self);
+        // Its old queue entry goes (the armed state and the queue are never
+        // locked together).
+        let stale = timer.armed.lock().unwrap().queued.take();
+        if let Some(k) = stale {
+            self.queue.lock().unwrap().wall.remove(&k);
+        }
         let mut a = timer.armed.lock().unwrap();
         a.generation += 1;
         if value.is_zero() {
@@ -118,12 +126,14 @@ impl TimerService {
     }
 
     fn enqueue(self: &Arc<Self>, timer: &Arc<Timer>, next: Duration, generation: u64) {
+        let mut queued = None;
         let mut q = self.queue.lock().unwrap();
         match timer.clock {
             TimerClock::Wall => {
                 q.seq += 1;
                 let seq = q.seq;
                 q.wall.insert((next, seq), (Arc::downgrade(timer), generation));
+                queued = Some((next, seq));
             }
             TimerClock::Cpu(_) => q.cpu.push((Arc::downgrade(timer), generation)),
         }
@@ -136,6 +146,12 @@ impl TimerService {
             }
         }
         drop(q);
+        if let Some(k) = queued {
+            let mut a = timer.armed.lock().unwrap();
+            if a.generation == generation {
+                a.queued = Some(k);
+            }
+        }
         self.changed.notify_all();
     }
 
@@ -144,6 +160,10 @@ impl TimerService {
     fn fire(self: &Arc<Self>, timer: &Arc<Timer>, generation: u64) -> bool {
         let now = timer.now(self);
         let mut a = timer.armed.lock().unwrap();
+        if a.generation == generation {
+            // Its queue entry was just taken out.
+            a.queued = None;
+        }
         let Some(next) = a.next.filter(|_| a.generation == generation) else { return false };
         if next > now {
             return true;

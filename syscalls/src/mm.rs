@@ -121,8 +121,11 @@ pub fn mmap(t: &mut Task, addr: u64, len: u64, prot: u64, flags: u64, fd: Fd, of
         // A file's pages: its own when they live in the memory file (tmpfs,
         // memfd), else a page cache of it, copied on write when private.
         Some((file, st)) => {
-            let m = file.ops().mappable().unwrap_or_else(|| vfs::filecache::cache_of(&file, &st, &t.kernel.memfile));
-            t.mm.mmap_file(req, m, off)
+            let sealed = file.ops().seals().is_ok_and(|s| s & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) != 0);
+            let own_pages = file.ops().mappable();
+            let writable = file.writable() && !sealed && own_pages.is_some();
+            let m = own_pages.unwrap_or_else(|| vfs::filecache::cache_of(&file, &st, &t.kernel.memfile));
+            t.mm.mmap_file(req, m, off, writable)
         }
         None => t.mm.mmap(req),
     }

@@ -629,5 +629,11 @@ int main(void) {
     }
     waitpid(c, &st, 0);
     show("chain of 11", st);
+    // An exit signal out of range is not sent; __WALL still waits for it.
+    fflush(stdout);
+    pid_t odd = syscall(SYS_clone, 0x41, 0, 0, 0, 0);
+    if (odd == 0) _exit(3);
+    CHECK("wait for a child with exit signal 65", waitpid(odd, &st, __WALL) == odd);
+    show("exit signal 65", st);
     return 0;
 }

@@ -128,6 +128,17 @@ int main(void) {
     snprintf(rel, sizeof rel, "%s/inner", base + 5);
     unlinkat(outside, rel, AT_REMOVEDIR);
     CHECK("cleanup", unlinkat(outside, base + 5, AT_REMOVEDIR));
+    // A shared mapping of a file opened read-only can never become writable;
+    // a private one can. A futex past the end of a mapped file is EFAULT.
+    int ro = open("/etc/passwd", O_RDONLY);
+    char *sm = mmap(NULL, 8192, PROT_READ, MAP_SHARED, ro, 0);
+    CHECK("mprotect RW of a read-only shared file mapping", mprotect(sm, 4096, PROT_READ | PROT_WRITE));
+    char *pm = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, ro, 0);
+    CHECK("mprotect RW of a private one", mprotect(pm, 4096, PROT_READ | PROT_WRITE));
+    CHECK("futex wake past the end of the file", syscall(SYS_futex, sm + 4096, 1 /* FUTEX_WAKE */, 1, NULL, NULL, 0));
+    munmap(sm, 8192);
+    munmap(pm, 4096);
+    close(ro);
     // posix_fadvise returns the error number itself.
     int pf[2];
     pipe(pf);

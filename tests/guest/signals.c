@@ -967,6 +967,9 @@ static void waiting(void) {
     CHECK("sigtimedwait zero timeout", sigtimedwait(&w, &si, &zero));
     kill(getpid(), SIGUSR2);
     CHECK("sigtimedwait NULL info", sigtimedwait(&w, NULL, &zero));
+    kill(getpid(), SIGUSR2);
+    struct timespec forever = {0x7fffffffffffffffL, 0};
+    CHECK("sigtimedwait, the longest timeout", sigtimedwait(&w, NULL, &forever));
     CHECK("rt_sigtimedwait size 16", syscall(SYS_rt_sigtimedwait, &w, &si, &zero, 16));
     CHECK("rt_sigtimedwait size 4", syscall(SYS_rt_sigtimedwait, &w, &si, &zero, 4));
     CHECK("sigtimedwait bad nsec", sigtimedwait(&w, &si, &bad));

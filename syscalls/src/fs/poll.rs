@@ -66,7 +66,8 @@ fn wait_ready(t: &Task, fds: &mut [PollFd], timeout_ms: Option<i64>) -> Result<u
 
 /// The instant `timeout_ms` from now (None: never).
 pub(crate) fn deadline_after(timeout_ms: Option<i64>) -> Option<Instant> {
-    timeout_ms.map(|ms| Instant::now() + Duration::from_millis(ms.max(0) as u64))
+    // A timeout too far ahead to represent is none.
+    timeout_ms.and_then(|ms| Instant::now().checked_add(Duration::from_millis(ms.max(0) as u64)))
 }
 
 /// Waits until `ready` says something, on `queues` and `host` fds, up to

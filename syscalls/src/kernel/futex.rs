@@ -43,14 +43,14 @@ fn deadline(t: &Task, timeout: UserPtr<Timespec>, absolute: bool, realtime: bool
     valid(&ts)?;
     let want = Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32);
     if !absolute {
-        return Ok(Some(Instant::now() + want));
+        return Ok(Instant::now().checked_add(want));
     }
     let clock = if realtime { libc::CLOCK_REALTIME } else { libc::CLOCK_MONOTONIC };
     let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: clock_gettime writes one timespec.
     unsafe { libc::clock_gettime(clock, &mut now) };
     let now = Duration::new(now.tv_sec as u64, now.tv_nsec as u32);
-    Ok(Some(Instant::now() + want.saturating_sub(now)))
+    Ok(Instant::now().checked_add(want.saturating_sub(now)))
 }
 
 /// FUTEX_WAKE_OP's operation on the word at uaddr2; returns whether its

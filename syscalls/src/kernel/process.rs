@@ -204,6 +204,7 @@ fn do_clone(t: &mut Task, a: CloneArgs) -> SyscallResult {
     }
     let tid = t.tasks().alloc_pid()?;
     let share_vm = f & CLONE_VM != 0;
+    let fp = t.context.fp_state().map_err(|_| Errno::ENOMEM)?;
     let thread = kernel.new_thread(!share_vm)?;
     // CLONE_VM: the same memory, through a new thread of the stub; else a
     // copy-on-write copy in the new address space.
@@ -217,7 +218,6 @@ fn do_clone(t: &mut Task, a: CloneArgs) -> SyscallResult {
         let aspace = thread.aspace.clone().expect("asked for an address space");
         (Arc::new(t.mm.fork(aspace)?), None)
     };
-    let fp = t.context.fp_state().map_err(|_| Errno::ENOMEM)?;
     let tgid = if f & CLONE_THREAD != 0 { t.tgid } else { tid };
 
     let mut regs = t.regs;
@@ -241,7 +241,8 @@ fn do_clone(t: &mut Task, a: CloneArgs) -> SyscallResult {
         Arc::new(Mutex::new(h))
     };
     if f & CLONE_PARENT_SETTID != 0 {
-        t.mm.write_obj(a.parent_tid, &tid)?;
+        // A bad address is ignored, as Linux does.
+        let _ = t.mm.write_obj(a.parent_tid, &tid);
     }
     let vfork = (f & CLONE_VFORK != 0).then(|| Arc::new(VforkDone::default()));
 
@@ -311,7 +312,16 @@ fn do_clone(t: &mut Task, a: CloneArgs) -> SyscallResult {
     let entry = sentry::process::Thread { tgid, handle, mask, pending: Default::default(), waiting_for: 0, view };
     if f & CLONE_THREAD != 0 {
         let mut ts = t.tasks();
-        ts.process_mut(t.tgid).unwrap().threads.push(tid);
+        let p = ts.process_mut(t.tgid).unwrap();
+        p.threads.push(tid);
+        // A group exit or an execve already under way takes the new thread too.
+        if !p.alive() {
+            entry.handle.attention.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        if t.handle.zapped.load(std::sync::atomic::Ordering::SeqCst) {
+            entry.handle.zapped.store(true, std::sync::atomic::Ordering::SeqCst);
+            entry.handle.attention.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
         ts.threads.insert(tid, entry);
     } else {
         let mut ts = t.tasks();
@@ -477,6 +487,8 @@ fn do_execveat(t: &mut Task, dirfd: Fd, path: UserCStr, argv: u64, envp: u64, fl
         let p = ts.process_mut(t.tgid).unwrap();
         p.handlers = t.handlers.clone();
         p.did_exec = true;
+        // POSIX timers do not survive exec (interval timers do).
+        p.posix_timers.clear();
     }
     if let Some(v) = t.vfork_done.take() {
         v.release();

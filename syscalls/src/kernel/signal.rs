@@ -154,7 +154,8 @@ pub fn rt_sigtimedwait(
             if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
                 return Err(Errno::EINVAL);
             }
-            Some(Instant::now() + Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+            // So far ahead it cannot be represented: no deadline.
+            Instant::now().checked_add(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
         }
         None => None,
     };
@@ -184,6 +185,12 @@ pub fn rt_sigtimedwait(
             break Err(Errno::EINTR);
         }
         if t.handle.waiter.block(&mut [], deadline) == vfs::waiter::Wake::Interrupted {
+            // The process exiting, stopping or exec'ing ends the wait.
+            let leaving = t.handle.zapped.load(std::sync::atomic::Ordering::SeqCst)
+                || t.tasks().process(t.tgid).is_none_or(|p| !p.alive() || p.stopped.is_some());
+            if leaving {
+                break Err(Errno::ERESTARTSYS);
+            }
             t.handle.waiter.clear_interrupt();
         }
     };
@@ -278,12 +285,17 @@ fn send_to_pid(t: &mut Task, pid: i32, info: SigInfo) -> SyscallResult {
     }
     valid_signal(info.signo)?;
     // Succeeds if it reached any; EPERM if it may signal none.
-    let mut sent = false;
+    let (mut sent, mut full) = (false, false);
     for p in targets {
         if may_signal(t, &ts, p, info.signo) {
-            let _ = ts.send(Target::Process(p), info);
+            // A full real-time queue fails sigqueue; kill's signal is lost.
+            full |= ts.send(Target::Process(p), info) == Err(Errno::EAGAIN) && info.code < 0;
             sent = true;
         }
+    }
+    if full {
+        // sigqueue with the real-time queue full (RLIMIT_SIGPENDING).
+        return Err(Errno::EAGAIN);
     }
     if sent {
         Ok(0)

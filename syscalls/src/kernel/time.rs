@@ -124,8 +124,8 @@ fn sleep_until(t: &mut Task, id: i32, deadline_ns: i64, rem: UserPtr<Timespec>, 
         if left <= 0 {
             return Ok(0);
         }
-        let until = std::time::Instant::now() + std::time::Duration::from_nanos(left as u64);
-        if t.handle.waiter.block(&mut [], Some(until)) != vfs::waiter::Wake::Interrupted {
+        let until = std::time::Instant::now().checked_add(std::time::Duration::from_nanos(left as u64));
+        if t.handle.waiter.block(&mut [], until) != vfs::waiter::Wake::Interrupted {
             continue;
         }
         if !relative {

@@ -222,9 +222,12 @@ pub fn timer_create(t: &mut Task, clock_id: i32, sevp: UserPtr<SigEvent>, id_out
             let mut info = SigInfo::new(ev.signo, SI_TIMER);
             info.fields[0] = id as u32 as u64;
             info.fields[1] = ev.value;
-            let send = signal_action(&t.kernel, target, info);
-            let o = overrun.clone();
+            let (k, o): (Weak<Kernel>, _) = (Arc::downgrade(&t.kernel), overrun.clone());
             Box::new(move |n| {
+                let Some(k) = k.upgrade() else { return };
+                // The task set first, then the overrun: the order of signal
+                // delivery, which updates the overrun under the task set.
+                let mut ts = k.tasks.lock().unwrap();
                 let mut st = o.lock().unwrap();
                 if st.queued {
                     // Its signal still waits: count the expiration instead.
@@ -232,7 +235,7 @@ pub fn timer_create(t: &mut Task, clock_id: i32, sevp: UserPtr<SigEvent>, id_out
                     return;
                 }
                 st.missed = n - 1;
-                st.queued = send();
+                st.queued = ts.send(target, info).unwrap_or(false);
             })
         }
     };
