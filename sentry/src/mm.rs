@@ -12,6 +12,7 @@
 //! needs the host mapping to exist.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use abi::consts::*;
@@ -150,6 +151,51 @@ pub struct MemoryManager {
     state: Mutex<State>,
     aspace: Arc<dyn AddressSpace>,
     mf: Arc<MemoryFile>,
+    in_flight: Arc<InFlight>,
+}
+
+/// The Sentry's reads and writes of application memory that are under way
+/// (their `BlockSeq`s live): while any are, freed backing is held back, so
+/// that another thread's munmap cannot hand pages still being read or
+/// written (a blocked pipe read) to someone else.
+struct InFlight {
+    count: AtomicUsize,
+    /// Backing freed meanwhile: (memory-file offset, length).
+    deferred: Mutex<Vec<(u64, u64)>>,
+    mf: Arc<MemoryFile>,
+}
+
+impl InFlight {
+    fn new(mf: Arc<MemoryFile>) -> Arc<InFlight> {
+        Arc::new(InFlight { count: AtomicUsize::new(0), deferred: Mutex::default(), mf })
+    }
+
+    /// Frees backing now, or once no access is under way. Called with the
+    /// memory manager's lock held (as `blocks` counts under it).
+    fn free(&self, off: u64, len: u64) {
+        let mut d = self.deferred.lock().unwrap();
+        if self.count.load(Ordering::SeqCst) > 0 {
+            d.push((off, len));
+        } else {
+            drop(d);
+            self.mf.free(off, len);
+        }
+    }
+}
+
+/// One access under way; ends when the blocks are dropped.
+struct InFlightGuard(Arc<InFlight>);
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        let f = &self.0;
+        let mut d = f.deferred.lock().unwrap();
+        if f.count.fetch_sub(1, Ordering::SeqCst) == 1 {
+            for (off, len) in std::mem::take(&mut *d) {
+                f.mf.free(off, len);
+            }
+        }
+    }
 }
 
 /// What mmap was asked for, after the syscall layer has checked its flags.
@@ -192,6 +238,7 @@ impl MemoryManager {
                 stack_limit,
             }),
             aspace,
+            in_flight: InFlight::new(mf.clone()),
             mf,
         }
     }
@@ -658,7 +705,10 @@ impl MemoryManager {
         if out.is_empty() {
             return Err(Errno::EFAULT);
         }
-        Ok(BlockSeq::new(out))
+        // Another thread may unmap the range while this one still reads or
+        // writes it (a blocked pipe read): freed pages wait until then.
+        self.in_flight.count.fetch_add(1, Ordering::SeqCst);
+        Ok(BlockSeq::new(out).pinned(Arc::new(InFlightGuard(self.in_flight.clone()))))
     }
 
     /// Like `blocks`, but the whole range must be accessible.
@@ -825,7 +875,7 @@ impl MemoryManager {
             let off = if self.mf.is_shared(p.off, len) {
                 let new = self.mf.allocate(len)?;
                 BlockSeq::new(vec![self.mf.block(new, len)]).copy_from_block_at(0, &self.mf.block(p.off, len));
-                self.mf.free(p.off, len);
+                self.in_flight.free(p.off, len);
                 new
             } else {
                 p.off
@@ -877,7 +927,12 @@ impl MemoryManager {
                 child.pmas.insert(k, *p);
             }
         }
-        Ok(MemoryManager { state: Mutex::new(child), aspace, mf: self.mf.clone() })
+        Ok(MemoryManager {
+            state: Mutex::new(child),
+            aspace,
+            mf: self.mf.clone(),
+            in_flight: InFlight::new(self.mf.clone()),
+        })
     }
 
     /// Frees the backing of `[start, end)` (the host mapping must be gone).
@@ -887,7 +942,7 @@ impl MemoryManager {
         let keys: Vec<u64> = s.pmas.range(start..end).map(|(&k, _)| k).collect();
         for k in keys {
             let p = s.pmas.remove(&k).unwrap();
-            self.mf.free(p.off, p.end - k);
+            self.in_flight.free(p.off, p.end - k);
         }
     }
 
@@ -1098,7 +1153,7 @@ impl Drop for MemoryManager {
     fn drop(&mut self) {
         let s = self.state.get_mut().unwrap();
         for (&k, p) in &s.pmas {
-            self.mf.free(p.off, p.end - k);
+            self.in_flight.free(p.off, p.end - k);
         }
     }
 }

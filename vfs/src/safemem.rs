@@ -43,9 +43,18 @@ impl Block {
 }
 
 /// An ordered list of blocks, seen as one contiguous buffer.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct BlockSeq {
     blocks: Vec<Block>,
+    /// Keeps the memory behind the blocks from being reused while the
+    /// sequence lives (application memory another thread may unmap).
+    pin: Option<std::sync::Arc<dyn Send + Sync>>,
+}
+
+impl std::fmt::Debug for BlockSeq {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlockSeq").field("blocks", &self.blocks).finish()
+    }
 }
 
 impl BlockSeq {
@@ -59,7 +68,12 @@ impl BlockSeq {
                 _ => out.push(b),
             }
         }
-        BlockSeq { blocks: out }
+        BlockSeq { blocks: out, pin: None }
+    }
+
+    /// The same blocks, holding `pin` (dropped with the last copy).
+    pub fn pinned(self, pin: std::sync::Arc<dyn Send + Sync>) -> BlockSeq {
+        BlockSeq { pin: Some(pin), ..self }
     }
 
     pub fn len(&self) -> usize {
@@ -184,7 +198,7 @@ impl BlockSeq {
             out.push(Block { ptr: b.ptr, len: l });
             n -= l;
         }
-        BlockSeq { blocks: out }
+        BlockSeq { blocks: out, pin: self.pin.clone() }
     }
 }
 
