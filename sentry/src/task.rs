@@ -602,10 +602,6 @@ impl Task {
         Ok(())
     }
 
-    /// Whether a signal waits for this task (a wait should end with EINTR).
-    pub fn interrupted(&self) -> bool {
-        self.handle.waiter.is_interrupted()
-    }
 }
 
 /// A syscall result: the value for rax, or an errno.
