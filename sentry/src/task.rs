@@ -601,7 +601,6 @@ impl Task {
         }
         Ok(())
     }
-
 }
 
 /// A syscall result: the value for rax, or an errno.
