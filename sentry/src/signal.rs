@@ -1,9 +1,5 @@
-//! Signal dispositions and their default actions.
-//!
-//! Today the Sentry keeps dispositions and the signal mask, and carries out
-//! default actions (a fault the application does not survive ends it with the
-//! right signal). Building signal frames and running handlers arrives with the
-//! processes and signals issue.
+//! Signal dispositions and their default actions. Sending and delivery are in
+//! `process` and `task`, frames in `sigframe`.
 
 use abi::signal::*;
 

@@ -143,7 +143,8 @@ pub fn futex(t: &mut Task, uaddr: u64, op: u32, val: u32, timeout: u64, uaddr2: 
             }
             Ok(woken as u64)
         }
-        // PI futexes and the rest arrive with threads.
+        // PI futexes (LOCK_PI, UNLOCK_PI, TRYLOCK_PI, ...) are not offered:
+        // glibc needs them only for PTHREAD_PRIO_INHERIT mutexes.
         _ => Err(Errno::ENOSYS),
     }
 }
