@@ -678,14 +678,16 @@ impl Tasks {
         info.fields[0] = id as u32 as u64 | overrun << 32;
     }
 
-    /// Whether any thread of the live process `tgid` has a signal it would
-    /// take now; the thread's `attention` is set when so.
+    /// After thread `tid`'s mask changed: if it now has a signal it would
+    /// take, its `attention` is set and its waits end (a ppoll or sigsuspend
+    /// whose mask unblocks a pending signal returns at once, as in Linux).
     pub fn recalc_pending(&self, tid: i32) {
         let Some(t) = self.threads.get(&tid) else { return };
         let p = &self.processes[&t.tgid];
         let blocked = t.mask.0 & !SigSet::UNBLOCKABLE.0;
         if (t.pending.set | p.pending.set) & !blocked != 0 {
             t.handle.attention.store(true, Ordering::SeqCst);
+            t.handle.waiter.interrupt();
         }
     }
 }

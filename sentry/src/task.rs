@@ -554,6 +554,42 @@ impl Task {
         self.limits.get(abi::consts::RLIMIT_NOFILE).rlim_cur
     }
 
+    /// Runs a wait with the signal mask at `mask` (ppoll, pselect6,
+    /// epoll_pwait). If a signal ends the wait, the old mask is kept in
+    /// `saved_mask`: check_signals delivers under the wait's mask and the
+    /// handler's frame carries the old one, as in Linux; otherwise the old
+    /// mask comes back at once.
+    pub fn with_wait_mask(
+        &mut self,
+        mask: Option<SigSet>,
+        wait: impl FnOnce(&mut Task) -> SyscallResult,
+    ) -> SyscallResult {
+        let Some(mask) = mask else { return wait(self) };
+        let old = self.mask();
+        self.set_mask(mask);
+        let r = wait(self);
+        let interrupted = matches!(r, Err(e) if e == Errno::EINTR || e == Errno::ERESTARTNOHAND);
+        if interrupted {
+            self.saved_mask = Some(old);
+        } else {
+            self.set_mask(old);
+        }
+        r
+    }
+
+    /// A killable wait (vfork's, execve's) was interrupted by a signal:
+    /// whether it must end, because the process is exiting or another
+    /// thread's execve ends this one. Otherwise the signal waits for the
+    /// task's next return to the application, and the wait goes on.
+    pub fn interrupted_killably(&self, ts: &Tasks) -> bool {
+        let leave = self.handle.zapped.load(Ordering::SeqCst) || ts.process(self.tgid).is_none_or(|p| !p.alive());
+        if !leave {
+            self.handle.waiter.clear_interrupt();
+            self.handle.attention.store(true, Ordering::SeqCst);
+        }
+        leave
+    }
+
     /// execve's de_thread: ends every other thread of the process and waits
     /// for them; the caller then carries the process's id. Err if the
     /// process is exiting meanwhile (the exec is abandoned).
@@ -583,10 +619,9 @@ impl Task {
             ts = match gone.sleep(&kernel.tasks, ts) {
                 Ok(g) => g,
                 Err(_) => {
-                    // Only a fatal signal may stop this wait.
-                    self.handle.waiter.clear_interrupt();
-                    self.handle.attention.store(true, Ordering::SeqCst);
-                    kernel.tasks.lock().unwrap()
+                    let ts = kernel.tasks.lock().unwrap();
+                    self.interrupted_killably(&ts);
+                    ts
                 }
             };
         }

@@ -12,7 +12,9 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/select.h>
 #include <sys/resource.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -326,32 +328,12 @@ static int is_pending(int sig) {
     return sigismember(&s, sig);
 }
 
-static void block(int sig) {
-    sigset_t s;
-    sigemptyset(&s);
-    sigaddset(&s, sig);
-    sigprocmask(SIG_BLOCK, &s, NULL);
-}
-
-static void unblock(int sig) {
-    sigset_t s;
-    sigemptyset(&s);
-    sigaddset(&s, sig);
-    sigprocmask(SIG_UNBLOCK, &s, NULL);
-}
-
-static int handle(int sig, void *fn, int flags, const sigset_t *mask) {
+// A handler whose sa_mask is `mask`.
+static int handle_masked(int sig, void *fn, int flags, const sigset_t *mask) {
     struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    if (flags & SA_SIGINFO)
-        sa.sa_sigaction = fn;
-    else
-        sa.sa_handler = fn;
-    sa.sa_flags = flags;
-    if (mask)
-        sa.sa_mask = *mask;
-    else
-        sigemptyset(&sa.sa_mask);
+    set_handler(sig, fn, flags);
+    sigaction(sig, NULL, &sa);
+    sa.sa_mask = *mask;
     return sigaction(sig, &sa, NULL);
 }
 
@@ -387,7 +369,7 @@ static void show_info(const char *what) {
 // ---------------------------------------------------------------- sections
 static void basics(void) {
     printf("-- handlers and siginfo\n");
-    CHECK("sigaction USR1 plain", handle(SIGUSR1, plain_handler, 0, NULL));
+    CHECK("sigaction USR1 plain", set_handler(SIGUSR1, plain_handler, 0));
     hits = 0;
     CHECK("raise USR1", raise(SIGUSR1));
     printf("plain handler ran %d with sig %d\n", (int)hits, last_sig);
@@ -395,7 +377,7 @@ static void basics(void) {
     CHECK("kill self USR1", kill(getpid(), SIGUSR1));
     printf("plain handler ran %d\n", (int)hits);
 
-    CHECK("sigaction USR1 SA_SIGINFO", handle(SIGUSR1, info_handler, SA_SIGINFO, NULL));
+    CHECK("sigaction USR1 SA_SIGINFO", set_handler(SIGUSR1, info_handler, SA_SIGINFO));
     hits = 0;
     CHECK("kill", kill(getpid(), SIGUSR1));
     show_info("kill");
@@ -473,8 +455,8 @@ static void masks(void) {
     sigset_t m;
     sigemptyset(&m);
     sigaddset(&m, SIGUSR2);
-    block(SIGTERM);
-    handle(SIGUSR1, info_handler, SA_SIGINFO, &m);
+    mask_signal(SIGTERM, SIG_BLOCK);
+    handle_masked(SIGUSR1, info_handler, SA_SIGINFO, &m);
     hits = 0;
     kill(getpid(), SIGUSR1);
     printf("in handler: USR1 %d USR2 %d TERM %d INT %d\n", sigismember(&in_mask, SIGUSR1),
@@ -482,31 +464,31 @@ static void masks(void) {
     printf("uc_sigmask: USR1 %d USR2 %d TERM %d\n", sigismember(&in_ucmask, SIGUSR1),
            sigismember(&in_ucmask, SIGUSR2), sigismember(&in_ucmask, SIGTERM));
     printf("after: USR1 %d USR2 %d TERM %d\n", is_blocked(SIGUSR1), is_blocked(SIGUSR2), is_blocked(SIGTERM));
-    unblock(SIGTERM);
+    mask_signal(SIGTERM, SIG_UNBLOCK);
 
-    handle(SIGUSR1, info_handler, SA_SIGINFO | SA_NODEFER, &m);
+    handle_masked(SIGUSR1, info_handler, SA_SIGINFO | SA_NODEFER, &m);
     kill(getpid(), SIGUSR1);
     printf("SA_NODEFER in handler: USR1 %d USR2 %d\n", sigismember(&in_mask, SIGUSR1), sigismember(&in_mask, SIGUSR2));
 
-    handle(SIGUSR1, sa_mask_handler, SA_SIGINFO, NULL);
+    set_handler(SIGUSR1, sa_mask_handler, SA_SIGINFO);
     kill(getpid(), SIGUSR1);
     printf("handler added USR2 to uc_sigmask: USR2 blocked after = %d, USR1 blocked after = %d\n",
            is_blocked(SIGUSR2), is_blocked(SIGUSR1));
-    unblock(SIGUSR2);
+    mask_signal(SIGUSR2, SIG_UNBLOCK);
 
     // A signal raised in its own handler waits for the handler to return,
     // unless SA_NODEFER.
-    handle(SIGUSR1, nesting_handler, 0, NULL);
+    set_handler(SIGUSR1, nesting_handler, 0);
     hits = depth = max_depth = 0;
     kill(getpid(), SIGUSR1);
     printf("re-raised in handler: ran %d, max depth %d\n", (int)hits, (int)max_depth);
-    handle(SIGUSR1, nesting_handler, SA_NODEFER, NULL);
+    set_handler(SIGUSR1, nesting_handler, SA_NODEFER);
     hits = depth = max_depth = 0;
     kill(getpid(), SIGUSR1);
     printf("re-raised with SA_NODEFER: ran %d, max depth %d\n", (int)hits, (int)max_depth);
 
     printf("-- SA_RESETHAND\n");
-    handle(SIGURG, info_handler, SA_SIGINFO | SA_RESETHAND, NULL);
+    set_handler(SIGURG, info_handler, SA_SIGINFO | SA_RESETHAND);
     hits = 0;
     kill(getpid(), SIGURG);
     printf("ran %d, URG blocked in handler %d\n", (int)hits, sigismember(&in_mask, SIGURG));
@@ -516,7 +498,7 @@ static void masks(void) {
            !!(q.sa_flags & SA_SIGINFO), !!(q.sa_flags & SA_RESETHAND), !!(q.sa_flags & SA_NODEFER));
     kill(getpid(), SIGURG);
     printf("second URG ran the handler = %d\n", hits != 1);
-    handle(SIGUSR1, info_handler, SA_SIGINFO | SA_RESETHAND, NULL);
+    set_handler(SIGUSR1, info_handler, SA_SIGINFO | SA_RESETHAND);
     hits = 0;
     kill(getpid(), SIGUSR1);
     CHECK("query USR1", sigaction(SIGUSR1, NULL, &q));
@@ -553,8 +535,8 @@ static void masks(void) {
     CHECK("rt_sigpending size 16", syscall(SYS_rt_sigpending, &cur, 16));
     CHECK("rt_sigpending bad ptr", syscall(SYS_rt_sigpending, (void *)0x10, 8));
     CHECK("rt_sigsuspend bad size", syscall(SYS_rt_sigsuspend, &cur, 16));
-    handle(SIGUSR1, SIG_DFL, 0, NULL);
-    handle(SIGURG, SIG_DFL, 0, NULL);
+    set_handler(SIGUSR1, SIG_DFL, 0);
+    set_handler(SIGURG, SIG_DFL, 0);
 }
 
 // The same floating point computation with and without a signal whose
@@ -585,7 +567,7 @@ static void registers(void) {
     __builtin_cpu_init();
     have_avx = __builtin_cpu_supports("avx");
     have_avx512 = __builtin_cpu_supports("avx512f");
-    handle(SIGUSR1, clobber_handler, 0, NULL);
+    set_handler(SIGUSR1, clobber_handler, 0);
     uint32_t mxcsr = __builtin_ia32_stmxcsr();
     uint16_t cw;
     __asm__ volatile("fnstcw %0" : "=m"(cw));
@@ -662,7 +644,7 @@ static void registers(void) {
     printf("zmm and mask registers survive a handler = %d\n", zmm_ok);
 
     // Asynchronous delivery in the middle of a register-only loop.
-    handle(SIGALRM, clobber_handler, 0, NULL);
+    set_handler(SIGALRM, clobber_handler, 0);
     clobber_count = 0;
     arm(2, 2);
     long fails = 0, chunks = 0;
@@ -677,9 +659,9 @@ static void registers(void) {
     }
     disarm();
     printf("asynchronous: %d interrupts at least = %d, check failures = %ld\n", 20, clobber_count >= 20, fails);
-    handle(SIGALRM, SIG_DFL, 0, NULL);
+    set_handler(SIGALRM, SIG_DFL, 0);
 
-    handle(SIGUSR1, fp_handler, 0, NULL);
+    set_handler(SIGUSR1, fp_handler, 0);
     double plain = fp_loop(-1);
     // The loop leaves sticky exception flags in mxcsr; they must survive too.
     mxcsr = __builtin_ia32_stmxcsr();
@@ -693,7 +675,7 @@ static void registers(void) {
     double live = keep * 3;
     raise(SIGUSR1);
     printf("live double kept = %d\n", live == keep * 3);
-    handle(SIGUSR1, SIG_DFL, 0, NULL);
+    set_handler(SIGUSR1, SIG_DFL, 0);
 }
 
 static char *alt, *alt2;
@@ -760,8 +742,8 @@ static void altstack(void) {
     ss = (stack_t){.ss_sp = alt, .ss_size = ALT_SIZE, .ss_flags = 0};
     CHECK("set", sigaltstack(&ss, NULL));
 
-    handle(SIGUSR1, onstack_handler, SA_SIGINFO | SA_ONSTACK, NULL);
-    handle(SIGUSR2, onstack_handler, SA_SIGINFO | SA_ONSTACK, NULL);
+    set_handler(SIGUSR1, onstack_handler, SA_SIGINFO | SA_ONSTACK);
+    set_handler(SIGUSR2, onstack_handler, SA_SIGINFO | SA_ONSTACK);
     hits = 0;
     kill(getpid(), SIGUSR1);
     printf("SA_ONSTACK: ran %d, local on alt stack %d, query flags %d, uc_stack right %d, change %s, "
@@ -771,7 +753,7 @@ static void altstack(void) {
     CHECK("query after", sigaltstack(NULL, &q));
     printf("flags %d, sp is alt %d\n", q.ss_flags, q.ss_sp == alt);
 
-    handle(SIGUSR1, onstack_handler, SA_SIGINFO, NULL);
+    set_handler(SIGUSR1, onstack_handler, SA_SIGINFO);
     on_alt = -1;
     kill(getpid(), SIGUSR1);
     printf("without SA_ONSTACK: local on alt stack %d\n", on_alt);
@@ -780,7 +762,7 @@ static void altstack(void) {
     CHECK("set SS_AUTODISARM", sigaltstack(&ss, NULL));
     CHECK("query", sigaltstack(NULL, &q));
     printf("flags %#x\n", (unsigned)q.ss_flags);
-    handle(SIGUSR1, onstack_handler, SA_SIGINFO | SA_ONSTACK, NULL);
+    set_handler(SIGUSR1, onstack_handler, SA_SIGINFO | SA_ONSTACK);
     kill(getpid(), SIGUSR1);
     printf("SS_AUTODISARM: local on alt stack %d, query flags %#x, change %s\n", on_alt, (unsigned)inside_flags,
            errname(change_errno));
@@ -788,8 +770,8 @@ static void altstack(void) {
     printf("flags %#x, sp is alt %d, size ok %d\n", (unsigned)q.ss_flags, q.ss_sp == alt, q.ss_size == ALT_SIZE);
     ss.ss_flags = SS_DISABLE;
     sigaltstack(&ss, NULL);
-    handle(SIGUSR1, SIG_DFL, 0, NULL);
-    handle(SIGUSR2, SIG_DFL, 0, NULL);
+    set_handler(SIGUSR1, SIG_DFL, 0);
+    set_handler(SIGUSR2, SIG_DFL, 0);
 }
 
 static volatile int rt_vals[8], n_rt;
@@ -813,7 +795,7 @@ static void delivery_order(int full_mask) {
     else
         sigemptyset(&hm);
     for (int i = 0; i < n; i++) {
-        handle(sigs[i], order_handler, 0, &hm);
+        handle_masked(sigs[i], order_handler, 0, &hm);
         sigaddset(&set, sigs[i]);
     }
     sigprocmask(SIG_BLOCK, &set, &old);
@@ -823,84 +805,84 @@ static void delivery_order(int full_mask) {
     printf("handler entry order (%s sa_mask):", full_mask ? "full" : "empty");
     for (int i = 0; i < n_order; i++) printf(" %d", order[i]);
     printf("\n");
-    for (int i = 0; i < n; i++) handle(sigs[i], SIG_DFL, 0, NULL);
+    for (int i = 0; i < n; i++) set_handler(sigs[i], SIG_DFL, 0);
 }
 
 static void pending(void) {
     printf("-- pending, coalescing, queueing\n");
-    handle(SIGUSR1, info_handler, SA_SIGINFO, NULL);
-    block(SIGUSR1);
+    set_handler(SIGUSR1, info_handler, SA_SIGINFO);
+    mask_signal(SIGUSR1, SIG_BLOCK);
     hits = 0;
     kill(getpid(), SIGUSR1);
     printf("pending USR1 %d, USR2 %d, ran %d\n", is_pending(SIGUSR1), is_pending(SIGUSR2), (int)hits);
     sigqueue(getpid(), SIGUSR1, (union sigval){.sival_int = 2});
     kill(getpid(), SIGUSR1);
-    unblock(SIGUSR1);
+    mask_signal(SIGUSR1, SIG_UNBLOCK);
     printf("kill, sigqueue, kill while blocked: ran %d, code %d\n", (int)hits, last_info.si_code);
     printf("pending after %d\n", is_pending(SIGUSR1));
-    block(SIGUSR1);
+    mask_signal(SIGUSR1, SIG_BLOCK);
     hits = 0;
     raise(SIGUSR1);
     raise(SIGUSR1);
-    unblock(SIGUSR1);
+    mask_signal(SIGUSR1, SIG_UNBLOCK);
     printf("raise twice while blocked: ran %d, code %d\n", (int)hits, last_info.si_code);
     // tgkill queues on the thread, kill on the process: one of each.
-    block(SIGUSR1);
+    mask_signal(SIGUSR1, SIG_BLOCK);
     hits = 0;
     raise(SIGUSR1);
     kill(getpid(), SIGUSR1);
     printf("pending after raise and kill %d\n", is_pending(SIGUSR1));
-    unblock(SIGUSR1);
+    mask_signal(SIGUSR1, SIG_UNBLOCK);
     printf("raise and kill while blocked: ran %d\n", (int)hits);
 
-    block(SIGUSR1);
+    mask_signal(SIGUSR1, SIG_BLOCK);
     sigqueue(getpid(), SIGUSR1, (union sigval){.sival_int = 7});
     sigqueue(getpid(), SIGUSR1, (union sigval){.sival_int = 8});
     hits = 0;
-    unblock(SIGUSR1);
+    mask_signal(SIGUSR1, SIG_UNBLOCK);
     printf("two sigqueues coalesced: ran %d, value %d\n", (int)hits, last_info.si_value.sival_int);
 
     int rt = SIGRTMIN;
-    handle(rt, rt_handler, SA_SIGINFO, NULL);
-    block(rt);
+    set_handler(rt, rt_handler, SA_SIGINFO);
+    mask_signal(rt, SIG_BLOCK);
     hits = n_rt = 0;
     for (int v = 1; v <= 3; v++) sigqueue(getpid(), rt, (union sigval){.sival_int = v});
     printf("RT pending %d\n", is_pending(rt));
-    unblock(rt);
+    mask_signal(rt, SIG_UNBLOCK);
     printf("RT queued 3: ran %d, values %d %d %d\n", (int)hits, rt_vals[0], rt_vals[1], rt_vals[2]);
-    block(rt);
+    mask_signal(rt, SIG_BLOCK);
     hits = n_rt = 0;
     raise(rt);
     raise(rt);
-    unblock(rt);
+    mask_signal(rt, SIG_UNBLOCK);
     printf("RT raised twice: ran %d\n", (int)hits);
-    handle(rt, SIG_DFL, 0, NULL);
+    set_handler(rt, SIG_DFL, 0);
 
     // Blocked signals are queued even if ignored; setting SIG_IGN or a
     // default-ignore SIG_DFL discards them.
-    handle(SIGURG, SIG_DFL, 0, NULL);
-    block(SIGURG);
+    set_handler(SIGURG, SIG_DFL, 0);
+    mask_signal(SIGURG, SIG_BLOCK);
     raise(SIGURG);
     printf("blocked default-ignored URG pending %d\n", is_pending(SIGURG));
-    handle(SIGURG, SIG_IGN, 0, NULL);
+    set_handler(SIGURG, SIG_IGN, 0);
     printf("after SIG_IGN pending %d\n", is_pending(SIGURG));
     raise(SIGURG);
     printf("raised while SIG_IGN and blocked: pending %d\n", is_pending(SIGURG));
-    handle(SIGURG, SIG_DFL, 0, NULL);
+    set_handler(SIGURG, SIG_DFL, 0);
     printf("after SIG_DFL pending %d\n", is_pending(SIGURG));
-    unblock(SIGURG);
-    handle(SIGUSR2, SIG_IGN, 0, NULL);
+    mask_signal(SIGURG, SIG_UNBLOCK);
+    set_handler(SIGUSR2, SIG_IGN, 0);
     raise(SIGUSR2);
     printf("ignored unblocked USR2 pending %d\n", is_pending(SIGUSR2));
-    handle(SIGUSR2, SIG_DFL, 0, NULL);
+    set_handler(SIGUSR2, SIG_DFL, 0);
 
     delivery_order(1);
     delivery_order(0);
 
     // fork: the child starts with nothing pending but the same mask and
     // handlers.
-    handle(SIGUSR1, info_handler, SA_SIGINFO, NULL);
-    block(SIGUSR1);
+    set_handler(SIGUSR1, info_handler, SA_SIGINFO);
+    mask_signal(SIGUSR1, SIG_BLOCK);
     raise(SIGUSR1);
     fflush(stdout);
     pid_t c = fork();
@@ -913,9 +895,9 @@ static void pending(void) {
     }
     waitpid(c, NULL, 0);
     hits = 0;
-    unblock(SIGUSR1);
+    mask_signal(SIGUSR1, SIG_UNBLOCK);
     printf("parent: ran %d after unblocking\n", (int)hits);
-    handle(SIGUSR1, SIG_DFL, 0, NULL);
+    set_handler(SIGUSR1, SIG_DFL, 0);
 }
 
 static volatile sig_atomic_t alrm_hits, alrm_write_at;
@@ -927,8 +909,8 @@ static void alrm_handler(int sig) {
 
 static void waiting(void) {
     printf("-- sigsuspend\n");
-    handle(SIGUSR1, info_handler, SA_SIGINFO, NULL);
-    block(SIGUSR1);
+    set_handler(SIGUSR1, info_handler, SA_SIGINFO);
+    mask_signal(SIGUSR1, SIG_BLOCK);
     kill(getpid(), SIGUSR1);
     sigset_t empty;
     sigemptyset(&empty);
@@ -936,20 +918,53 @@ static void waiting(void) {
     CHECK("sigsuspend with USR1 pending", sigsuspend(&empty));
     printf("ran %d, USR1 blocked in handler %d, uc_sigmask has USR1 %d, blocked after %d\n", (int)hits,
            sigismember(&in_mask, SIGUSR1), sigismember(&in_ucmask, SIGUSR1), is_blocked(SIGUSR1));
-    handle(SIGALRM, alrm_handler, 0, NULL);
-    block(SIGALRM);
+    set_handler(SIGALRM, alrm_handler, 0);
+    mask_signal(SIGALRM, SIG_BLOCK);
     alrm_hits = alrm_write_at = 0;
     arm(20, 20);
     CHECK("sigsuspend until a timer", sigsuspend(&empty));
     disarm();
     printf("alarm ran %d, ALRM blocked after %d\n", alrm_hits >= 1, is_blocked(SIGALRM));
-    handle(SIGALRM, SIG_IGN, 0, NULL);  // discard a late one
-    unblock(SIGALRM);
-    unblock(SIGUSR1);
+    set_handler(SIGALRM, SIG_IGN, 0);  // discard a late one
+    mask_signal(SIGALRM, SIG_UNBLOCK);
+    mask_signal(SIGUSR1, SIG_UNBLOCK);
+
+    printf("-- the temporary masks of ppoll, pselect6, epoll_pwait\n");
+    {
+        struct timespec ten = {0, 10000000};
+        sigset_t usr1;
+        sigemptyset(&usr1);
+        sigaddset(&usr1, SIGUSR1);
+        int ep = epoll_create1(0);
+        struct epoll_event ev;
+        mask_signal(SIGUSR1, SIG_BLOCK);
+        for (int i = 0; i < 3; i++) {
+            kill(getpid(), SIGUSR1);
+            hits = 0;
+            const char *what = i == 0 ? "ppoll" : i == 1 ? "pselect" : "epoll_pwait";
+            if (i == 0)
+                CHECK("ppoll unblocking a pending USR1", ppoll(NULL, 0, &ten, &empty));
+            else if (i == 1)
+                CHECK("pselect unblocking a pending USR1", pselect(0, NULL, NULL, NULL, &ten, &empty));
+            else
+                CHECK("epoll_pwait unblocking a pending USR1", epoll_pwait(ep, &ev, 1, 10, &empty));
+            printf("%s: ran %d, USR1 blocked in handler %d, uc_sigmask has USR1 %d, blocked after %d\n", what,
+                   (int)hits, sigismember(&in_mask, SIGUSR1), sigismember(&in_ucmask, SIGUSR1),
+                   is_blocked(SIGUSR1));
+        }
+        kill(getpid(), SIGUSR1);
+        hits = 0;
+        CHECK("ppoll with USR1 left blocked", ppoll(NULL, 0, &ten, &usr1));
+        printf("ran %d, pending after %d\n", (int)hits, is_pending(SIGUSR1));
+        mask_signal(SIGUSR1, SIG_UNBLOCK);
+        CHECK("ppoll blocking USR1 while it is unblocked", ppoll(NULL, 0, &ten, &usr1));
+        printf("blocked after %d\n", is_blocked(SIGUSR1));
+        close(ep);
+    }
 
     printf("-- sigwaitinfo, sigtimedwait\n");
-    handle(SIGUSR2, info_handler, SA_SIGINFO, NULL);
-    block(SIGUSR2);
+    set_handler(SIGUSR2, info_handler, SA_SIGINFO);
+    mask_signal(SIGUSR2, SIG_BLOCK);
     sigset_t w;
     sigemptyset(&w);
     sigaddset(&w, SIGUSR2);
@@ -975,17 +990,17 @@ static void waiting(void) {
     CHECK("sigtimedwait bad nsec", sigtimedwait(&w, &si, &bad));
     CHECK("rt_sigtimedwait bad set ptr", syscall(SYS_rt_sigtimedwait, (void *)0x10, &si, &zero, 8));
     // Waiting for an unblocked signal works too (the kernel blocks it while waiting).
-    unblock(SIGUSR2);
+    mask_signal(SIGUSR2, SIG_UNBLOCK);
     hits = 0;
     sigemptyset(&w);
     sigaddset(&w, SIGALRM);
-    block(SIGALRM);
-    handle(SIGALRM, alrm_handler, 0, NULL);
+    mask_signal(SIGALRM, SIG_BLOCK);
+    set_handler(SIGALRM, alrm_handler, 0);
     alrm_hits = 0;
     arm(20, 0);
     CHECK("sigwaitinfo for a timer's SIGALRM", sigwaitinfo(&w, &si));
     printf("code %d, alarm handler ran %d\n", si.si_code, (int)alrm_hits);
-    unblock(SIGALRM);
+    mask_signal(SIGALRM, SIG_UNBLOCK);
     sigemptyset(&w);
     sigaddset(&w, SIGUSR2);
     arm(20, 20);
@@ -993,8 +1008,8 @@ static void waiting(void) {
     CHECK("sigtimedwait interrupted by a handled SIGALRM", sigtimedwait(&w, &si, &two_s));
     disarm();
     printf("alarm ran %d\n", alrm_hits >= 1);
-    handle(SIGUSR2, SIG_DFL, 0, NULL);
-    handle(SIGUSR1, SIG_DFL, 0, NULL);
+    set_handler(SIGUSR2, SIG_DFL, 0);
+    set_handler(SIGUSR1, SIG_DFL, 0);
 }
 
 static sigjmp_buf jb;
@@ -1043,9 +1058,9 @@ static void trap_handler(int sig, siginfo_t *si, void *ucv) {
 
 static void faults(void) {
     printf("-- hardware faults with handlers\n");
-    handle(SIGSEGV, fault_handler, SA_SIGINFO, NULL);
-    handle(SIGBUS, fault_handler, SA_SIGINFO, NULL);
-    handle(SIGFPE, fault_handler, SA_SIGINFO, NULL);
+    set_handler(SIGSEGV, fault_handler, SA_SIGINFO);
+    set_handler(SIGBUS, fault_handler, SA_SIGINFO);
+    set_handler(SIGFPE, fault_handler, SA_SIGINFO);
     FAULT("NULL read", fault_read(NULL), 0);
     printf("SEGV blocked after siglongjmp %d\n", is_blocked(SIGSEGV));
     char *ro = mmap(NULL, 8192, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -1073,17 +1088,17 @@ static void faults(void) {
     close(fd);
     unlink(path);
 
-    handle(SIGILL, ud2_handler, SA_SIGINFO, NULL);
+    set_handler(SIGILL, ud2_handler, SA_SIGINFO);
     f_signo = -1;
     long r = fault_ud2();
     printf("ud2: signo %d code %d addr right %d rip right %d, returned %ld after skipping it\n", f_signo, f_code,
            f_addr == fault_ud2_insn, f_rip == fault_ud2_insn, r);
-    handle(SIGTRAP, trap_handler, SA_SIGINFO, NULL);
+    set_handler(SIGTRAP, trap_handler, SA_SIGINFO);
     f_signo = -1;
     fault_int3();
     printf("int3: signo %d code %d addr NULL %d rip after int3 %d\n", f_signo, f_code, f_addr == NULL,
            f_rip == fault_int3_after);
-    for (int s = SIGILL; s <= SIGSEGV; s++) handle(s, SIG_DFL, 0, NULL);
+    for (int s = SIGILL; s <= SIGSEGV; s++) set_handler(s, SIG_DFL, 0);
 }
 
 static void interrupted(void) {
@@ -1091,14 +1106,14 @@ static void interrupted(void) {
     int p[2];
     pipe(p);
     char buf[16] = {0};
-    handle(SIGALRM, alrm_handler, 0, NULL);
+    set_handler(SIGALRM, alrm_handler, 0);
     alrm_hits = alrm_write_at = 0;
     arm(30, 30);
     CHECK("read, no SA_RESTART", read(p[0], buf, sizeof buf));
     disarm();
     printf("alarm ran %d\n", alrm_hits >= 1);
 
-    handle(SIGALRM, alrm_handler, SA_RESTART, NULL);
+    set_handler(SIGALRM, alrm_handler, SA_RESTART);
     alrm_fd = p[1];
     alrm_hits = 0;
     alrm_write_at = 3;
@@ -1137,8 +1152,8 @@ static void interrupted(void) {
     CHECK("wait4, SA_RESTART", waitpid(c, &st, 0) == c);
     disarm();
     printf("status %d\n", WEXITSTATUS(st));
-    handle(SIGALRM, SIG_IGN, 0, NULL);
-    handle(SIGALRM, SIG_DFL, 0, NULL);
+    set_handler(SIGALRM, SIG_IGN, 0);
+    set_handler(SIGALRM, SIG_DFL, 0);
     close(p[0]);
     close(p[1]);
 }
@@ -1164,12 +1179,12 @@ static void child_body(int how) {
     case 1: kill(getpid(), SIGSEGV); break;
     case 2: fault_read(NULL); break;
     case 3:
-        handle(SIGSEGV, fault_handler, SA_SIGINFO, NULL);
-        block(SIGSEGV);
+        set_handler(SIGSEGV, fault_handler, SA_SIGINFO);
+        mask_signal(SIGSEGV, SIG_BLOCK);
         fault_read(NULL);
         break;
     case 4:
-        handle(SIGSEGV, segv_in_handler, 0, NULL);
+        set_handler(SIGSEGV, segv_in_handler, 0);
         fault_read(NULL);
         break;
     case 5:
@@ -1179,7 +1194,7 @@ static void child_body(int how) {
         kill(getpid(), SIGCONT);
         _exit(7);
     case 6:
-        handle(SIGTERM, SIG_IGN, 0, NULL);
+        set_handler(SIGTERM, SIG_IGN, 0);
         kill(getpid(), SIGTERM);
         raise(SIGTERM);
         _exit(8);
@@ -1187,15 +1202,15 @@ static void child_body(int how) {
     case 8: abort();
     case 9: kill(getpid(), SIGQUIT); break;
     case 10:
-        block(SIGTERM);
+        mask_signal(SIGTERM, SIG_BLOCK);
         kill(getpid(), SIGTERM);
         _exit(9);
     case 11:
-        handle(SIGUSR1, plain_handler, 0, NULL);
-        block(SIGUSR1);
+        set_handler(SIGUSR1, plain_handler, 0);
+        mask_signal(SIGUSR1, SIG_BLOCK);
         raise(SIGUSR1);
-        handle(SIGUSR1, SIG_DFL, 0, NULL);
-        unblock(SIGUSR1);
+        set_handler(SIGUSR1, SIG_DFL, 0);
+        mask_signal(SIGUSR1, SIG_UNBLOCK);
         break;
     case 12: raise(SIGRTMIN); break;
     case 13: fault_div_entry(1, 0); break;
@@ -1206,17 +1221,17 @@ static void child_body(int how) {
         sigaltstack(&ss, NULL);
         struct rlimit rs = {1 << 20, 1 << 20};
         setrlimit(RLIMIT_STACK, &rs);
-        handle(SIGSEGV, overflow_handler, SA_SIGINFO | SA_ONSTACK, NULL);
+        set_handler(SIGSEGV, overflow_handler, SA_SIGINFO | SA_ONSTACK);
         recurse(0);
         break;
     }
     case 17:
-        handle(SIGTERM, SIG_IGN, 0, NULL);
+        set_handler(SIGTERM, SIG_IGN, 0);
         sigemptyset(&s);
         sigaddset(&s, SIGTERM);
         sigprocmask(SIG_BLOCK, &s, NULL);
         kill(getpid(), SIGTERM);
-        handle(SIGTERM, SIG_DFL, 0, NULL);
+        set_handler(SIGTERM, SIG_DFL, 0);
         sigprocmask(SIG_UNBLOCK, &s, NULL);
         _exit(10);
     }
@@ -1263,9 +1278,9 @@ static void exec_test(void) {
     fflush(stdout);
     pid_t c = fork();
     if (c == 0) {
-        handle(SIGUSR1, plain_handler, 0, NULL);
-        handle(SIGUSR2, SIG_IGN, 0, NULL);
-        block(SIGINT);
+        set_handler(SIGUSR1, plain_handler, 0);
+        set_handler(SIGUSR2, SIG_IGN, 0);
+        mask_signal(SIGINT, SIG_BLOCK);
         raise(SIGINT);
         stack_t ss = {.ss_sp = alt, .ss_size = ALT_SIZE, .ss_flags = 0};
         sigaltstack(&ss, NULL);

@@ -13,7 +13,7 @@ use vfs::FileDescription;
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 use crate::args::{Fd, UserPtr};
-use crate::fs::poll::{block_until, deadline_after};
+use crate::fs::poll::{block_until, deadline_after, timeout_ms, wait_mask};
 
 const EPOLL_CTL_ADD: i32 = 1;
 const EPOLL_CTL_DEL: i32 = 2;
@@ -92,6 +92,22 @@ fn wait(t: &mut Task, epfd: Fd, events: u64, maxevents: i32, timeout_ms: Option<
     }
     let file = t.fds.file(epfd.0)?;
     let ep = file.ops().epoll().ok_or(Errno::EINVAL)?;
+    let mut ready = ep.collect(maxevents as usize);
+    if ready.is_empty() && timeout_ms != Some(0) {
+        ready = wait_for_events(ep, &file, maxevents, timeout_ms)?;
+    }
+    let out: Vec<EpollEvent> = ready.iter().map(|&(events, data)| EpollEvent { events, data }).collect();
+    t.mm.copy_out(events, out.as_bytes())?;
+    Ok(out.len() as u64)
+}
+
+/// Waits on the watched files' queues (and host fds) for events.
+fn wait_for_events(
+    ep: &vfs::epoll::EventPoll,
+    file: &vfs::FileDescription,
+    maxevents: i32,
+    timeout_ms: Option<i64>,
+) -> Result<Vec<(u32, u64)>, Errno> {
     let deadline = deadline_after(timeout_ms);
     let queues = file.ops().wait_queues();
     let mut host: Vec<libc::pollfd> =
@@ -103,17 +119,14 @@ fn wait(t: &mut Task, epfd: Fd, events: u64, maxevents: i32, timeout_ms: Option<
     // epoll_wait is never restarted: a signal ends it with EINTR.
     .map_err(|_| Errno::EINTR)?
     .unwrap_or_default();
-    let out: Vec<EpollEvent> = ready.iter().map(|&(events, data)| EpollEvent { events, data }).collect();
-    t.mm.copy_out(events, out.as_bytes())?;
-    Ok(out.len() as u64)
+    Ok(ready)
 }
 
 pub fn epoll_wait(t: &mut Task, epfd: Fd, events: u64, maxevents: i32, timeout: i32) -> SyscallResult {
     wait(t, epfd, events, maxevents, (timeout >= 0).then_some(timeout as i64))
 }
 
-/// epoll_pwait: the signal mask only matters to signal delivery, which does
-/// not run handlers yet; its size is checked as Linux does.
+/// epoll_pwait: epoll_wait with a temporary signal mask.
 pub fn epoll_pwait(
     t: &mut Task,
     epfd: Fd,
@@ -123,10 +136,8 @@ pub fn epoll_pwait(
     sigmask: u64,
     sigsetsize: usize,
 ) -> SyscallResult {
-    if sigmask != 0 && sigsetsize != 8 {
-        return Err(Errno::EINVAL);
-    }
-    epoll_wait(t, epfd, events, maxevents, timeout)
+    let mask = wait_mask(t, sigmask, sigsetsize)?;
+    t.with_wait_mask(mask, |t| epoll_wait(t, epfd, events, maxevents, timeout))
 }
 
 /// epoll_pwait2: as epoll_pwait, with a timespec timeout.
@@ -139,13 +150,7 @@ pub fn epoll_pwait2(
     sigmask: u64,
     sigsetsize: usize,
 ) -> SyscallResult {
-    let timeout = match timeout.read_opt(t)? {
-        None => None,
-        Some(ts) if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) => return Err(Errno::EINVAL),
-        Some(ts) => Some(ts.tv_sec.saturating_mul(1000).saturating_add((ts.tv_nsec + 999_999) / 1_000_000)),
-    };
-    if sigmask != 0 && sigsetsize != 8 {
-        return Err(Errno::EINVAL);
-    }
-    wait(t, epfd, events, maxevents, timeout)
+    let timeout = timeout_ms(t, timeout)?;
+    let mask = wait_mask(t, sigmask, sigsetsize)?;
+    t.with_wait_mask(mask, |t| wait(t, epfd, events, maxevents, timeout))
 }

@@ -9,6 +9,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use abi::signal::SigSet;
 use abi::structs::Timespec;
 use abi::Errno;
 use sentry::{SyscallResult, Task};
@@ -47,6 +48,11 @@ fn wait_ready(t: &Task, fds: &mut [PollFd], timeout_ms: Option<i64>) -> Result<u
         }
         ready
     };
+    // Ready already (the common case), or not to wait: no queues to gather.
+    let ready = scan(fds);
+    if ready > 0 || timeout_ms == Some(0) {
+        return Ok(ready);
+    }
     let deadline = deadline_after(timeout_ms);
     let queues: Vec<_> = files.iter().flatten().flatten().flat_map(|f| f.ops().wait_queues()).collect();
     let mut host: Vec<libc::pollfd> = fds
@@ -116,8 +122,29 @@ pub fn poll(t: &mut Task, fds: u64, nfds: u32, timeout: i32) -> SyscallResult {
     do_poll(t, fds, nfds, (timeout >= 0).then_some(timeout as i64))
 }
 
-/// ppoll: the signal mask it would install only matters to signal delivery,
-/// which does not run handlers yet; its size is checked as Linux does.
+/// The timeout of ppoll, pselect6 and epoll_pwait2 in milliseconds, rounded
+/// up (None: no timeout); EINVAL for a negative or unnormalized timespec.
+pub(crate) fn timeout_ms(t: &Task, tsp: UserPtr<Timespec>) -> Result<Option<i64>, Errno> {
+    match tsp.read_opt(t)? {
+        None => Ok(None),
+        Some(ts) if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) => Err(Errno::EINVAL),
+        Some(ts) => Ok(Some(ts.tv_sec.saturating_mul(1000).saturating_add((ts.tv_nsec + 999_999) / 1_000_000))),
+    }
+}
+
+/// The temporary mask of a p-variant wait (None: the mask stays); EINVAL
+/// for a sigset size other than 8.
+pub(crate) fn wait_mask(t: &Task, sigmask: u64, sigsetsize: usize) -> Result<Option<SigSet>, Errno> {
+    if sigmask == 0 {
+        return Ok(None);
+    }
+    if sigsetsize != 8 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(Some(SigSet(t.mm.read_obj(sigmask)?)))
+}
+
+/// ppoll: poll with a timespec timeout and a temporary signal mask.
 pub fn ppoll(
     t: &mut Task,
     fds: u64,
@@ -126,15 +153,10 @@ pub fn ppoll(
     sigmask: u64,
     sigsetsize: usize,
 ) -> SyscallResult {
-    if sigmask != 0 && sigsetsize != 8 {
-        return Err(Errno::EINVAL);
-    }
-    let timeout = match tsp.read_opt(t)? {
-        None => None,
-        Some(ts) if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) => return Err(Errno::EINVAL),
-        Some(ts) => Some(ts.tv_sec.saturating_mul(1000).saturating_add((ts.tv_nsec + 999_999) / 1_000_000)),
-    };
-    do_poll(t, fds, nfds, timeout)
+    // Linux checks the timeout before the mask.
+    let timeout = timeout_ms(t, tsp)?;
+    let mask = wait_mask(t, sigmask, sigsetsize)?;
+    t.with_wait_mask(mask, |t| do_poll(t, fds, nfds, timeout))
 }
 
 const POLLIN_SET: i16 = 0x001 | 0x040 | 0x008 | POLLHUP as i16;
@@ -208,16 +230,8 @@ pub fn select(
 
 /// pselect6: the sixth argument points at {sigset pointer, sigset size}.
 pub fn pselect6(t: &mut Task, nfds: i32, r: u64, w: u64, e: u64, tsp: UserPtr<Timespec>, sig: u64) -> SyscallResult {
-    if sig != 0 {
-        let [ss, size]: [u64; 2] = t.mm.read_obj(sig)?;
-        if ss != 0 && size != 8 {
-            return Err(Errno::EINVAL);
-        }
-    }
-    let ms = match tsp.read_opt(t)? {
-        None => None,
-        Some(ts) if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) => return Err(Errno::EINVAL),
-        Some(ts) => Some(ts.tv_sec.saturating_mul(1000).saturating_add((ts.tv_nsec + 999_999) / 1_000_000)),
-    };
-    do_select(t, nfds, [r, w, e], ms)
+    let [ss, size]: [u64; 2] = if sig == 0 { [0, 0] } else { t.mm.read_obj(sig)? };
+    let ms = timeout_ms(t, tsp)?;
+    let mask = wait_mask(t, ss, size as usize)?;
+    t.with_wait_mask(mask, |t| do_select(t, nfds, [r, w, e], ms))
 }

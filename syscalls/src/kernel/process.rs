@@ -349,16 +349,9 @@ fn do_clone(t: &mut Task, a: CloneArgs) -> SyscallResult {
         // The parent sleeps until the child execs or exits; only a fatal
         // signal ends the wait (Linux's killable wait).
         let done = || (*v.done.lock().unwrap()).then_some(Ok(()));
-        loop {
-            match v.queue.wait(None, done) {
-                Ok(()) => break,
-                Err(_) => {
-                    if !t.tasks().process(t.tgid).is_some_and(|p| p.alive()) {
-                        break;
-                    }
-                    t.handle.waiter.clear_interrupt();
-                    t.handle.attention.store(true, std::sync::atomic::Ordering::SeqCst);
-                }
+        while v.queue.wait(None, done).is_err() {
+            if t.interrupted_killably(&t.tasks()) {
+                break;
             }
         }
     }
