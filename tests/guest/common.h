@@ -77,14 +77,32 @@ static const char *errname(int e) {
         fflush(stdout);                                                        \
     } while (0)
 
-// Prints how a child ended, from its wait status.
+// Prints a wait status: how a child ended, or that it stopped or continued.
 static inline void show_exit(const char *label, int st) {
     if (WIFEXITED(st))
-        printf("%s: exited %d\n", label, WEXITSTATUS(st));
+        printf("%s: raw %#x exited %d\n", label, st, WEXITSTATUS(st));
     else if (WIFSIGNALED(st))
-        printf("%s: signaled %d\n", label, WTERMSIG(st));
+        printf("%s: raw %#x signaled %d core %d\n", label, st, WTERMSIG(st), WCOREDUMP(st) ? 1 : 0);
+    else if (WIFSTOPPED(st))
+        printf("%s: raw %#x stopped %d\n", label, st, WSTOPSIG(st));
+    else if (WIFCONTINUED(st))
+        printf("%s: raw %#x continued\n", label, st);
     else
         printf("%s: raw %#x\n", label, st);
+}
+
+// The name of a SIGCHLD si_code.
+static inline const char *cld_code_name(int c) {
+    switch (c) {
+    case CLD_EXITED: return "CLD_EXITED";
+    case CLD_KILLED: return "CLD_KILLED";
+    case CLD_DUMPED: return "CLD_DUMPED";
+    case CLD_STOPPED: return "CLD_STOPPED";
+    case CLD_CONTINUED: return "CLD_CONTINUED";
+    case CLD_TRAPPED: return "CLD_TRAPPED";
+    case 0: return "0";
+    default: return "?";
+    }
 }
 
 // Installs `fn` (a handler, or with SA_SIGINFO an action) for `sig`, with an

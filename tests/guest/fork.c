@@ -14,33 +14,9 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-static void show(const char *label, int st) {
-    if (WIFEXITED(st))
-        printf("%s: raw %#x exited %d\n", label, st, WEXITSTATUS(st));
-    else if (WIFSIGNALED(st))
-        printf("%s: raw %#x signaled %d core %d\n", label, st, WTERMSIG(st), WCOREDUMP(st) ? 1 : 0);
-    else if (WIFSTOPPED(st))
-        printf("%s: raw %#x stopped %d\n", label, st, WSTOPSIG(st));
-    else
-        printf("%s: raw %#x other\n", label, st);
-}
-
-static const char *codename(int c) {
-    switch (c) {
-    case CLD_EXITED: return "CLD_EXITED";
-    case CLD_KILLED: return "CLD_KILLED";
-    case CLD_DUMPED: return "CLD_DUMPED";
-    case CLD_STOPPED: return "CLD_STOPPED";
-    case CLD_CONTINUED: return "CLD_CONTINUED";
-    case CLD_TRAPPED: return "CLD_TRAPPED";
-    case 0: return "0";
-    default: return "?";
-    }
-}
-
 static void show_info(const char *label, const siginfo_t *si, pid_t want) {
     printf("%s: signo %d code %s status %d pid matches %d uid matches %d\n", label, si->si_signo,
-           codename(si->si_code), si->si_status, si->si_pid == want, si->si_uid == getuid());
+           cld_code_name(si->si_code), si->si_status, si->si_pid == want, si->si_uid == getuid());
 }
 
 static pid_t fork_flushed(void) {
@@ -121,16 +97,16 @@ int main(void) {
         char l[32];
         snprintf(l, sizeof l, "_exit(%d)", codes[i]);
         waitpid(c, &st, 0);
-        show(l, st);
+        show_exit(l, st);
     }
     c = fork_flushed();
     if (c == 0) exit(77);
     waitpid(c, &st, 0);
-    show("exit(77)", st);
+    show_exit("exit(77)", st);
     c = fork_flushed();
     if (c == 0) syscall(SYS_exit, 78);
     waitpid(c, &st, 0);
-    show("SYS_exit(78) of the only thread", st);
+    show_exit("SYS_exit(78) of the only thread", st);
 
     printf("-- deaths by signal\n");
     c = fork_flushed();
@@ -139,7 +115,7 @@ int main(void) {
     }
     CHECK("kill SIGKILL", kill(c, SIGKILL));
     waitpid(c, &st, 0);
-    show("SIGKILL", st);
+    show_exit("SIGKILL", st);
     c = fork_flushed();
     if (c == 0) {
         for (;;) pause();
@@ -150,7 +126,7 @@ int main(void) {
     c = fork_flushed();
     if (c == 0) raise(SIGTERM);
     waitpid(c, &st, 0);
-    show("raise(SIGTERM)", st);
+    show_exit("raise(SIGTERM)", st);
     // A process that is not dumpable never dumps core: no 0x80, CLD_KILLED.
     c = fork_flushed();
     if (c == 0) {
@@ -160,7 +136,7 @@ int main(void) {
     CHECK("waitid abort WNOWAIT", waitid(P_PID, c, &si, WEXITED | WNOWAIT));
     show_info("abort (not dumpable) siginfo", &si, c);
     CHECK("waitpid after WNOWAIT", waitpid(c, &st, 0) == c);
-    show("abort (not dumpable)", st);
+    show_exit("abort (not dumpable)", st);
     c = fork_flushed();
     if (c == 0) {
         prctl(PR_SET_DUMPABLE, 0);
@@ -168,7 +144,7 @@ int main(void) {
         _exit(1);
     }
     waitpid(c, &st, 0);
-    show("SIGSEGV (not dumpable)", st);
+    show_exit("SIGSEGV (not dumpable)", st);
     // Whether a core is written depends on the host (core_pattern, limits);
     // the status bit and the siginfo code must agree either way.
     c = fork_flushed();
@@ -210,7 +186,7 @@ int main(void) {
     CHECK("waitid WEXITED|WNOWAIT again", waitid(P_ALL, 0, &si, WEXITED | WNOWAIT));
     show_info("second look", &si, c);
     CHECK("waitpid WNOHANG, exited", waitpid(c, &st, WNOHANG) == c);
-    show("reaped", st);
+    show_exit("reaped", st);
     CHECK("waitpid WNOHANG, gone", waitpid(c, &st, WNOHANG));
 
     printf("-- bad pointers\n");
@@ -266,7 +242,7 @@ int main(void) {
     c = fork_flushed();
     if (c == 0) _exit(13);
     CHECK("waitpid 0 (own group)", waitpid(0, &st, 0) == c);
-    show("own group", st);
+    show_exit("own group", st);
     c = fork_flushed();
     if (c == 0) _exit(14);
     CHECK("waitid P_PGID 0 (own group)", waitid(P_PGID, 0, &si, WEXITED));
@@ -293,7 +269,7 @@ int main(void) {
     close(gate[0]);
     close(gate[1]);
     waitpid(c, &st, 0);
-    show("middle child", st);
+    show_exit("middle child", st);
     close(gp[0]);
     close(gp[1]);
 
@@ -302,7 +278,7 @@ int main(void) {
     long r = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
     if (r == 0) _exit(getppid() == me ? 33 : 1);
     CHECK("clone(SIGCHLD) waitpid", waitpid((pid_t)r, &st, 0) == r);
-    show("clone(SIGCHLD)", st);
+    show_exit("clone(SIGCHLD)", st);
     pipe(gate);
     fflush(stdout);
     r = syscall(SYS_clone, 0, 0, 0, 0, 0);
@@ -319,7 +295,7 @@ int main(void) {
     close(gate[0]);
     close(gate[1]);
     CHECK("clone(0) waitpid __WALL", waitpid((pid_t)r, &st, __WALL) == r);
-    show("clone(0)", st);
+    show_exit("clone(0)", st);
     struct clone_args ca;
     memset(&ca, 0, sizeof ca);
     ca.exit_signal = SIGCHLD;
@@ -327,7 +303,7 @@ int main(void) {
     r = syscall(SYS_clone3, &ca, sizeof ca);
     if (r == 0) _exit(getppid() == me ? 35 : 1);
     CHECK("clone3 waitpid", waitpid((pid_t)r, &st, 0) == r);
-    show("clone3", st);
+    show_exit("clone3", st);
     CHECK("clone3 size too small", syscall(SYS_clone3, &ca, 32));
     ca.exit_signal = 100;
     CHECK("clone3 bad exit_signal", syscall(SYS_clone3, &ca, sizeof ca));
@@ -442,7 +418,7 @@ int main(void) {
     printf("parent sees the child's write %d, child pid differs %d, child's ppid is parent %d\n", vfork_var,
            vpid_ok, vppid_ok);
     waitpid(c, &st, 0);
-    show("vfork child", st);
+    show_exit("vfork child", st);
 
     printf("-- pipes between processes\n");
     int p[2];
@@ -471,7 +447,7 @@ int main(void) {
     printf("z count %ld\n", zs);
     close(p[0]);
     waitpid(c, &st, 0);
-    show("writer", st);
+    show_exit("writer", st);
     // EPIPE when the reading child is gone.
     signal(SIGPIPE, SIG_IGN);
     pipe(p);
@@ -492,7 +468,7 @@ int main(void) {
     }
     close(p[1]);
     waitpid(c, &st, 0);
-    show("writer to a closed pipe", st);
+    show_exit("writer to a closed pipe", st);
 
     printf("-- inherited fds\n");
     lseek(fd, 0, SEEK_SET);
@@ -550,7 +526,7 @@ int main(void) {
     sigpending(&pend);
     printf("SIGCHLD pending %d\n", sigismember(&pend, SIGCHLD));
     sigsuspend(&old);
-    printf("handler: count %d code %s status %d pid matches %d\n", chld_count, codename(chld_code), chld_status,
+    printf("handler: count %d code %s status %d pid matches %d\n", chld_count, cld_code_name(chld_code), chld_status,
            chld_pid_ok);
     waitpid(c, &st, 0);
     c = fork_flushed();
@@ -560,7 +536,7 @@ int main(void) {
     chld_expect = c;
     kill(c, SIGKILL);
     sigsuspend(&old);
-    printf("handler: count %d code %s status %d pid matches %d\n", chld_count, codename(chld_code), chld_status,
+    printf("handler: count %d code %s status %d pid matches %d\n", chld_count, cld_code_name(chld_code), chld_status,
            chld_pid_ok);
     waitpid(c, &st, 0);
     sigprocmask(SIG_SETMASK, &old, NULL);
@@ -587,7 +563,7 @@ int main(void) {
     c = fork_flushed();
     if (c == 0) _exit(2);
     CHECK("default again: wait", wait(&st) == c);
-    show("default again", st);
+    show_exit("default again", st);
 
     printf("-- 50 sequential children\n");
     long sum = 0;
@@ -628,12 +604,12 @@ int main(void) {
         _exit(0);
     }
     waitpid(c, &st, 0);
-    show("chain of 11", st);
+    show_exit("chain of 11", st);
     // An exit signal out of range is not sent; __WALL still waits for it.
     fflush(stdout);
     pid_t odd = syscall(SYS_clone, 0x41, 0, 0, 0, 0);
     if (odd == 0) _exit(3);
     CHECK("wait for a child with exit signal 65", waitpid(odd, &st, __WALL) == odd);
-    show("exit signal 65", st);
+    show_exit("exit signal 65", st);
     return 0;
 }

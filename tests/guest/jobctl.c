@@ -9,33 +9,8 @@
 #include <sys/wait.h>
 #include <time.h>
 
-static void show(const char *label, int st) {
-    if (WIFEXITED(st))
-        printf("%s: raw %#x exited %d\n", label, st, WEXITSTATUS(st));
-    else if (WIFSIGNALED(st))
-        printf("%s: raw %#x signaled %d\n", label, st, WTERMSIG(st));
-    else if (WIFSTOPPED(st))
-        printf("%s: raw %#x stopped %d\n", label, st, WSTOPSIG(st));
-    else if (WIFCONTINUED(st))
-        printf("%s: raw %#x continued\n", label, st);
-    else
-        printf("%s: raw %#x\n", label, st);
-}
-
-static const char *codename(int c) {
-    switch (c) {
-    case CLD_EXITED: return "CLD_EXITED";
-    case CLD_KILLED: return "CLD_KILLED";
-    case CLD_DUMPED: return "CLD_DUMPED";
-    case CLD_STOPPED: return "CLD_STOPPED";
-    case CLD_CONTINUED: return "CLD_CONTINUED";
-    case 0: return "0";
-    default: return "?";
-    }
-}
-
 static void show_info(const char *label, const siginfo_t *si, pid_t want) {
-    printf("%s: signo %d code %s status %d pid matches %d\n", label, si->si_signo, codename(si->si_code),
+    printf("%s: signo %d code %s status %d pid matches %d\n", label, si->si_signo, cld_code_name(si->si_code),
            si->si_status, si->si_pid == want);
 }
 
@@ -77,20 +52,20 @@ int main(void) {
     pid_t c = pauser();
     CHECK("kill SIGSTOP", kill(c, SIGSTOP));
     CHECK("waitpid WUNTRACED", waitpid(c, &st, WUNTRACED) == c);
-    show("stopped", st);
+    show_exit("stopped", st);
     CHECK("reported once: WUNTRACED|WNOHANG", waitpid(c, &st, WUNTRACED | WNOHANG));
     CHECK("without WUNTRACED, WNOHANG", waitpid(c, &st, WNOHANG));
     CHECK("kill SIGSTOP again", kill(c, SIGSTOP));
     CHECK("already stopped: nothing new", waitpid(c, &st, WUNTRACED | WNOHANG));
     CHECK("kill SIGCONT", kill(c, SIGCONT));
     CHECK("waitpid WCONTINUED", waitpid(c, &st, WCONTINUED) == c);
-    show("continued", st);
+    show_exit("continued", st);
     CHECK("reported once: WCONTINUED|WNOHANG", waitpid(c, &st, WCONTINUED | WNOHANG));
     CHECK("kill SIGCONT to a running child", kill(c, SIGCONT));
     CHECK("nothing to report", waitpid(c, &st, WCONTINUED | WUNTRACED | WNOHANG));
     kill(c, SIGKILL);
     waitpid(c, &st, 0);
-    show("killed", st);
+    show_exit("killed", st);
 
     printf("-- stop and continue with waitid\n");
     c = pauser();
@@ -108,12 +83,12 @@ int main(void) {
     show_info("continue", &si, c);
     kill(c, SIGSTOP);
     CHECK("waitpid WUNTRACED", waitpid(c, &st, WUNTRACED) == c);
-    show("stopped", st);
+    show_exit("stopped", st);
 
     printf("-- signals to a stopped child\n");
     CHECK("kill SIGKILL while stopped", kill(c, SIGKILL));
     waitpid(c, &st, 0);
-    show("SIGKILL", st);
+    show_exit("SIGKILL", st);
     c = pauser();
     kill(c, SIGSTOP);
     waitpid(c, &st, WUNTRACED);
@@ -122,7 +97,7 @@ int main(void) {
     CHECK("still stopped", waitpid(c, &st, WNOHANG));
     CHECK("kill SIGCONT", kill(c, SIGCONT));
     waitpid(c, &st, 0);
-    show("SIGTERM after continue", st);
+    show_exit("SIGTERM after continue", st);
     // A handled signal waits for the continue.
     signal(SIGTERM, on_term);
     c = pauser();
@@ -133,7 +108,7 @@ int main(void) {
     CHECK("still stopped", waitpid(c, &st, WNOHANG));
     CHECK("kill SIGCONT", kill(c, SIGCONT));
     waitpid(c, &st, 0);
-    show("handled SIGTERM after continue", st);
+    show_exit("handled SIGTERM after continue", st);
     // A SIGCONT handler runs when the stopped process continues.
     signal(SIGCONT, on_cont);
     c = pauser();
@@ -142,7 +117,7 @@ int main(void) {
     waitpid(c, &st, WUNTRACED);
     CHECK("kill SIGCONT (handled)", kill(c, SIGCONT));
     waitpid(c, &st, 0);
-    show("SIGCONT handler", st);
+    show_exit("SIGCONT handler", st);
     // SIGCONT with SIG_IGN still continues.
     signal(SIGCONT, SIG_IGN);
     c = pauser();
@@ -151,7 +126,7 @@ int main(void) {
     waitpid(c, &st, WUNTRACED);
     kill(c, SIGCONT);
     CHECK("ignored SIGCONT continues", waitpid(c, &st, WCONTINUED) == c);
-    show("continued", st);
+    show_exit("continued", st);
     kill(c, SIGKILL);
     waitpid(c, &st, 0);
 

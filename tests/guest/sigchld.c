@@ -23,7 +23,6 @@ static void empty_handler(int sig) {}
 static int cont_fd = -1;
 static void cont_handler(int sig) { write(cont_fd, "c", 1); }
 
-
 static int is_pending(int sig) {
     sigset_t s;
     sigpending(&s);
@@ -45,19 +44,6 @@ static siginfo_t wait_chld(void) {
     struct timespec ts = {5, 0};
     if (sigtimedwait(&w, &si, &ts) < 0) printf("no SIGCHLD: %s\n", errname(errno));
     return si;
-}
-
-static void show_status(const char *what, int st) {
-    if (WIFEXITED(st))
-        printf("%s: exited %d\n", what, WEXITSTATUS(st));
-    else if (WIFSIGNALED(st))
-        printf("%s: killed by %d\n", what, WTERMSIG(st));
-    else if (WIFSTOPPED(st))
-        printf("%s: stopped by %d\n", what, WSTOPSIG(st));
-    else if (WIFCONTINUED(st))
-        printf("%s: continued\n", what);
-    else
-        printf("%s: status %#x\n", what, st);
 }
 
 // A child that says "r" once ready, then "c" each time its SIGCONT handler
@@ -103,7 +89,7 @@ static void exits_and_kills(void) {
     printf("handler ran %d\n", n_chld);
     int st;
     CHECK("waitpid", waitpid(c, &st, 0) == c);
-    show_status("status", st);
+    show_exit("status", st);
 
     int p[2];
     c = sleeper(p);
@@ -111,7 +97,7 @@ static void exits_and_kills(void) {
     siginfo_t si = wait_chld();
     show("SIGTERM", &si, c);
     waitpid(c, &st, 0);
-    show_status("status", st);
+    show_exit("status", st);
     close(p[0]);
 
     c = sleeper(p);
@@ -119,7 +105,7 @@ static void exits_and_kills(void) {
     si = wait_chld();
     show("SIGSEGV", &si, c);
     waitpid(c, &st, 0);
-    show_status("status", st);
+    show_exit("status", st);
     printf("core %d\n", WCOREDUMP(st) ? 1 : 0);
     close(p[0]);
 
@@ -133,7 +119,7 @@ static void exits_and_kills(void) {
     si = wait_chld();
     show("exit 0", &si, c);
     waitpid(c, &st, 0);
-    show_status("status", st);
+    show_exit("status", st);
     CHECK("waitpid again", waitpid(c, &st, 0));
     CHECK("waitpid no children WNOHANG", waitpid(-1, &st, WNOHANG));
     CHECK("waitpid bad options", waitpid(-1, &st, 0x10000000));
@@ -149,7 +135,7 @@ static void stop_continue(void) {
     siginfo_t si = wait_chld();
     show("stopped", &si, c);
     CHECK("waitpid WUNTRACED", waitpid(c, &st, WUNTRACED) == c);
-    show_status("status", st);
+    show_exit("status", st);
     CHECK("reported once", waitpid(c, &st, WUNTRACED | WNOHANG));
     CHECK("kill STOP again", kill(c, SIGSTOP));
     CHECK("no new stop report", waitpid(c, &st, WUNTRACED | WNOHANG));
@@ -158,7 +144,7 @@ static void stop_continue(void) {
     si = wait_chld();
     show("continued", &si, c);
     CHECK("waitpid WCONTINUED", waitpid(c, &st, WCONTINUED) == c);
-    show_status("status", st);
+    show_exit("status", st);
     printf("raw status %#x\n", st);
     expect_byte(p[0], 'c');
     CHECK("kill CONT while running", kill(c, SIGCONT));
@@ -173,7 +159,7 @@ static void stop_continue(void) {
     si = wait_chld();
     show("killed while stopped", &si, c);
     waitpid(c, &st, WUNTRACED);
-    show_status("status", st);
+    show_exit("status", st);
     close(p[0]);
 
     printf("-- SA_NOCLDSTOP\n");
@@ -181,13 +167,13 @@ static void stop_continue(void) {
     c = sleeper(p);
     kill(c, SIGSTOP);
     CHECK("waitpid WUNTRACED", waitpid(c, &st, WUNTRACED) == c);
-    show_status("status", st);
+    show_exit("status", st);
     printf("SIGCHLD pending after stop %d\n", is_pending(SIGCHLD));
     kill(c, SIGCONT);
     expect_byte(p[0], 'c');
     printf("SIGCHLD pending after continue %d\n", is_pending(SIGCHLD));
     CHECK("waitpid WCONTINUED", waitpid(c, &st, WCONTINUED) == c);
-    show_status("status", st);
+    show_exit("status", st);
     kill(c, SIGKILL);
     si = wait_chld();
     show("killed", &si, c);
@@ -208,10 +194,10 @@ static void stop_continue(void) {
     expect_byte(p[0], 'r');
     CHECK("kill TSTP", kill(c, SIGTSTP));
     CHECK("waitpid WUNTRACED", waitpid(c, &st, WUNTRACED) == c);
-    show_status("status", st);
+    show_exit("status", st);
     kill(c, SIGKILL);
     waitpid(c, &st, 0);
-    show_status("status", st);
+    show_exit("status", st);
     close(p[0]);
     close(p[1]);
     // SIGCHLD is blocked: even at SIG_DFL (ignore) it is queued.
@@ -276,7 +262,7 @@ static void waitid_tests(void) {
     if (c == 0) _exit(6);
     int st;
     CHECK("waitpid(0) (own group)", waitpid(0, &st, 0) == c);
-    show_status("status", st);
+    show_exit("status", st);
 }
 
 static void autoreap(void) {
@@ -324,7 +310,7 @@ static void autoreap(void) {
     set_handler(SIGCHLD, SIG_IGN, 0);
     int st = 0;
     CHECK("zombie from before SIG_IGN", waitpid(c, &st, 0) == c);
-    show_status("status", st);
+    show_exit("status", st);
     set_handler(SIGCHLD, SIG_DFL, 0);
 }
 
@@ -348,7 +334,7 @@ static void sigpipe(void) {
         _exit(0);
     }
     waitpid(c, &st, 0);
-    show_status("write to a pipe with no reader", st);
+    show_exit("write to a pipe with no reader", st);
 
     set_handler(SIGPIPE, SIG_IGN, 0);
     pipe(p);
@@ -409,14 +395,14 @@ static void groups(void) {
     CHECK("kill(-pgid, TERM)", kill(-pgid, SIGTERM));
     int st;
     waitpid(kids[0], &st, 0);
-    show_status("default TERM", st);
+    show_exit("default TERM", st);
     waitpid(kids[1], &st, 0);
-    show_status("TERM handler", st);
+    show_exit("TERM handler", st);
     expect_byte(report[0], 'B');
     CHECK("ignoring one still running", waitpid(kids[2], &st, WNOHANG));
     CHECK("killpg KILL", killpg(pgid, SIGKILL));
     waitpid(kids[2], &st, 0);
-    show_status("ignoring one", st);
+    show_exit("ignoring one", st);
     CHECK("kill empty group", kill(-pgid, 0));
     CHECK("killpg bad group", killpg(-5, 0));
     close(ready[0]);
@@ -442,7 +428,7 @@ static void groups(void) {
         _exit((term_hits == 1 ? 10 : 0) + (WIFSIGNALED(gs) && WTERMSIG(gs) == SIGTERM ? 5 : 0));
     }
     waitpid(c, &st, 0);
-    show_status("kill(0, TERM) from a group leader", st);
+    show_exit("kill(0, TERM) from a group leader", st);
 }
 
 static void pdeathsig(void) {
@@ -470,7 +456,7 @@ static void pdeathsig(void) {
     }
     int st;
     waitpid(mid, &st, 0);
-    show_status("middle process", st);
+    show_exit("middle process", st);
     siginfo_t wi;
     memset(&wi, 0, sizeof wi);
     CHECK("waitid the orphan", waitid(P_ALL, 0, &wi, WEXITED));
