@@ -14,7 +14,10 @@ use abi::consts::*;
 use abi::structs::Stat;
 use zerocopy::IntoBytes;
 
-use crate::protocol::{encode_reply, Entry, Handle, Reply, Request};
+use crate::protocol::{
+    encode_reply, Entry, Handle, Reply, Request, SETATTR_ATIME, SETATTR_GID, SETATTR_MODE, SETATTR_MTIME, SETATTR_SIZE,
+    SETATTR_UID,
+};
 use crate::transport::{recv, send, MAX_MESSAGE};
 
 /// Room left for entries in one ReadDir reply.
@@ -289,7 +292,37 @@ impl Server {
                 if !node.writable {
                     return Err(libc::EROFS);
                 }
-                self.setattr(handle, valid, mode, uid, gid, size, atime, mtime)
+                let (dir, name) = match &node.parent {
+                    Some((d, n)) => (d.as_raw_fd(), n.clone()),
+                    None => (node.fd.as_raw_fd(), CString::new(".").unwrap()),
+                };
+                let check = |r: libc::c_int| if r < 0 { Err(errno()) } else { Ok(()) };
+                if valid & SETATTR_MODE != 0 {
+                    // SAFETY: a NUL-terminated name relative to a directory fd we own.
+                    check(unsafe { libc::fchmodat(dir, name.as_ptr(), mode & 0o7777, 0) })?;
+                }
+                if valid & (SETATTR_UID | SETATTR_GID) != 0 {
+                    let u = if valid & SETATTR_UID != 0 { uid } else { u32::MAX };
+                    let g = if valid & SETATTR_GID != 0 { gid } else { u32::MAX };
+                    // SAFETY: as above; symlinks are not followed.
+                    check(unsafe { libc::fchownat(dir, name.as_ptr(), u, g, libc::AT_SYMLINK_NOFOLLOW) })?;
+                }
+                if valid & SETATTR_SIZE != 0 {
+                    let f = openat(dir, &name, libc::O_WRONLY | libc::O_NONBLOCK)?;
+                    // SAFETY: ftruncate on an fd we just opened.
+                    check(unsafe { libc::ftruncate(f.as_raw_fd(), size as i64) })?;
+                }
+                if valid & (SETATTR_ATIME | SETATTR_MTIME) != 0 {
+                    const OMIT: i64 = (1 << 30) - 2;
+                    let ts = |set: bool, t: [i64; 2]| libc::timespec {
+                        tv_sec: t[0],
+                        tv_nsec: if set { t[1] } else { OMIT },
+                    };
+                    let times = [ts(valid & SETATTR_ATIME != 0, atime), ts(valid & SETATTR_MTIME != 0, mtime)];
+                    // SAFETY: as above; two timespecs; symlinks are not followed.
+                    check(unsafe { libc::utimensat(dir, name.as_ptr(), times.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) })?;
+                }
+                Ok(Reply::Stat(fstat(node.fd.as_raw_fd())?))
             }
             Request::Open { .. } | Request::Create { .. } => Err(libc::EINVAL),
         }
@@ -317,50 +350,6 @@ impl Server {
         // SAFETY: clears O_NONBLOCK on our own fd.
         unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, 0) };
         Ok(fd)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn setattr(
-        &self,
-        handle: Handle,
-        valid: u32,
-        mode: u32,
-        uid: u32,
-        gid: u32,
-        size: u64,
-        atime: [i64; 2],
-        mtime: [i64; 2],
-    ) -> Result<Reply, i32> {
-        use crate::protocol::*;
-        let node = self.node(handle)?;
-        let (dir, name) = match &node.parent {
-            Some((d, n)) => (d.as_raw_fd(), n.clone()),
-            None => (node.fd.as_raw_fd(), CString::new(".").unwrap()),
-        };
-        let check = |r: libc::c_int| if r < 0 { Err(errno()) } else { Ok(()) };
-        if valid & SETATTR_MODE != 0 {
-            // SAFETY: a NUL-terminated name relative to a directory fd we own.
-            check(unsafe { libc::fchmodat(dir, name.as_ptr(), mode & 0o7777, 0) })?;
-        }
-        if valid & (SETATTR_UID | SETATTR_GID) != 0 {
-            let u = if valid & SETATTR_UID != 0 { uid } else { u32::MAX };
-            let g = if valid & SETATTR_GID != 0 { gid } else { u32::MAX };
-            // SAFETY: as above; symlinks are not followed.
-            check(unsafe { libc::fchownat(dir, name.as_ptr(), u, g, libc::AT_SYMLINK_NOFOLLOW) })?;
-        }
-        if valid & SETATTR_SIZE != 0 {
-            let f = openat(dir, &name, libc::O_WRONLY | libc::O_NONBLOCK)?;
-            // SAFETY: ftruncate on an fd we just opened.
-            check(unsafe { libc::ftruncate(f.as_raw_fd(), size as i64) })?;
-        }
-        if valid & (SETATTR_ATIME | SETATTR_MTIME) != 0 {
-            const OMIT: i64 = (1 << 30) - 2;
-            let ts = |set: bool, t: [i64; 2]| libc::timespec { tv_sec: t[0], tv_nsec: if set { t[1] } else { OMIT } };
-            let times = [ts(valid & SETATTR_ATIME != 0, atime), ts(valid & SETATTR_MTIME != 0, mtime)];
-            // SAFETY: as above; two timespecs; symlinks are not followed.
-            check(unsafe { libc::utimensat(dir, name.as_ptr(), times.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) })?;
-        }
-        Ok(Reply::Stat(fstat(node.fd.as_raw_fd())?))
     }
 
     fn readdir(&mut self, handle: Handle, cookie: u64) -> Result<Reply, i32> {
