@@ -1,8 +1,8 @@
 // Process, thread and signal costs: prints microseconds per fork+exit+wait,
 // fork+exec+wait of /bin/true, thread create+join, futex ping-pong between
 // two threads, pipe ping-pong between two processes, and a signal delivery
-// round trip (raise to a handler and back), and clock_gettime (which the
-// sandbox serves as a syscall: it offers no vDSO). Usage: proc_ops N
+// round trip (raise to a handler and back), and clock_gettime through the
+// C library (the vDSO, no trap) and as a system call. Usage: proc_ops N
 #define _GNU_SOURCE
 #include <linux/futex.h>
 #include <pthread.h>
@@ -109,6 +109,9 @@ int main(int argc, char **argv) {
     t = now();
     for (long i = 0; i < k; i++) clock_gettime(CLOCK_MONOTONIC, &ts);
     printf("clock_gettime %.3f\n", (now() - t) / k);
+    t = now();
+    for (long i = 0; i < m * 10; i++) syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &ts);
+    printf("clock_gettime_syscall %.3f\n", (now() - t) / (m * 10));
 
     signal(SIGUSR1, on_usr1);
     t = now();

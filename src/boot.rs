@@ -183,6 +183,13 @@ pub fn boot(args: BootArgs) -> i32 {
         MEMFD_DEV,
         vfs::inode::NewAttrs { mode: abi::consts::S_IFDIR | 0o1777, uid: 0, gid: 0 },
     );
+    let vdso = match sentry::vdso::Vdso::new(memfile.clone()) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("rvisor: cannot set up the vDSO: {e}");
+            return 125;
+        }
+    };
     let kernel = Arc::new(Kernel {
         memfd_root: vfs::Path::detached(memfd_fs.inode().clone()),
         platform,
@@ -191,6 +198,7 @@ pub fn boot(args: BootArgs) -> i32 {
         tasks: Default::default(),
         futexes: Default::default(),
         timers: Default::default(),
+        vdso,
         init_status: Default::default(),
         init_exited: Default::default(),
         syscalls: table,

@@ -263,6 +263,14 @@ fn timers_clocks_and_scheduling() {
     compare("timers", &[], b"hi\n");
 }
 
+/// The vDSO: mapped and announced as Linux's, exporting what the C libraries
+/// look up, with clocks that agree with the system calls over many parameter
+/// updates, never go back, and fault on bad pointers.
+#[test]
+fn vdso_clocks() {
+    compare("vdso", &[], b"");
+}
+
 /// The processes issue's real programs: shells with pipelines, subshells,
 /// background jobs, traps and command substitution; python threads,
 /// subprocesses, process pools and signals; perl's fork; make -j2 with gcc;

@@ -108,6 +108,8 @@ pub struct Kernel {
     pub tasks: Mutex<Tasks>,
     pub futexes: Futexes,
     pub timers: Arc<crate::timer::TimerService>,
+    /// The vDSO every exec maps.
+    pub vdso: Arc<crate::vdso::Vdso>,
     /// The first process's status, once it has exited.
     pub init_status: Mutex<Option<ExitStatus>>,
     pub init_exited: Condvar,
@@ -312,6 +314,10 @@ impl Kernel {
             hwcap2: self.host.hwcap2,
             minsigstksz: self.host.minsigstksz,
             random: [0; 16],
+            sysinfo_ehdr: self
+                .vdso
+                .map(&mm)
+                .map_err(|e| ExecError { errno: e, msg: format!("cannot map the vDSO: {e}") })?,
         };
         getrandom(&mut aux.random);
         let fs_creds = vfs::FsCreds { uid: creds.euid, gid: creds.egid, groups: Vec::new() };

@@ -23,6 +23,7 @@ pub mod sigframe;
 pub mod signal;
 pub mod task;
 pub mod timer;
+pub mod vdso;
 
 pub use kernel::{InitProcess, Kernel, SyscallTable};
 pub use process::ExitStatus;

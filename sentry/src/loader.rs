@@ -98,6 +98,8 @@ pub struct AuxInfo {
     pub hwcap2: u64,
     pub minsigstksz: u64,
     pub random: [u8; 16],
+    /// Where the vDSO is mapped.
+    pub sysinfo_ehdr: u64,
 }
 
 /// Where the loader puts things; randomised by the caller.
@@ -378,6 +380,7 @@ pub fn load(
     };
 
     let auxv = [
+        (AT_SYSINFO_EHDR, aux.sysinfo_ehdr),
         (AT_MINSIGSTKSZ, aux.minsigstksz),
         (AT_HWCAP, aux.hwcap),
         (AT_PAGESZ, PAGE_SIZE),

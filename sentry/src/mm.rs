@@ -50,6 +50,9 @@ pub enum VmaName {
     Stack,
     /// The executable's segments (shown with its path).
     Image,
+    /// The vDSO's parameter page and its image (`crate::vdso`).
+    Vvar,
+    Vdso,
 }
 
 /// A virtual memory area: `[start, end)`, start being its key in the map.
@@ -275,13 +278,16 @@ impl MemoryManager {
                 perm(Prot::READ, 'r'),
                 perm(Prot::WRITE, 'w'),
                 perm(Prot::EXEC, 'x'),
-                if v.shared { 's' } else { 'p' }
+                // The parameter page is a shared mapping that Linux shows as private.
+                if v.shared && v.name != VmaName::Vvar { 's' } else { 'p' }
             );
             let name: &[u8] = match v.name {
                 VmaName::Anon => b"",
                 VmaName::Heap => b"[heap]",
                 VmaName::Stack => b"[stack]",
                 VmaName::Image => image,
+                VmaName::Vvar => b"[vvar]",
+                VmaName::Vdso => b"[vdso]",
             };
             out.extend_from_slice(line.as_bytes());
             if !name.is_empty() {

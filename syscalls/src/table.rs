@@ -202,7 +202,7 @@ pub static TABLE: &[Entry] = &[
     entry!(CAPSET, "capset", [Ptr, Ptr], Ret::Int, typed!(kernel::creds::capset, UserPtr<kernel::creds::CapHeader>, u64), Full),
     entry!(UNAME, "uname", [Ptr], Ret::Int, typed!(kernel::identity::uname, UserPtr<abi::structs::Utsname>), Full),
     // Time and limits
-    entry!(CLOCK_GETTIME, "clock_gettime", [Int, Ptr], Ret::Int, typed!(kernel::time::clock_gettime, i32, UserPtr<abi::structs::Timespec>), Full),
+    entry!(CLOCK_GETTIME, "clock_gettime", [Int, Ptr], Ret::Int, typed!(kernel::time::clock_gettime, i32, UserPtr<abi::structs::Timespec>), Partial("CLOCK_REALTIME_COARSE and CLOCK_MONOTONIC_COARSE read as the precise clocks, as the vDSO reads them (gVisor does the same)")),
     entry!(CLOCK_GETRES, "clock_getres", [Int, Ptr], Ret::Int, typed!(kernel::time::clock_getres, i32, UserPtr<abi::structs::Timespec>), Full),
     entry!(NANOSLEEP, "nanosleep", [Ptr, Ptr], Ret::Int, typed!(kernel::time::nanosleep, UserPtr<abi::structs::Timespec>, UserPtr<abi::structs::Timespec>), Full),
     entry!(CLOCK_NANOSLEEP, "clock_nanosleep", [Int, Hex, Ptr, Ptr], Ret::Int, typed!(kernel::time::clock_nanosleep, i32, u32, UserPtr<abi::structs::Timespec>, UserPtr<abi::structs::Timespec>), Partial("wall and monotonic clocks; sleeping on CLOCK_PROCESS_CPUTIME_ID is EOPNOTSUPP; an absolute sleep on CLOCK_REALTIME does not notice the clock being set")),

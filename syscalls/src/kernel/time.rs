@@ -26,10 +26,14 @@ fn host_clock(id: i32) -> bool {
 
 fn host_now(id: i32) -> Timespec {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // The alarm clocks read as their base clocks.
+    // The alarm clocks read as their base clocks, and the coarse clocks as
+    // the precise ones, as the vDSO reads them (`sentry::vdso`; gVisor does
+    // the same): a coarse reading is then never behind a precise one, by
+    // either path.
     let id = match id {
-        CLOCK_REALTIME_ALARM => CLOCK_REALTIME,
+        CLOCK_REALTIME_ALARM | CLOCK_REALTIME_COARSE => CLOCK_REALTIME,
         CLOCK_BOOTTIME_ALARM => CLOCK_BOOTTIME,
+        CLOCK_MONOTONIC_COARSE => CLOCK_MONOTONIC,
         other => other,
     };
     // SAFETY: clock_gettime writes one timespec; `id` is a valid host clock.
