@@ -9,9 +9,11 @@
 //! (the timekeeper) samples the TSC against the host's CLOCK_MONOTONIC every
 //! `PERIOD` and rewrites them under a sequence count. Each new line starts
 //! where the old one had got to, and its slope corrects the gap to the host
-//! clock over the next period. So CLOCK_MONOTONIC read through the vDSO never
-//! goes back, and it stays within a few hundred nanoseconds of the host clock
-//! that the Sentry's own timeouts use. REALTIME, BOOTTIME and TAI are
+//! clock over the next period (by at most 50 ppm). So CLOCK_MONOTONIC read
+//! through the vDSO never goes back, and it stays within a few hundred
+//! nanoseconds of the host clock that the Sentry's own timeouts use. A line
+//! not updated for a second is stale: the vDSO then makes the system call
+//! until the timekeeper runs again. REALTIME, BOOTTIME and TAI are
 //! MONOTONIC plus offsets sampled from the host at each update. Without an
 //! invariant TSC the parameters never become ready, and every call is the
 //! system call.
@@ -41,6 +43,13 @@ const READY_WAIT: Duration = Duration::from_millis(100);
 const RATE_WINDOW: usize = 40;
 /// A gap to the host clock larger than this is stepped over, not slewed.
 const MAX_SLEW_NS: i64 = 50_000;
+/// The most the slope is changed to close a gap, in parts per billion (50
+/// ppm): a timekeeper held up for a while drifts from the host clock by at
+/// most this rate (the gap of a normal period needs a few ppm).
+const MAX_SLEW_PPB: i128 = 50_000;
+/// How long the vDSO follows a line without an update before it falls back
+/// to the system call.
+const STALE_AFTER: Duration = Duration::from_secs(1);
 
 /// The parameter page, as `struct params` in vdso.c reads it.
 #[repr(C)]
@@ -51,6 +60,8 @@ struct Params {
     base_ns: AtomicI64,
     /// Nanoseconds per TSC cycle, as a 32.32 fixed-point number.
     mult: AtomicU64,
+    /// Cycles past `base_tsc` after which the vDSO makes the system call.
+    max_delta: AtomicU64,
     realtime_offset: AtomicI64,
     boottime_offset: AtomicI64,
     tai_offset: AtomicI64,
@@ -100,7 +111,8 @@ fn next_line(old: Option<Line>, now: &Sample, oldest: &Sample) -> Option<Line> {
         return Some(stepped);
     }
     let period = PERIOD.as_nanos() as i128;
-    let mult = rate as i128 + rate as i128 * gap as i128 / period;
+    let slew = (gap as i128 * 1_000_000_000 / period).clamp(-MAX_SLEW_PPB, MAX_SLEW_PPB);
+    let mult = rate as i128 + rate as i128 * slew / 1_000_000_000;
     Some(Line { base_tsc: now.tsc, base_ns: at, mult: u64::try_from(mult).ok()? })
 }
 
@@ -213,6 +225,8 @@ impl Vdso {
         p.base_tsc.store(line.base_tsc, Ordering::Relaxed);
         p.base_ns.store(line.base_ns, Ordering::Relaxed);
         p.mult.store(line.mult, Ordering::Relaxed);
+        let stale = ((STALE_AFTER.as_nanos() << 32) / line.mult as u128).min(u64::MAX as u128);
+        p.max_delta.store(stale as u64, Ordering::Relaxed);
         p.realtime_offset.store(s.realtime_offset, Ordering::Relaxed);
         p.boottime_offset.store(s.boottime_offset, Ordering::Relaxed);
         p.tai_offset.store(s.tai_offset, Ordering::Relaxed);
@@ -328,6 +342,17 @@ mod tests {
         let later = l.at(now.tsc + period_cycles);
         let host_later = now.mono + PERIOD.as_nanos() as i64;
         assert!((later - host_later).abs() < 5, "meets the host one period on: {later} vs {host_later}");
+    }
+
+    #[test]
+    fn the_slope_changes_by_at_most_50_ppm() {
+        let old = Line { base_tsc: 0, base_ns: 0, mult: HALF };
+        let period_cycles = PERIOD.as_nanos() as u64 * 2;
+        let now = s(period_cycles, PERIOD.as_nanos() as i64 + 40_000);
+        let l = next_line(Some(old), &now, &s(0, 40_000)).unwrap();
+        assert_eq!(l.base_ns, old.at(now.tsc));
+        let gained = l.at(now.tsc + period_cycles) - l.base_ns - PERIOD.as_nanos() as i64;
+        assert!((2_400..=2_500).contains(&gained), "50 ppm of 50 ms, not the 40 µs gap: {gained}");
     }
 
     #[test]

@@ -48,6 +48,9 @@ struct params {
     uint64_t base_tsc;
     int64_t base_ns;
     uint64_t mult;
+    /* Past this many cycles from base_tsc the line is stale (the Sentry has
+       not updated it for a second): make the system call. */
+    uint64_t max_delta;
     /* The other clocks, as offsets from CLOCK_MONOTONIC. */
     int64_t realtime_offset;
     int64_t boottime_offset;
@@ -88,7 +91,7 @@ static inline uint64_t rdtsc_ordered(void)
 static int64_t clock_ns(int which)
 {
     const volatile struct params *p = &vdso_params;
-    uint64_t seq, tsc, base_tsc, mult;
+    uint64_t seq, tsc, base_tsc, mult, max_delta;
     int64_t base_ns, offset;
     for (;;) {
         seq = p->seq;
@@ -101,6 +104,7 @@ static int64_t clock_ns(int which)
         base_tsc = p->base_tsc;
         base_ns = p->base_ns;
         mult = p->mult;
+        max_delta = p->max_delta;
         offset = which == CLOCK_REALTIME ? p->realtime_offset
                  : which == CLOCK_BOOTTIME ? p->boottime_offset
                  : which == CLOCK_TAI ? p->tai_offset
@@ -111,6 +115,8 @@ static int64_t clock_ns(int which)
     }
     /* A CPU whose TSC lags the one the base was read on reads the base. */
     uint64_t delta = (int64_t)(tsc - base_tsc) > 0 ? tsc - base_tsc : 0;
+    if (delta > max_delta)
+        return 0;
     return base_ns + (int64_t)(((unsigned __int128)delta * mult) >> 32) + offset;
 }
 
