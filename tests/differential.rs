@@ -263,6 +263,13 @@ fn timers_clocks_and_scheduling() {
     compare("timers", &[], b"hi\n");
 }
 
+/// PI futexes: the word protocol, hand-over at unlock and exit, timeouts,
+/// signals, processes sharing a lock, and glibc's PRIO_INHERIT mutexes.
+#[test]
+fn pi_futexes() {
+    compare("futex_pi", &[], b"");
+}
+
 /// The vDSO: mapped and announced as Linux's, exporting what the C libraries
 /// look up, with clocks that agree with the system calls over many parameter
 /// updates, never go back, and fault on bad pointers.

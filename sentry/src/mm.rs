@@ -12,7 +12,7 @@
 //! needs the host mapping to exist.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use abi::consts::*;
@@ -754,6 +754,32 @@ impl MemoryManager {
 
     pub fn write_obj<T: IntoBytes + zerocopy::Immutable>(&self, addr: u64, v: &T) -> Result<(), Errno> {
         self.copy_out(addr, v.as_bytes())
+    }
+
+    /// Atomically updates the aligned u32 at `addr`, as the kernel's futex
+    /// operations do while the application changes it too: `f` gets the
+    /// current value and returns the new one, or None to leave it, and is
+    /// called again if the word changed meanwhile. Returns the value `f` last
+    /// saw. EFAULT unless the word is mapped writable.
+    pub fn update_u32(&self, addr: u64, mut f: impl FnMut(u32) -> Option<u32>) -> Result<u32, Errno> {
+        if !addr.is_multiple_of(4) {
+            return Err(Errno::EINVAL);
+        }
+        let bs = self.blocks_exact(addr, 4, Access::Write)?;
+        let p = bs.blocks()[0].as_ptr().cast::<u32>();
+        // SAFETY: four 4-aligned bytes in the memory file's mapping, kept from
+        // reuse by `bs` while in use. The application and the Sentry's other
+        // threads reach them only through atomic instructions or byte copies,
+        // never through Rust references.
+        let word = unsafe { AtomicU32::from_ptr(p) };
+        let mut cur = word.load(Ordering::SeqCst);
+        loop {
+            let Some(new) = f(cur) else { return Ok(cur) };
+            match word.compare_exchange(cur, new, Ordering::SeqCst, Ordering::SeqCst) {
+                Ok(_) => return Ok(cur),
+                Err(now) => cur = now,
+            }
+        }
     }
 
     /// Reads a NUL-terminated string of at most `max` bytes (without the NUL);

@@ -487,29 +487,33 @@ impl Task {
         }
     }
 
-    /// Linux's exit_robust_list: every robust futex the dying thread holds
-    /// gets FUTEX_OWNER_DIED, and one waiter is woken.
+    /// Linux's exit_robust_list and exit_pi_state_list: every robust futex
+    /// the dying thread holds gets FUTEX_OWNER_DIED, and one waiter is woken;
+    /// then every PI futex it holds with waiters goes to the first of them.
     pub fn release_robust_futexes(&mut self) {
-        const FUTEX_WAITERS: u32 = 0x8000_0000;
-        const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
-        const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
+        let head = std::mem::take(&mut self.robust_list);
+        if head != 0 {
+            self.walk_robust_list(head);
+        }
+        self.kernel.futexes.pi_owner_exited(self.tid as u32);
+    }
+
+    fn walk_robust_list(&self, head: u64) {
+        use crate::futex::{FUTEX_OWNER_DIED, FUTEX_TID_MASK, FUTEX_WAITERS};
         /// Linux's ROBUST_LIST_LIMIT: a bound against cycles.
         const LIMIT: usize = 2048;
-        let head = std::mem::take(&mut self.robust_list);
-        if head == 0 {
-            return;
-        }
         // struct robust_list_head { next, futex_offset, list_op_pending }.
         let Ok([mut entry, offset, pending]) = self.mm.read_obj::<[u64; 3]>(head) else { return };
         let release = |t: &Task, e: u64| {
             // The low bit of an entry marks a PI futex; the address is the rest.
             let word = (e & !1).wrapping_add(offset);
-            let Ok(v) = t.mm.read_obj::<u32>(word) else { return };
-            if v & FUTEX_TID_MASK != t.tid as u32 {
-                return;
-            }
-            let new = (v & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
-            if t.mm.write_obj(word, &new).is_ok() && v & FUTEX_WAITERS != 0 {
+            let tid = t.tid as u32;
+            let old = t
+                .mm
+                .update_u32(word, |v| (v & FUTEX_TID_MASK == tid).then_some((v & FUTEX_WAITERS) | FUTEX_OWNER_DIED));
+            let Ok(v) = old else { return };
+            // A PI futex's waiters get the lock from pi_owner_exited instead.
+            if v & FUTEX_TID_MASK == tid && v & FUTEX_WAITERS != 0 && e & 1 == 0 {
                 if let Ok(key) = crate::futex::Key::of(&t.mm, word, false) {
                     t.kernel.futexes.wake(key, 1, u32::MAX);
                 }

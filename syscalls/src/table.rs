@@ -236,7 +236,7 @@ pub static TABLE: &[Entry] = &[
     entry!(GETPRIORITY, "getpriority", [Int, Int], Ret::Int, typed!(kernel::sched::getpriority, i32, i32), Full),
     entry!(SETPRIORITY, "setpriority", [Int, Int, Int], Ret::Int, typed!(kernel::sched::setpriority, i32, i32, i32), Partial("the nice value is kept and reported only")),
     entry!(GETCPU, "getcpu", [Ptr, Ptr, Ptr], Ret::Int, typed!(kernel::sched::getcpu, UserPtr<u32>, UserPtr<u32>, u64), Full),
-    entry!(FUTEX, "futex", [Ptr, Hex, Int, Ptr, Ptr, Hex], Ret::Int, typed!(kernel::futex::futex, u64, u32, u32, u64, u64, u32), Partial("PI futexes ENOSYS")),
+    entry!(FUTEX, "futex", [Ptr, Hex, Int, Ptr, Ptr, Hex], Ret::Int, typed!(kernel::futex::futex, u64, u32, u32, u64, u64, u32), Partial("WAIT_REQUEUE_PI and CMP_REQUEUE_PI are ENOSYS; PI locks do not boost priorities (all threads run at one host priority)")),
     entry!(SYSINFO, "sysinfo", [Ptr], Ret::Int, typed!(kernel::sysinfo::sysinfo, u64), Partial("no load averages; memory as the host had it at boot")),
     // Signal state
     entry!(RT_SIGACTION, "rt_sigaction", [Signal, Ptr, Ptr, Uint], Ret::Int, typed!(kernel::signal::rt_sigaction, i32, UserPtr<abi::signal::KernelSigaction>, UserPtr<abi::signal::KernelSigaction>, usize ), Full),

@@ -52,6 +52,9 @@ static const char *errname(int e) {
     case EOVERFLOW: return "EOVERFLOW";
     case ENOTSOCK: return "ENOTSOCK";
     case ENODATA: return "ENODATA";
+    case EDEADLK: return "EDEADLK";
+    case ETIMEDOUT: return "ETIMEDOUT";
+    case EOWNERDEAD: return "EOWNERDEAD";
     default: return "E?";
     }
 }

@@ -1,13 +1,14 @@
-//! futex: WAIT, WAKE, REQUEUE, CMP_REQUEUE, WAKE_OP and the BITSET forms,
-//! private and shared (sentry::futex names a shared futex by its page, so
-//! processes sharing a mapping meet). PI futexes are not offered.
+//! futex: WAIT, WAKE, REQUEUE, CMP_REQUEUE, WAKE_OP, the BITSET forms and
+//! the PI locks (LOCK_PI, LOCK_PI2, TRYLOCK_PI, UNLOCK_PI), private and
+//! shared (sentry::futex names a shared futex by its page, so processes
+//! sharing a mapping meet). WAIT_REQUEUE_PI and CMP_REQUEUE_PI are ENOSYS.
 
 use std::time::{Duration, Instant};
 
 use abi::consts::*;
 use abi::structs::Timespec;
 use abi::Errno;
-use sentry::futex::Key;
+use sentry::futex::{Key, PiWait};
 use sentry::{SyscallResult, Task};
 
 use crate::args::UserPtr;
@@ -17,8 +18,12 @@ const FUTEX_WAKE: u32 = 1;
 const FUTEX_REQUEUE: u32 = 3;
 const FUTEX_CMP_REQUEUE: u32 = 4;
 const FUTEX_WAKE_OP: u32 = 5;
+const FUTEX_LOCK_PI: u32 = 6;
+const FUTEX_UNLOCK_PI: u32 = 7;
+const FUTEX_TRYLOCK_PI: u32 = 8;
 const FUTEX_WAIT_BITSET: u32 = 9;
 const FUTEX_WAKE_BITSET: u32 = 10;
+const FUTEX_LOCK_PI2: u32 = 13;
 const FUTEX_PRIVATE_FLAG: u32 = 128;
 const FUTEX_CLOCK_REALTIME: u32 = 256;
 
@@ -67,17 +72,20 @@ fn wake_op(t: &Task, uaddr2: u64, encoded: u32) -> Result<bool, Errno> {
         }
         oparg = 1u32 << oparg;
     }
-    let old: u32 = t.mm.read_obj(uaddr2)?;
-    let new = match op {
-        0 => oparg,
-        1 => old.wrapping_add(oparg),
-        2 => old | oparg,
-        3 => old & !oparg,
-        4 => old ^ oparg,
-        _ => return Err(Errno::ENOSYS),
-    };
-    // Like Linux, the operation is done before the comparison is decoded.
-    t.mm.write_obj(uaddr2, &new)?;
+    if op > 4 {
+        return Err(Errno::ENOSYS);
+    }
+    // Atomically, as the application may change the word meanwhile; like
+    // Linux, the operation is done before the comparison is decoded.
+    let old = t.mm.update_u32(uaddr2, |old| {
+        Some(match op {
+            0 => oparg,
+            1 => old.wrapping_add(oparg),
+            2 => old | oparg,
+            3 => old & !oparg,
+            _ => old ^ oparg,
+        })
+    })?;
     match cmp {
         0 => Ok(old == cmparg),
         1 => Ok(old != cmparg),
@@ -94,7 +102,7 @@ pub fn futex(t: &mut Task, uaddr: u64, op: u32, val: u32, timeout: u64, uaddr2: 
     let private = op & FUTEX_PRIVATE_FLAG != 0;
     let key = |addr: u64| Key::of(&t.mm, addr, private);
     let realtime = op & FUTEX_CLOCK_REALTIME != 0;
-    if realtime && cmd != FUTEX_WAIT_BITSET && cmd != FUTEX_WAIT {
+    if realtime && ![FUTEX_WAIT_BITSET, FUTEX_WAIT, FUTEX_LOCK_PI2].contains(&cmd) {
         return Err(Errno::ENOSYS);
     }
     match cmd {
@@ -143,8 +151,27 @@ pub fn futex(t: &mut Task, uaddr: u64, op: u32, val: u32, timeout: u64, uaddr2: 
             }
             Ok(woken as u64)
         }
-        // PI futexes (LOCK_PI, UNLOCK_PI, TRYLOCK_PI, ...) are not offered:
-        // glibc needs them only for PTHREAD_PRIO_INHERIT mutexes.
+        FUTEX_LOCK_PI | FUTEX_LOCK_PI2 | FUTEX_TRYLOCK_PI => {
+            check_addr(uaddr)?;
+            // LOCK_PI's timeout is absolute on CLOCK_REALTIME; LOCK_PI2's
+            // on CLOCK_MONOTONIC unless FUTEX_CLOCK_REALTIME says otherwise.
+            let wait = if cmd == FUTEX_TRYLOCK_PI {
+                PiWait::Never
+            } else {
+                let on_realtime = cmd == FUTEX_LOCK_PI || realtime;
+                PiWait::Until(deadline(t, UserPtr::from_addr(timeout), true, on_realtime)?)
+            };
+            let key = key(uaddr)?;
+            let exists = |tid: u32| t.tasks().threads.contains_key(&(tid as i32));
+            t.kernel.futexes.lock_pi(&t.mm, key, uaddr, t.tid as u32, wait, exists).map(|_| 0)
+        }
+        FUTEX_UNLOCK_PI => {
+            check_addr(uaddr)?;
+            t.kernel.futexes.unlock_pi(&t.mm, key(uaddr)?, uaddr, t.tid as u32).map(|_| 0)
+        }
+        // Requeueing onto PI futexes (for condition variables with
+        // PTHREAD_PRIO_INHERIT mutexes; glibc's condvars have not used it
+        // since 2.25) is not offered.
         _ => Err(Errno::ENOSYS),
     }
 }
