@@ -183,8 +183,8 @@ static void *exit_holding(void *arg) {
     struct locker *l = arg;
     l->tid = gettid_();
     l->ret = fx(&word, FUTEX_LOCK_PI, NULL);
-    usleep(100000);  // let B wait
-    return NULL;     // exit holding the lock
+    wait_for_waiters();  // B waits in the kernel
+    return NULL;         // exit holding the lock
 }
 
 static void owner_exits_with_waiter(void) {
