@@ -314,10 +314,6 @@ impl Kernel {
             hwcap2: self.host.hwcap2,
             minsigstksz: self.host.minsigstksz,
             random: [0; 16],
-            sysinfo_ehdr: self
-                .vdso
-                .map(&mm)
-                .map_err(|e| ExecError { errno: e, msg: format!("cannot map the vDSO: {e}") })?,
         };
         getrandom(&mut aux.random);
         let fs_creds = vfs::FsCreds { uid: creds.euid, gid: creds.egid, groups: Vec::new() };
@@ -353,7 +349,7 @@ impl Kernel {
         }
         let open_interp = |name: &[u8]| open_interpreter(&self.mounts, root, &fs_creds, name, &self.memfile);
         let src = VfsExec(exe.file.clone(), self.memfile.clone());
-        let loaded = loader::load(&mm, &src, &execfn, &argv, req.envp, &aux, place, &open_interp)?;
+        let loaded = loader::load(&mm, &src, &execfn, &argv, req.envp, &aux, place, &open_interp, &self.vdso)?;
         Ok(Program { mm, entry: loaded.entry, sp: loaded.sp, exe: exe.path })
     }
 

@@ -10,6 +10,7 @@ use abi::consts::*;
 use abi::Errno;
 
 use crate::mm::{page_down, page_up, Access, MemoryManager, MmapRequest, VmaName};
+use crate::vdso::Vdso;
 
 /// Something an executable can be read from.
 pub trait ExecSource {
@@ -98,8 +99,6 @@ pub struct AuxInfo {
     pub hwcap2: u64,
     pub minsigstksz: u64,
     pub random: [u8; 16],
-    /// Where the vDSO is mapped.
-    pub sysinfo_ehdr: u64,
 }
 
 /// Where the loader puts things; randomised by the caller.
@@ -311,8 +310,10 @@ fn map_segments(
 /// Finds and opens a program's interpreter (PT_INTERP) in the sandbox.
 pub type OpenInterp<'a> = dyn Fn(&[u8]) -> Result<Box<dyn ExecSource>, ExecError> + 'a;
 
-/// Loads `src` (and its interpreter, through `open_interp`) into `mm` and
-/// builds the stack. `execfn` is the path as exec'd.
+/// Loads `src` (and its interpreter, through `open_interp`) into `mm`, maps
+/// the vDSO where mmap would put it (after the program, as Linux does, so
+/// that no fixed segment can land on it) and builds the stack. `execfn` is
+/// the path as exec'd.
 #[allow(clippy::too_many_arguments)]
 pub fn load(
     mm: &MemoryManager,
@@ -323,6 +324,7 @@ pub fn load(
     aux: &AuxInfo,
     place: Placement,
     open_interp: &OpenInterp<'_>,
+    vdso: &Arc<Vdso>,
 ) -> Result<Loaded, ExecError> {
     let elf = Elf::parse(src)?;
     let interp = elf.interp(src)?;
@@ -379,8 +381,9 @@ pub fn load(
         }
     };
 
+    let sysinfo_ehdr = vdso.map(mm).map_err(|e| ExecError { errno: e, msg: format!("cannot map the vDSO: {e}") })?;
     let auxv = [
-        (AT_SYSINFO_EHDR, aux.sysinfo_ehdr),
+        (AT_SYSINFO_EHDR, sysinfo_ehdr),
         (AT_MINSIGSTKSZ, aux.minsigstksz),
         (AT_HWCAP, aux.hwcap),
         (AT_PAGESZ, PAGE_SIZE),
