@@ -265,12 +265,8 @@ static void waitid_tests(void) {
     show_exit("status", st);
 }
 
-static void autoreap(void) {
-    printf("-- SA_NOCLDWAIT and SIG_IGN\n");
-    mask_signal(SIGCHLD, SIG_UNBLOCK);
-    set_handler(SIGCHLD, chld_handler, SA_SIGINFO | SA_NOCLDWAIT | SA_RESTART);
-    n_chld = 0;
-    pid_t kids[3];
+// Three children that sleep 10, 20 and 30 ms and exit with 0, 1 and 2.
+static void spawn_sleepers(pid_t kids[3]) {
     for (int i = 0; i < 3; i++) {
         fflush(stdout);
         kids[i] = fork();
@@ -280,6 +276,14 @@ static void autoreap(void) {
             _exit(i);
         }
     }
+}
+static void autoreap(void) {
+    printf("-- SA_NOCLDWAIT and SIG_IGN\n");
+    mask_signal(SIGCHLD, SIG_UNBLOCK);
+    set_handler(SIGCHLD, chld_handler, SA_SIGINFO | SA_NOCLDWAIT | SA_RESTART);
+    n_chld = 0;
+    pid_t kids[3];
+    spawn_sleepers(kids);
     CHECK("wait with SA_NOCLDWAIT", wait(NULL));
     printf("SIGCHLD still sent %d, code %d\n", n_chld >= 1 && n_chld <= 3, chld[0].si_code);
     CHECK("waitpid an auto-reaped child", waitpid(kids[0], NULL, 0));
@@ -287,15 +291,7 @@ static void autoreap(void) {
 
     set_handler(SIGCHLD, SIG_IGN, 0);
     n_chld = 0;
-    for (int i = 0; i < 3; i++) {
-        fflush(stdout);
-        kids[i] = fork();
-        if (kids[i] == 0) {
-            struct timespec t = {0, (i + 1) * 10000000L};
-            nanosleep(&t, NULL);
-            _exit(i);
-        }
-    }
+    spawn_sleepers(kids);
     CHECK("wait with SIGCHLD ignored", wait(NULL));
     printf("handler ran %d\n", n_chld);
     siginfo_t wi;

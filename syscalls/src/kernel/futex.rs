@@ -50,10 +50,7 @@ fn deadline(t: &Task, timeout: UserPtr<Timespec>, absolute: bool, realtime: bool
     if !absolute {
         return Ok(Instant::now().checked_add(want));
     }
-    let clock = if realtime { libc::CLOCK_REALTIME } else { libc::CLOCK_MONOTONIC };
-    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: clock_gettime writes one timespec.
-    unsafe { libc::clock_gettime(clock, &mut now) };
+    let now = super::time::host_now(if realtime { CLOCK_REALTIME } else { CLOCK_MONOTONIC });
     let now = Duration::new(now.tv_sec as u64, now.tv_nsec as u32);
     Ok(Instant::now().checked_add(want.saturating_sub(now)))
 }

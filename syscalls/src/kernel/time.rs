@@ -24,7 +24,7 @@ fn host_clock(id: i32) -> bool {
     )
 }
 
-fn host_now(id: i32) -> Timespec {
+pub(crate) fn host_now(id: i32) -> Timespec {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // The alarm clocks read as their base clocks, and the coarse clocks as
     // the precise ones, as the vDSO reads them (`sentry::vdso`; gVisor does
