@@ -1,5 +1,8 @@
-//! The Sentry process: builds the kernel, seals itself with seccomp, and runs
-//! the application's first process.
+//! The Sentry process: reads the host facts it needs, forks itself into
+//! namespaces of its own as an unprivileged host id, builds the kernel, seals
+//! itself (empty root, no capabilities, seccomp), and runs the application's
+//! first process. The process the launcher started stays outside as the
+//! Sentry's supervisor: it forwards host signals and reports how it ended.
 
 use std::fs::File;
 use std::io::Write;
@@ -7,6 +10,9 @@ use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStringExt;
 use std::sync::Arc;
 
+use confine::ids::{Forked, HostIds};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::Pid;
 use platform_ptrace::PtracePlatform;
 use sentry::kernel::HostInfo;
 use sentry::limits::Limits;
@@ -86,6 +92,18 @@ pub fn boot(args: BootArgs) -> i32 {
     let limits = Limits::from_host();
     // The caller's working directory, to start in inside the sandbox.
     let cwd = std::env::current_dir().map(|d| d.into_os_string().into_vec()).unwrap_or_else(|_| b"/".to_vec());
+    match confine::ids::fork_into_namespaces() {
+        Ok(Forked::Parent { child, ids, alive }) => supervise(child, ids, alive),
+        Ok(Forked::Child { .. }) => {}
+        Err(e) => {
+            eprintln!("rvisor: cannot confine the sentry: {e}");
+            return 125;
+        }
+    }
+    // From here on: pid 1 of a pid namespace of our own, as an unprivileged
+    // host id. A session of our own: the terminal's signals reach the
+    // supervisor, which passes each on once.
+    let _ = nix::unistd::setsid();
     let stdio = (0..3).map(dup_stdio).collect();
     // A write to a closed pipe is the application's SIGPIPE, never the Sentry's.
     // SAFETY: changes only this process's disposition of SIGPIPE.
@@ -108,7 +126,7 @@ pub fn boot(args: BootArgs) -> i32 {
     let strace = if args.strace { writer(args.strace_fd).or_else(|| Some(Box::new(std::io::stderr()))) } else { None };
     let table = Arc::new(syscalls::SyscallTable::new(strace, writer(args.debug_fd)));
 
-    if let Err(e) = sentry::seal::seal() {
+    if let Err(e) = confine::mounts::empty_root() {
         eprintln!("rvisor: cannot seal the sentry: {e}");
         return 125;
     }
@@ -128,10 +146,12 @@ pub fn boot(args: BootArgs) -> i32 {
             return 125;
         }
     };
+    if let Err(e) = confine::ids::drop_capabilities(&[]) {
+        eprintln!("rvisor: cannot drop the sentry's capabilities: {e}");
+        return 125;
+    }
     let trap = std::env::var_os("RVISOR_SECCOMP_TRAP").is_some();
-    let installed =
-        sentry::seccomp::build(&platform.seccomp_rules(), trap).and_then(|p| sentry::seccomp::install(&p, trap));
-    if let Err(e) = installed {
+    if let Err(e) = sentry::seccomp::policy(&platform.seccomp_rules()).install(trap) {
         eprintln!("rvisor: cannot install the sentry's seccomp filter: {e}");
         return 125;
     }
@@ -291,4 +311,76 @@ impl HostSignals {
             eprintln!("rvisor: host signals will not reach the sandbox: {e}");
         }
     }
+}
+
+/// The Sentry's pid, for the supervisor's signal handler.
+static SENTRY_PID: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+extern "C" fn pass_to_sentry(sig: i32) {
+    // SAFETY: kill is async-signal-safe.
+    unsafe { libc::kill(SENTRY_PID.load(std::sync::atomic::Ordering::Relaxed), sig) };
+}
+
+/// The supervisor: the process the launcher started, outside the Sentry's
+/// namespaces. It keeps nothing of the sandbox's (the gofer socket and the
+/// logs are the Sentry's alone), takes the Sentry's unprivileged ids, passes
+/// the host's signals on to the Sentry, and ends as the Sentry ended.
+fn supervise(sentry: Pid, ids: HostIds, alive: OwnedFd) -> ! {
+    let keep = std::os::fd::AsRawFd::as_raw_fd(&alive) as u32;
+    // SAFETY: closes fds this process no longer uses; `alive` stays.
+    unsafe {
+        libc::syscall(libc::SYS_close_range, 3, keep - 1, 0);
+        libc::syscall(libc::SYS_close_range, keep + 1, u32::MAX, 0);
+    }
+    SENTRY_PID.store(sentry.as_raw(), std::sync::atomic::Ordering::Relaxed);
+    for sig in FORWARDED {
+        // SAFETY: installs a handler that only calls kill.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = pass_to_sentry as *const () as usize;
+            sa.sa_flags = libc::SA_RESTART;
+            libc::sigaction(sig, &sa, std::ptr::null_mut());
+        }
+    }
+    let confined = confine::ids::become_unprivileged(ids).and_then(|()| supervisor_policy().install(false));
+    if let Err(e) = confined {
+        eprintln!("rvisor: cannot confine the sentry's supervisor: {e}");
+        let _ = nix::sys::signal::kill(sentry, nix::sys::signal::Signal::SIGKILL);
+    }
+    let code = loop {
+        match waitpid(sentry, None) {
+            Ok(WaitStatus::Exited(_, code)) => break code,
+            Ok(WaitStatus::Signaled(_, sig, _)) => {
+                // End the same way, so the launcher sees how the Sentry died.
+                // SAFETY: default disposition, then the signal to ourselves.
+                unsafe {
+                    libc::signal(sig as i32, libc::SIG_DFL);
+                    libc::kill(libc::getpid(), sig as i32);
+                }
+                break 128 + sig as i32;
+            }
+            Err(nix::Error::EINTR) | Ok(_) => continue,
+            Err(_) => break 125,
+        }
+    };
+    // Straight to exit_group: the filter allows nothing of what the
+    // runtime's cleanup would do.
+    // SAFETY: _exit ends the process.
+    unsafe { libc::_exit(code) }
+}
+
+/// What the supervisor does once confined: wait for the Sentry, pass
+/// signals on, and end.
+fn supervisor_policy() -> confine::seccomp::Policy {
+    use confine::seccomp::Rule;
+    use libc::*;
+    let allow = vec![
+        Rule::any(SYS_wait4, "waiting for the Sentry"),
+        Rule::any(SYS_kill, "passing host signals on to the Sentry; ending as it ended"),
+        Rule::any(SYS_getpid, "ending as the Sentry ended: the signal to itself"),
+        Rule::any(SYS_rt_sigaction, "the default action of the signal the Sentry died of"),
+        Rule::any(SYS_rt_sigreturn, "return from the handler that passes signals on"),
+        Rule::any(SYS_exit_group, "the supervisor ends"),
+    ];
+    confine::seccomp::Policy { allow, refuse: Vec::new() }
 }

@@ -1,9 +1,10 @@
 //! `rvisor gofer`: the gofer process of a sandbox (started by the launcher).
 
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use gofer::confine::{enter_jail, install_seccomp, open_export};
+use confine::ids::{cap, drop_capabilities};
+use confine::mounts::{enter_jail, open_export, private_mount_namespace};
 use gofer::server::{Export, Server};
 
 #[derive(clap::Args, Debug)]
@@ -19,30 +20,52 @@ pub struct GoferArgs {
     volumes: Vec<String>,
 }
 
-pub fn gofer(args: GoferArgs) -> i32 {
+/// The capabilities the gofer keeps: reading any file the sandbox's root may
+/// read and, with a writable volume, changing files the way root may.
+fn kept_capabilities(writable: bool) -> Vec<u32> {
+    let mut keep = vec![cap::DAC_OVERRIDE, cap::DAC_READ_SEARCH];
+    if writable {
+        keep.extend([cap::CHOWN, cap::FOWNER, cap::FSETID]);
+    }
+    keep
+}
+
+pub fn gofer(args: GoferArgs) -> ! {
     // SAFETY: the launcher passed this fd to us and nothing else owns it.
     let sock = unsafe { OwnedFd::from_raw_fd(args.sock_fd) };
     let run = || -> std::io::Result<()> {
-        // Every export is opened before the jail: afterwards only the fds reach them.
-        let mut exports = vec![Export { fd: open_export(&args.root)?, writable: false }];
+        private_mount_namespace()?;
+        // Volumes are opened before the jail: afterwards only their fds reach
+        // them. A read-only one is a read-only copy of its mounts.
+        let mut volumes = Vec::new();
         for v in &args.volumes {
             let (path, writable) = match v.strip_suffix(":ro") {
                 Some(p) => (p, false),
                 None => (v.as_str(), true),
             };
-            exports.push(Export { fd: open_export(std::path::Path::new(path))?, writable });
+            volumes.push(Export { fd: open_export(Path::new(path), !writable)?, writable });
         }
-        enter_jail(&args.root)?;
+        // The root export is read-only: every mount of it, in our namespace.
+        enter_jail(&args.root, true)?;
+        let mut exports = vec![Export { fd: open_export(Path::new("/"), false)?, writable: false }];
+        exports.extend(volumes);
+        let writable = exports.iter().any(|e| e.writable);
+        drop_capabilities(&kept_capabilities(writable))?;
         // The server (and the hash keys it needs) exists before the filter.
         let mut server = Server::new(exports);
-        install_seccomp()?;
+        gofer::seccomp::policy(writable).install(std::env::var_os("RVISOR_SECCOMP_TRAP").is_some())?;
         server.serve(&sock)
     };
-    match run() {
+    let code = match run() {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("rvisor gofer: {e}");
             125
         }
-    }
+    };
+    // Straight to exit_group: the filter allows nothing of what the runtime's
+    // cleanup would do.
+    // SAFETY: _exit ends the process; nothing is left to flush (stderr is
+    // unbuffered).
+    unsafe { libc::_exit(code) }
 }

@@ -40,8 +40,8 @@ fn launch(opts: &SandboxOpts, argv: &[OsString]) -> Result<i32, (i32, String)> {
         return Err((125, format!("rvisor: --rootfs {}: not a directory", rootfs.display())));
     }
     let volumes = opts.volumes.iter().map(|v| parse_volume(v)).collect::<Result<Vec<_>, _>>()?;
-    let (sentry_end, gofer_end) =
-        gofer::transport::socketpair().map_err(|e| (125, format!("rvisor: cannot create the gofer socket: {e}")))?;
+    let (sentry_end, gofer_end) = gofer_protocol::transport::socketpair()
+        .map_err(|e| (125, format!("rvisor: cannot create the gofer socket: {e}")))?;
     let mut gofer = spawn_gofer(&self_exe, rootfs, &volumes, gofer_end)?;
     let mut cmd = Command::new(self_exe);
     cmd.arg("boot").arg("--hostname").arg(&opts.hostname);

@@ -196,6 +196,70 @@ fn status_field(pid: u32, field: &str) -> String {
     s.lines().find(|l| l.starts_with(field)).unwrap_or_default().split_once(':').unwrap().1.trim().to_string()
 }
 
+/// The host processes of one sandbox, found from its launcher (`rvisor do`).
+struct SandboxProcesses {
+    /// `rvisor boot` as the launcher started it, outside the namespaces.
+    supervisor: u32,
+    /// Its child: the Sentry, pid 1 of its own pid namespace.
+    sentry: u32,
+    /// The stub processes the Sentry's threads trace.
+    stubs: Vec<u32>,
+    gofer: u32,
+}
+
+fn role(pid: u32) -> Vec<u8> {
+    std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default()
+}
+
+fn is_role(pid: u32, word: &[u8]) -> bool {
+    role(pid).split(|&b| b == 0).nth(1) == Some(word)
+}
+
+/// Every process that descends from `pid` (children of any of its threads).
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut out = children(pid);
+    let mut i = 0;
+    while i < out.len() {
+        let more = children(out[i]);
+        out.extend(more);
+        i += 1;
+    }
+    out
+}
+
+/// Waits until the launcher `pid` has a supervisor, a Sentry with at least
+/// `stubs` stub processes, and a gofer.
+fn sandbox_processes(pid: u32, stubs: usize) -> SandboxProcesses {
+    for _ in 0..500 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let kids = children(pid);
+        let supervisor = kids.iter().copied().find(|&p| is_role(p, b"boot"));
+        let gofer = kids.iter().copied().find(|&p| is_role(p, b"gofer"));
+        let (Some(supervisor), Some(gofer)) = (supervisor, gofer) else { continue };
+        let Some(&sentry) = children(supervisor).first() else { continue };
+        // Stubs are the Sentry's descendants that some Sentry thread traces.
+        let traced: Vec<u32> = descendants(sentry)
+            .into_iter()
+            .filter(|&p| {
+                let status = std::fs::read_to_string(format!("/proc/{p}/status")).unwrap_or_default();
+                let tracer = status.lines().find_map(|l| l.strip_prefix("TracerPid:")).map(str::trim);
+                tracer.is_some_and(|t| t != "0" && std::path::Path::new(&format!("/proc/{sentry}/task/{t}")).exists())
+            })
+            .collect();
+        if traced.len() >= stubs {
+            return SandboxProcesses { supervisor, sentry, stubs: traced, gofer };
+        }
+    }
+    panic!("no supervisor, sentry, stubs and gofer under launcher {pid}");
+}
+
+/// The threads of process `pid`.
+fn threads(pid: u32) -> Vec<u32> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|d| d.flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).collect())
+        .unwrap_or_default()
+}
+
 #[test]
 fn sentry_is_under_seccomp_and_pinned_with_its_stub() {
     let bin = build_guest("read_stdin_block", Link::Static);
@@ -209,22 +273,8 @@ fn sentry_is_under_seccomp_and_pinned_with_its_stub() {
         .spawn()
         .unwrap();
     // The application blocks reading stdin: find the Sentry, its stub and the gofer.
-    let role = |pid: u32| std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-    let is = |pid: u32, word: &[u8]| role(pid).split(|&b| b == 0).nth(1) == Some(word);
-    let mut found = None;
-    for _ in 0..200 {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        let kids = children(child.id());
-        let sentry = kids.iter().copied().find(|&p| is(p, b"boot"));
-        let gofer = kids.iter().copied().find(|&p| is(p, b"gofer"));
-        if let (Some(sentry), Some(gofer)) = (sentry, gofer) {
-            if let Some(&stub) = children(sentry).first() {
-                found = Some((sentry, stub, gofer));
-                break;
-            }
-        }
-    }
-    let (sentry, stub, gofer) = found.expect("sentry, stub and gofer processes");
+    let SandboxProcesses { sentry, stubs, gofer, .. } = sandbox_processes(child.id(), 1);
+    let stub = stubs[0];
     assert_eq!(status_field(gofer, "Seccomp"), "2", "the gofer runs under its own seccomp filter");
     assert_eq!(status_field(gofer, "NoNewPrivs"), "1");
     let ns = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/mnt")).unwrap();
@@ -260,6 +310,127 @@ fn sentry_is_under_seccomp_and_pinned_with_its_stub() {
     child.stdin.take().unwrap().write_all(b"12345").unwrap();
     let o = child.wait_with_output().unwrap();
     assert_eq!(String::from_utf8_lossy(&o.stdout), "read 5 bytes\n");
+}
+
+/// How a privilege test starts rvisor: as root, as a plain user, or as a
+/// plain user's root in a user namespace of its own (rootless).
+#[derive(Clone, Copy, Debug)]
+enum Caller {
+    Root,
+    User,
+    Rootless,
+}
+
+/// The unprivileged host id the tests run rvisor as.
+const TEST_UID: u32 = 4242;
+
+/// The host id the sandbox's processes run as, for each caller.
+fn sandbox_host_id(caller: Caller) -> u32 {
+    match caller {
+        Caller::Root => 65534,
+        Caller::User | Caller::Rootless => TEST_UID,
+    }
+}
+
+/// Checks a process: `host_id` as every uid and gid, no capability (none in
+/// the bounding set either, with `bounded`), seccomp and no_new_privs.
+/// A thread that has meanwhile ended is skipped.
+fn assert_no_privilege(pid: u32, what: &str, host_id: u32, bounded: bool) {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else { return };
+    let field = |name: &str| {
+        let line = status.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(':'));
+        line.unwrap_or_default().trim().to_string()
+    };
+    let id = format!("{host_id}\t{host_id}\t{host_id}\t{host_id}");
+    assert_eq!(field("Uid"), id, "{what} {pid}: uids");
+    assert_eq!(field("Gid"), id, "{what} {pid}: gids");
+    let sets: &[&str] = if bounded {
+        &["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"]
+    } else {
+        &["CapInh", "CapPrm", "CapEff", "CapAmb"]
+    };
+    for set in sets {
+        assert_eq!(field(set), "0000000000000000", "{what} {pid}: {set}");
+    }
+    assert_eq!(field("Seccomp"), "2", "{what} {pid}: under a seccomp filter");
+    assert_eq!(field("NoNewPrivs"), "1", "{what} {pid}: no_new_privs");
+}
+
+fn check_sandbox_privilege(caller: Caller) {
+    let mut cmd = match caller {
+        Caller::Root => Command::new(RVISOR),
+        Caller::User | Caller::Rootless => {
+            let mut c = Command::new("setpriv");
+            let id = TEST_UID.to_string();
+            c.args(["--reuid", &id, "--regid", &id, "--clear-groups", "--"]);
+            if matches!(caller, Caller::Rootless) {
+                c.args(["unshare", "--user", "--map-root-user", "--"]);
+            }
+            c.arg(RVISOR);
+            c
+        }
+    };
+    // Processes (sh and two cats) on stubs of their own, blocked on stdin.
+    let script = "cat >/dev/null & cat >/dev/null; wait";
+    cmd.args(["do", "--", "/bin/busybox", "sh", "-c", script])
+        .current_dir("/")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    // setpriv and unshare exec in place: the launcher keeps the pid.
+    let procs = sandbox_processes(child.id(), 2);
+    let host_id = sandbox_host_id(caller);
+    // The Sentry: pid 1 of a pid namespace of its own, in a user namespace
+    // that maps one unprivileged host id, with no capability anywhere.
+    let nspid = status_field(procs.sentry, "NSpid");
+    assert_eq!(nspid.split('\t').nth(1), Some("1"), "{caller:?}: the Sentry is pid 1 of its pid namespace: {nspid}");
+    let map = std::fs::read_to_string(format!("/proc/{}/uid_map", procs.sentry)).unwrap();
+    let fields: Vec<&str> = map.split_whitespace().collect();
+    assert_eq!(fields.len(), 3, "{caller:?}: one line maps one id: {map}");
+    assert_eq!((fields[1], fields[2]), (host_id.to_string().as_str(), "1"), "{caller:?}: {map}");
+    for ns in ["user", "pid", "net", "ipc", "uts", "mnt"] {
+        let of = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/{ns}")).unwrap();
+        assert_ne!(of(&procs.sentry.to_string()), of("self"), "{caller:?}: the Sentry's own {ns} namespace");
+    }
+    for t in threads(procs.sentry) {
+        assert_no_privilege(t, &format!("{caller:?}: Sentry thread"), host_id, true);
+    }
+    for &stub in &procs.stubs {
+        for t in threads(stub) {
+            assert_no_privilege(t, &format!("{caller:?}: stub thread"), host_id, true);
+        }
+        assert_eq!(
+            status_field(stub, "NSpid").split('\t').count(),
+            2,
+            "{caller:?}: stubs in the Sentry's pid namespace"
+        );
+    }
+    // An unprivileged supervisor cannot empty its bounding set (it has no
+    // CAP_SETPCAP), and with nothing permitted gains nothing from it.
+    let bounded = matches!(caller, Caller::Root);
+    assert_no_privilege(procs.supervisor, &format!("{caller:?}: supervisor"), host_id, bounded);
+    // The gofer keeps only what reading the rootfs takes: DAC_OVERRIDE and
+    // DAC_READ_SEARCH.
+    let gofer_caps = u64::from_str_radix(&status_field(procs.gofer, "CapEff"), 16).unwrap();
+    assert_eq!(gofer_caps & !0x6, 0, "{caller:?}: gofer capabilities {gofer_caps:#x}");
+    assert_eq!(status_field(procs.gofer, "Seccomp"), "2");
+    assert_eq!(status_field(procs.gofer, "NoNewPrivs"), "1");
+    drop(child.stdin.take());
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{caller:?}: {}", stderr(&o));
+}
+
+#[test]
+fn the_sentry_holds_no_host_privilege() {
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED: the privilege test starts rvisor as root, as a user and rootless; it needs root");
+        return;
+    }
+    for caller in [Caller::Root, Caller::User, Caller::Rootless] {
+        check_sandbox_privilege(caller);
+    }
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The Gofer: the separate, confined process through which the Sentry reaches
-//! host files. This crate holds the wire protocol (shared with the VFS's client
-//! filesystem), the fd-passing transport, and the server.
+//! host files. This crate holds the server and its seccomp policy; the wire
+//! protocol and the fd-passing transport are the `gofer-protocol` crate,
+//! shared with the VFS's client filesystem.
 //!
 //! The protocol is request/response over a SOCK_SEQPACKET socket, one message
 //! each way. Files are addressed by gofer-side handles. A walk opens exactly
@@ -11,7 +12,5 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
-pub mod confine;
-pub mod protocol;
+pub mod seccomp;
 pub mod server;
-pub mod transport;

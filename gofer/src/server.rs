@@ -14,11 +14,11 @@ use abi::consts::*;
 use abi::structs::Stat;
 use zerocopy::IntoBytes;
 
-use crate::protocol::{
+use gofer_protocol::transport::{recv, send, MAX_MESSAGE};
+use gofer_protocol::{
     encode_reply, Entry, Handle, Reply, Request, SETATTR_ATIME, SETATTR_GID, SETATTR_MODE, SETATTR_MTIME, SETATTR_SIZE,
     SETATTR_UID,
 };
-use crate::transport::{recv, send, MAX_MESSAGE};
 
 /// Room left for entries in one ReadDir reply.
 const READDIR_BUDGET: usize = MAX_MESSAGE - 1024;
@@ -272,8 +272,12 @@ impl Server {
                 let from = self.writable_dir(dir)?.fd.clone();
                 let to = self.writable_dir(new_dir)?.fd.clone();
                 let (old, new) = (checked(name)?, checked(new_name)?);
-                // SAFETY: NUL-terminated names relative to directory fds we own.
-                if unsafe { libc::renameat(from.as_raw_fd(), old.as_ptr(), to.as_raw_fd(), new.as_ptr()) } < 0 {
+                // SAFETY: NUL-terminated names relative to directory fds we own
+                // (renameat2 with no flags: the one rename call the filter allows).
+                let r = unsafe {
+                    libc::syscall(libc::SYS_renameat2, from.as_raw_fd(), old.as_ptr(), to.as_raw_fd(), new.as_ptr(), 0)
+                };
+                if r < 0 {
                     return Err(errno());
                 }
                 // Handles of the moved file now live under its new name.
@@ -426,7 +430,7 @@ impl Server {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transport::socketpair;
+    use gofer_protocol::transport::socketpair;
 
     fn export(dir: &std::path::Path) -> OwnedFd {
         let c = CString::new(dir.as_os_str().as_encoded_bytes()).unwrap();
@@ -516,7 +520,7 @@ mod tests {
                 Ok(Reply::Entries { next, entries }) => {
                     total += entries.len();
                     pages += 1;
-                    let size = crate::protocol::encode_reply(&Ok(Reply::Entries { next, entries })).len();
+                    let size = gofer_protocol::encode_reply(&Ok(Reply::Entries { next, entries })).len();
                     assert!(size <= MAX_MESSAGE);
                     if next == 0 {
                         break;

@@ -25,7 +25,7 @@ use std::time::Duration;
 use abi::consts::{Prot, TASK_SIZE};
 use sentry::platform::{
     AddressSpace, ArgCmp, ArgCond, ArgFilter, Backing, Context, CpuClock, Exit, Interrupter, Platform, PlatformError,
-    PlatformSeccomp, Registers, Result,
+    PlatformSeccomp, Registers, Result, Rule,
 };
 
 use stub::{Stub, StubPage};
@@ -104,12 +104,11 @@ impl Platform for PtracePlatform {
 
     fn seccomp_rules(&self) -> PlatformSeccomp {
         use libc::*;
-        let one_of = |nr: c_long, arg: u8, values: &[u64]| (nr, ArgFilter::one_of(arg, values));
         // A signal to one of our stubs: a positive pid and exactly this signal.
-        let to_stub = |nr: c_long, pid_arg: u8, sig_arg: u8, sig: c_int| {
+        let to_stub = |nr: c_long, pid_arg: u8, sig_arg: u8, sig: c_int, why| {
             let mut conds = ArgFilter::positive_int(pid_arg).to_vec();
             conds.push(ArgCond { arg: sig_arg, cmp: ArgCmp::Eq(sig as u64) });
-            (nr, ArgFilter::AnyOf(vec![conds]))
+            Rule::when(nr, vec![conds], why)
         };
         let ptrace_requests = [
             PTRACE_TRACEME,
@@ -125,28 +124,41 @@ impl Platform for PtracePlatform {
             PTRACE_SEIZE,
             PTRACE_INTERRUPT,
         ];
+        let stub_setup = "a new stub's setup, run in the fork before its own filter";
         PlatformSeccomp {
             rules: vec![
-                // Stub creation: a plain fork, then the child's own setup. And
-                // a stub's new threads: stubs inherit this filter too.
-                one_of(SYS_clone, 0, &[SIGCHLD as u64, stub::THREAD_FLAGS]),
-                // Where a stub's new thread waits for its tracer.
-                (SYS_pause, ArgFilter::Any),
-                // The vsyscall page's calls (gettimeofday is the Sentry's own):
-                // stubs inherit this filter, so it must let them reach the
-                // stub's own, which traps them for the Sentry to serve.
-                (SYS_time, ArgFilter::Any),
-                (SYS_getcpu, ArgFilter::Any),
-                one_of(SYS_prctl, 0, &[PR_SET_PDEATHSIG as u64, PR_SET_NO_NEW_PRIVS as u64]),
-                (SYS_setsid, ArgFilter::Any),
-                one_of(SYS_rseq, 2, &[1]),
-                (SYS_close_range, ArgFilter::Any),
-                one_of(SYS_seccomp, 0, &[SECCOMP_SET_MODE_FILTER as u64]),
-                one_of(SYS_ptrace, 0, &ptrace_requests.map(|r| r as u64)),
-                (SYS_wait4, ArgFilter::Any),
-                (SYS_sched_setaffinity, ArgFilter::Any),
-                to_stub(SYS_kill, 0, 1, SIGKILL),
-                to_stub(SYS_tgkill, 0, 2, SIGSTOP),
+                Rule::one_of(
+                    SYS_clone,
+                    0,
+                    &[SIGCHLD as u64, stub::THREAD_FLAGS],
+                    "stub creation (a plain fork), and a stub's new threads (stubs inherit this filter)",
+                ),
+                Rule::any(SYS_pause, "a stub's new thread waits for its tracer"),
+                // Stubs inherit this filter, so it must let the vsyscall
+                // page's calls reach the stub's own, which traps them for
+                // the Sentry to serve.
+                Rule::any(SYS_time, "the legacy vsyscall page's time, trapped by the stub's filter"),
+                Rule::any(SYS_getcpu, "the legacy vsyscall page's getcpu, trapped by the stub's filter"),
+                Rule::one_of(
+                    SYS_prctl,
+                    0,
+                    &[PR_SET_PDEATHSIG as u64, PR_SET_NO_NEW_PRIVS as u64, PR_SET_DUMPABLE as u64],
+                    stub_setup,
+                ),
+                Rule::any(SYS_setsid, stub_setup),
+                Rule::one_of(SYS_rseq, 2, &[1], stub_setup),
+                Rule::any(SYS_close_range, stub_setup),
+                Rule::one_of(SYS_seccomp, 0, &[SECCOMP_SET_MODE_FILTER as u64], stub_setup),
+                Rule::one_of(
+                    SYS_ptrace,
+                    0,
+                    &ptrace_requests.map(|r| r as u64),
+                    "running application code in stubs (PTRACE_SYSEMU) and changing their mappings",
+                ),
+                Rule::any(SYS_wait4, "the stops of traced stubs"),
+                Rule::any(SYS_sched_setaffinity, "each task thread pinned to the CPU of its stub"),
+                to_stub(SYS_kill, 0, 1, SIGKILL, "ending a stub process"),
+                to_stub(SYS_tgkill, 0, 2, SIGSTOP, "interrupting a stub thread that runs application code"),
             ],
         }
     }

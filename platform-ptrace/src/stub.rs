@@ -491,6 +491,12 @@ unsafe fn stub_child(page: u64, memfd: i32, prog: &libc::sock_fprog) -> ! {
                 fail(5);
             }
         }
+        // The Sentry is not dumpable (no host process of its uid may trace
+        // it), and a fork inherits that; but the task threads that did not
+        // fork the stub must be able to seize its threads.
+        if syscall(SYS_prctl, PR_SET_DUMPABLE, 1, 0, 0, 0) < 0 {
+            fail(6);
+        }
         if syscall(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0) < 0 {
             fail(2);
         }

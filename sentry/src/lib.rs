@@ -17,7 +17,6 @@ pub mod mm;
 pub mod platform;
 pub mod process;
 pub mod procfs;
-pub mod seal;
 pub mod seccomp;
 pub mod sigframe;
 pub mod signal;

@@ -141,49 +141,12 @@ pub trait Context: Send {
     fn set_fp_state(&mut self, state: &[u8]) -> Result<()>;
 }
 
-/// A comparison of one syscall argument, in the filter.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ArgCmp {
-    Eq(u64),
-    /// Unsigned greater-than.
-    Gt(u64),
-    /// Unsigned less-or-equal.
-    Le(u64),
-}
-
-/// A condition on argument `arg` (0-based). Values that fit 32 bits compare the
-/// argument's low 32 bits (the kernel's `int` arguments), others all 64.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ArgCond {
-    pub arg: u8,
-    pub cmp: ArgCmp,
-}
-
-/// Which calls of one host syscall the Sentry's seccomp filter lets through.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ArgFilter {
-    /// Any arguments.
-    Any,
-    /// Calls for which every condition of at least one alternative holds.
-    AnyOf(Vec<Vec<ArgCond>>),
-}
-
-impl ArgFilter {
-    /// Argument `arg` equals one of `values`.
-    pub fn one_of(arg: u8, values: &[u64]) -> ArgFilter {
-        ArgFilter::AnyOf(values.iter().map(|&v| vec![ArgCond { arg, cmp: ArgCmp::Eq(v) }]).collect())
-    }
-
-    /// Argument `arg` is a positive `int` (a pid: never 0, -1 or a group).
-    pub fn positive_int(arg: u8) -> [ArgCond; 2] {
-        [ArgCond { arg, cmp: ArgCmp::Gt(0) }, ArgCond { arg, cmp: ArgCmp::Le(i32::MAX as u64) }]
-    }
-}
+pub use confine::seccomp::{ArgCmp, ArgCond, ArgFilter, Rule};
 
 /// Host syscalls a platform needs on top of the Sentry's own, for the filter.
 #[derive(Clone, Debug, Default)]
 pub struct PlatformSeccomp {
-    pub rules: Vec<(i64, ArgFilter)>,
+    pub rules: Vec<Rule>,
 }
 
 pub trait Platform: Send + Sync {

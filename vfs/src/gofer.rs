@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex, Weak};
 use abi::consts::*;
 use abi::structs::Stat;
 use abi::Errno;
-use gofer::protocol::{decode_reply, Handle, Reply, Request};
-use gofer::transport::{recv, send, MAX_MESSAGE};
+use gofer_protocol::transport::{recv, send, MAX_MESSAGE};
+use gofer_protocol::{decode_reply, Handle, Reply, Request};
 
 use crate::file::{FileDescription, FileOps};
 use crate::host::{host_fstat, transfer};
@@ -159,7 +159,7 @@ impl Inode for GoferNode {
     }
 
     fn setattr(&self, a: &SetAttr) -> Result<(), Errno> {
-        use gofer::protocol::*;
+        use gofer_protocol::*;
         let handle = self.writable_handle()?;
         let mut valid = 0;
         let mut bit = |set: bool, b: u32| {

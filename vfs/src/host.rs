@@ -39,14 +39,23 @@ impl HostFile {
 
     /// Waits for nothing: fails with EAGAIN unless the host fd is ready for `events`.
     fn ready_now(&self, events: libc::c_short) -> Result<(), Errno> {
-        let mut p = libc::pollfd { fd: self.fd.as_raw_fd(), events, revents: 0 };
-        // SAFETY: one valid pollfd, zero timeout.
-        let r = unsafe { libc::poll(&mut p, 1, 0) };
-        match r {
-            r if r < 0 => Err(last_errno()),
+        match self.poll_now(events)? {
             0 => Err(Errno::EAGAIN),
             _ => Ok(()),
         }
+    }
+
+    /// The host fd's readiness for `events` now (revents), by a ppoll that
+    /// does not wait.
+    fn poll_now(&self, events: libc::c_short) -> Result<libc::c_short, Errno> {
+        let mut p = libc::pollfd { fd: self.fd.as_raw_fd(), events, revents: 0 };
+        let zero = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: one valid pollfd, a zero timeout, no signal mask.
+        let r = unsafe { libc::ppoll(&mut p, 1, &zero, std::ptr::null()) };
+        if r < 0 {
+            return Err(last_errno());
+        }
+        Ok(p.revents)
     }
 
     fn transfer(
@@ -149,10 +158,11 @@ impl FileOps for HostFile {
                 io.copy_out(arg, n.as_bytes())?;
             }
             TIOCGPGRP => {
-                // Only a terminal has a foreground process group; the host's is
-                // meaningless inside the sandbox, so the sandbox's is reported.
-                let mut host_pgrp: i32 = 0;
-                self.host_ioctl(TIOCGPGRP, &mut host_pgrp)?;
+                // Only a terminal has a foreground process group. The host's
+                // is meaningless inside the sandbox (the Sentry is not even in
+                // the terminal's session), so the sandbox's is reported.
+                let mut t = Termios::default();
+                self.host_ioctl(TCGETS, &mut t)?;
                 io.copy_out(arg, self.foreground_pgid.as_bytes())?;
             }
             _ => return Err(Errno::ENOTTY),
@@ -170,12 +180,7 @@ impl FileOps for HostFile {
     }
 
     fn readiness(&self, events: u32) -> u32 {
-        let mut p = libc::pollfd { fd: self.fd.as_raw_fd(), events: events as i16, revents: 0 };
-        // SAFETY: one valid pollfd, zero timeout.
-        if unsafe { libc::poll(&mut p, 1, 0) } < 0 {
-            return 0;
-        }
-        p.revents as u16 as u32
+        self.poll_now(events as libc::c_short).map_or(0, |r| r as u16 as u32)
     }
 
     fn host_fd(&self) -> Option<RawFd> {

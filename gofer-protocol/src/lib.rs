@@ -1,6 +1,15 @@
-//! The messages. Every request starts with an op (u32); every reply with a
-//! status (i32: 0, or a negative errno) and, on success, the op's payload.
-//! Integers are little-endian; byte strings carry a u32 length.
+//! The Gofer's wire protocol, shared by the server (the `gofer` crate) and
+//! its client (the VFS's gofer filesystem): request/response messages over a
+//! SOCK_SEQPACKET unix socket, one message each way, fds passed with
+//! SCM_RIGHTS (`transport`).
+//!
+//! Every request starts with an op (u32); every reply with a status (i32: 0,
+//! or a negative errno) and, on success, the op's payload. Integers are
+//! little-endian; byte strings carry a u32 length.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod transport;
 
 use abi::structs::{Stat, StatFs};
 use zerocopy::{FromBytes, IntoBytes};
