@@ -116,13 +116,6 @@ pub fn boot(args: BootArgs) -> i32 {
             return 125;
         }
     };
-    let platform = match PtracePlatform::new(memfile.fd()) {
-        Ok(p) => Arc::new(p),
-        Err(e) => {
-            eprintln!("rvisor: cannot start the ptrace platform: {e}");
-            return 125;
-        }
-    };
     let strace = if args.strace { writer(args.strace_fd).or_else(|| Some(Box::new(std::io::stderr()))) } else { None };
     let table = Arc::new(syscalls::SyscallTable::new(strace, writer(args.debug_fd)));
 
@@ -150,6 +143,15 @@ pub fn boot(args: BootArgs) -> i32 {
         eprintln!("rvisor: cannot drop the sentry's capabilities: {e}");
         return 125;
     }
+    // The platform's helper processes (the stub factory) are forked now:
+    // without capabilities, and before the Sentry's filter.
+    let platform = match PtracePlatform::new(memfile.fd()) {
+        Ok(p) => Arc::new(p),
+        Err(e) => {
+            eprintln!("rvisor: cannot start the ptrace platform: {e}");
+            return 125;
+        }
+    };
     let trap = std::env::var_os("RVISOR_SECCOMP_TRAP").is_some();
     if let Err(e) = sentry::seccomp::policy(&platform.seccomp_rules()).install(trap) {
         eprintln!("rvisor: cannot install the sentry's seccomp filter: {e}");

@@ -171,13 +171,22 @@ impl Policy {
             .collect()
     }
 
-    /// Installs the policy on the calling thread (and every thread it later
-    /// creates): the refusals first, the allow-list last, so the allow-list
-    /// need not allow the calls that install filters. Sets no_new_privs.
-    pub fn install(&self, trap: bool) -> io::Result<()> {
+    /// The policy in BPF, ready to install: the refusals first, the
+    /// allow-list last, so the allow-list need not allow the calls that
+    /// install filters. With `trap`, a forbidden call raises SIGSYS instead
+    /// of killing the process.
+    pub fn compile(&self, trap: bool) -> io::Result<Compiled> {
         let err = |e: seccompiler::Error| io::Error::other(e.to_string());
-        let refusals = self.refusal_filters().map_err(err)?;
-        let allow = self.allow_filter(trap).map_err(err)?;
+        let mut progs = self.refusal_filters().map_err(err)?;
+        progs.push(self.allow_filter(trap).map_err(err)?);
+        Ok(Compiled(progs))
+    }
+
+    /// Installs the policy on the calling thread (and every thread it later
+    /// creates), with no_new_privs. With `trap`, forbidden calls are
+    /// reported on stderr and the process exits.
+    pub fn install(&self, trap: bool) -> io::Result<()> {
+        let compiled = self.compile(trap)?;
         if trap {
             // SAFETY: installs a handler that only uses async-signal-safe calls.
             unsafe {
@@ -187,10 +196,7 @@ impl Policy {
                 libc::sigaction(libc::SIGSYS, &sa, std::ptr::null_mut());
             }
         }
-        for prog in refusals.iter().chain([&allow]) {
-            seccompiler::apply_filter(prog).map_err(err)?;
-        }
-        Ok(())
+        compiled.install().map_err(|e| io::Error::new(e.kind(), format!("install the seccomp filter: {e}")))
     }
 
     /// Prints the policy: one line per allowed syscall with its argument
@@ -221,6 +227,32 @@ impl Policy {
         }
         for r in &self.refuse {
             writeln!(out, "fail  {:<18} with errno {}: {}", syscall_name(r.nr), r.errno, r.why)?;
+        }
+        Ok(())
+    }
+}
+
+/// A compiled policy: the BPF programs to install, in order.
+#[derive(Clone, Debug)]
+pub struct Compiled(Vec<BpfProgram>);
+
+impl Compiled {
+    /// Sets no_new_privs and installs the programs on the calling thread,
+    /// with raw system calls and no allocation, so that the child of a fork
+    /// of a multi-threaded process may call it too.
+    pub fn install(&self) -> io::Result<()> {
+        // SAFETY: prctl with integer arguments.
+        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        for prog in &self.0 {
+            let fprog = libc::sock_fprog { len: prog.len() as u16, filter: prog.as_ptr() as *mut libc::sock_filter };
+            // SAFETY: seccompiler's sock_filter has the kernel's layout, and
+            // `fprog` points at `prog`, which outlives the call.
+            let r = unsafe { libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0, &fprog) };
+            if r < 0 {
+                return Err(io::Error::last_os_error());
+            }
         }
         Ok(())
     }

@@ -28,21 +28,25 @@ use sentry::platform::{
     PlatformSeccomp, Registers, Result, Rule,
 };
 
-use stub::{Stub, StubPage};
+pub use stub::factory_policy;
+use stub::{Stub, StubFactory, StubPage};
 
 pub struct PtracePlatform {
     page: StubPage,
-    memfd: i32,
+    factory: StubFactory,
     cpus: Vec<usize>,
     next_cpu: AtomicUsize,
 }
 
 impl PtracePlatform {
     /// `memfd` is the memory file, which stubs map application memory from.
+    /// Starts the stub factory: call it after the Sentry dropped its
+    /// capabilities and before it installs its seccomp filter.
     pub fn new(memfd: i32) -> Result<PtracePlatform> {
         let page = StubPage::new()?;
         let cpus = allowed_cpus()?;
-        Ok(PtracePlatform { page, memfd, cpus, next_cpu: AtomicUsize::new(0) })
+        let factory = StubFactory::start(&page, memfd)?;
+        Ok(PtracePlatform { page, factory, cpus, next_cpu: AtomicUsize::new(0) })
     }
 }
 
@@ -72,14 +76,14 @@ fn gettid() -> i32 {
 
 impl Platform for PtracePlatform {
     fn new_address_space(&self) -> Result<Arc<dyn AddressSpace>> {
-        let stub = Arc::new(Stub::spawn(&self.page, self.memfd)?);
+        let stub = Arc::new(Stub::spawn(&self.factory, &self.page)?);
         let owner = gettid();
         let threads = Mutex::new((HashMap::from([(owner, stub.clone())]), 0));
         Ok(Arc::new(PtraceAddressSpace { first: stub, owner, threads, released: Condvar::new() }))
     }
 
     fn new_context(&self) -> Result<Box<dyn Context>> {
-        // Pin this task thread; the stub it forks inherits the same CPU.
+        // Pin this task thread; the stubs it asks for are pinned to the same CPU.
         let cpu = self.cpus[self.next_cpu.fetch_add(1, Ordering::Relaxed) % self.cpus.len()];
         // SAFETY: cpu_set_t is plain data.
         let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
@@ -111,12 +115,10 @@ impl Platform for PtracePlatform {
             Rule::when(nr, vec![conds], why)
         };
         let ptrace_requests = [
-            PTRACE_TRACEME,
             PTRACE_CONT,
             PTRACE_GETREGS,
             PTRACE_SETREGS,
             PTRACE_POKEUSER,
-            PTRACE_SETOPTIONS,
             PTRACE_GETSIGINFO,
             PTRACE_SYSEMU,
             PTRACE_GETREGSET,
@@ -124,31 +126,8 @@ impl Platform for PtracePlatform {
             PTRACE_SEIZE,
             PTRACE_INTERRUPT,
         ];
-        let stub_setup = "a new stub's setup, run in the fork before its own filter";
         PlatformSeccomp {
             rules: vec![
-                Rule::one_of(
-                    SYS_clone,
-                    0,
-                    &[SIGCHLD as u64, stub::THREAD_FLAGS],
-                    "stub creation (a plain fork), and a stub's new threads (stubs inherit this filter)",
-                ),
-                Rule::any(SYS_pause, "a stub's new thread waits for its tracer"),
-                // Stubs inherit this filter, so it must let the vsyscall
-                // page's calls reach the stub's own, which traps them for
-                // the Sentry to serve.
-                Rule::any(SYS_time, "the legacy vsyscall page's time, trapped by the stub's filter"),
-                Rule::any(SYS_getcpu, "the legacy vsyscall page's getcpu, trapped by the stub's filter"),
-                Rule::one_of(
-                    SYS_prctl,
-                    0,
-                    &[PR_SET_PDEATHSIG as u64, PR_SET_NO_NEW_PRIVS as u64, PR_SET_DUMPABLE as u64],
-                    stub_setup,
-                ),
-                Rule::any(SYS_setsid, stub_setup),
-                Rule::one_of(SYS_rseq, 2, &[1], stub_setup),
-                Rule::any(SYS_close_range, stub_setup),
-                Rule::one_of(SYS_seccomp, 0, &[SECCOMP_SET_MODE_FILTER as u64], stub_setup),
                 Rule::one_of(
                     SYS_ptrace,
                     0,
@@ -166,8 +145,8 @@ impl Platform for PtracePlatform {
 
 /// An address space: one stub process. Each task thread that uses it traces a
 /// thread of its own in it (ptrace obeys only the tracer); the thread that
-/// forked the process traces its first thread and outlives every other user,
-/// because the process dies with it (PDEATHSIG, EXITKILL).
+/// took the process from the factory traces its first thread and outlives
+/// every other user, because the process dies with it (PTRACE_O_EXITKILL).
 pub struct PtraceAddressSpace {
     /// The first stub thread; kept for the address space's lifetime.
     first: Arc<Stub>,

@@ -193,38 +193,37 @@ fn wait(pid: i32) -> Result<Stop> {
 }
 
 impl Stub {
-    /// Forks a stub. Must run on the thread that will trace it.
-    pub fn spawn(page: &StubPage, memfd: i32) -> Result<Stub> {
-        let filter = stub_filter(page.addr);
-        let prog = libc::sock_fprog { len: filter.len() as u16, filter: filter.as_ptr() as *mut _ };
-        // SAFETY: a plain fork (no shared memory). The child runs only raw
-        // syscalls and then jumps to the stub page, never returning into Rust.
-        let pid = unsafe { libc::syscall(libc::SYS_clone, libc::SIGCHLD, 0, 0, 0, 0) };
-        if pid < 0 {
-            return Err(PlatformError::host("clone of a stub"));
-        }
-        if pid == 0 {
-            // SAFETY: we are the freshly forked child.
-            unsafe { stub_child(page.addr, memfd, &prog) }
-        }
-        let pid = pid as i32;
+    /// Takes a new stub process from the factory and seizes it as the
+    /// calling thread's own. Must run on the thread that will trace it.
+    pub fn spawn(factory: &StubFactory, page: &StubPage) -> Result<Stub> {
+        let pid = factory.fork_stub(current_cpu())?;
+        let opts = libc::PTRACE_O_TRACESYSGOOD | libc::PTRACE_O_EXITKILL;
+        ptrace(libc::PTRACE_SEIZE, pid, 0, opts as u64)?;
         let mut stub = Stub {
             pid,
             tgid: pid,
             page: page.addr,
-            memfd,
+            memfd: factory.memfd,
             template: Registers::default(),
             current: Mutex::new(None),
             reaped: AtomicBool::new(false),
         };
-        match stub.wait()? {
-            Stop::Stopped(libc::SIGTRAP) => {}
-            Stop::Stopped(s) => return Err(PlatformError::StubDied(format!("stopped by signal {s} while starting"))),
-            Stop::Gone(why) => return Err(PlatformError::StubDied(format!("{why} while starting"))),
+        // The new process sets itself up (its filter, its CPU) and then
+        // waits in the stub page's pause loop. Stop it there, and nowhere
+        // else: a stop still in its setup is let go on, and tried again.
+        loop {
+            ptrace(libc::PTRACE_INTERRUPT, pid, 0, 0)?;
+            match stub.wait()? {
+                Stop::Stopped(_) => {}
+                Stop::Gone(why) => return Err(PlatformError::StubDied(format!("{why} while starting"))),
+            }
+            ptrace(libc::PTRACE_GETREGS, pid, 0, &mut stub.template as *mut Registers as u64)?;
+            if (page.addr..page.addr + PAGE_SIZE).contains(&stub.template.rip) {
+                break;
+            }
+            ptrace(libc::PTRACE_CONT, pid, 0, 0)?;
+            std::thread::yield_now();
         }
-        let opts = libc::PTRACE_O_TRACESYSGOOD | libc::PTRACE_O_EXITKILL;
-        ptrace(libc::PTRACE_SETOPTIONS, pid, 0, opts as u64)?;
-        ptrace(libc::PTRACE_GETREGS, pid, 0, &mut stub.template as *mut Registers as u64)?;
         // Leave the stub only its own page: everything it inherited from the
         // Sentry goes, below and above.
         let end = stub.page + PAGE_SIZE;
@@ -434,6 +433,121 @@ impl Drop for Stub {
     }
 }
 
+/// The CPU the calling thread is pinned to (the first it may run on).
+fn current_cpu() -> u32 {
+    // SAFETY: cpu_set_t is plain data; sched_getaffinity fills it.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: the size passed is that of `set`; CPU_ISSET only reads it.
+    unsafe {
+        libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set);
+        (0..libc::CPU_SETSIZE as usize).find(|&c| libc::CPU_ISSET(c, &set)).unwrap_or(0) as u32
+    }
+}
+
+/// Forks stub processes for the Sentry's task threads. It is a child of the
+/// Sentry, forked before the Sentry's seccomp filter, so stubs never
+/// inherit that filter (nor does the Sentry's filter have to allow what
+/// stubs do): each stub has the factory's filter and its own. The factory
+/// has no capability, no fd but the memory file and its two pipes, and
+/// ends when the Sentry closes its end of the request pipe (or dies: the
+/// pid namespace ends with its first process).
+pub struct StubFactory {
+    /// The request pipe's write end (a CPU number out) and the reply pipe's
+    /// read end (a pid, or -errno, back); one request at a time.
+    channel: Mutex<(std::fs::File, std::fs::File)>,
+    memfd: i32,
+}
+
+impl StubFactory {
+    /// Forks the factory. Call before the Sentry installs its own filter,
+    /// after it dropped its capabilities.
+    pub fn start(page: &StubPage, memfd: i32) -> Result<StubFactory> {
+        let compiled = factory_policy()
+            .compile(false)
+            .map_err(|err| PlatformError::Host { call: "compiling the stub factory's filter", err })?;
+        let stub_prog = stub_filter(page.addr);
+        let pipe = || {
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+                .map_err(|e| PlatformError::Host { call: "pipe2", err: e.into() })
+        };
+        let ((req_r, req_w), (rep_r, rep_w)) = (pipe()?, pipe()?);
+        // SAFETY: a plain fork. The child runs only raw syscalls (and no
+        // allocation) and never returns.
+        let pid = unsafe { libc::syscall(libc::SYS_clone, libc::SIGCHLD, 0, 0, 0, 0) };
+        if pid < 0 {
+            return Err(PlatformError::host("clone of the stub factory"));
+        }
+        if pid == 0 {
+            use std::os::fd::AsRawFd;
+            let fds = FactoryFds { memfd, requests: req_r.as_raw_fd(), replies: rep_w.as_raw_fd() };
+            // SAFETY: we are the freshly forked child.
+            unsafe { factory_main(fds, page.addr, &compiled, &stub_prog) }
+        }
+        Ok(StubFactory { channel: Mutex::new((req_w.into(), rep_r.into())), memfd })
+    }
+
+    /// A new stub process pinned to `cpu`, waiting in the stub page's pause
+    /// loop for its tracer; returns its pid.
+    fn fork_stub(&self, cpu: u32) -> Result<i32> {
+        use std::io::{Read, Write};
+        let mut channel = self.channel.lock().unwrap();
+        let mut reply = [0u8; 4];
+        let asked = channel.0.write_all(&cpu.to_ne_bytes()).and_then(|()| channel.1.read_exact(&mut reply));
+        if asked.is_err() {
+            return Err(PlatformError::StubDied("the stub factory is gone".into()));
+        }
+        match i32::from_ne_bytes(reply) {
+            pid if pid > 0 => Ok(pid),
+            err => Err(PlatformError::Host { call: "fork of a stub", err: std::io::Error::from_raw_os_error(-err) }),
+        }
+    }
+}
+
+/// The stub factory's seccomp policy: its own loop, a new stub's setup, and
+/// what stubs do under their own filter (the strictest verdict of all
+/// filters wins, so every call a stub makes must pass this one too).
+pub fn factory_policy() -> confine::seccomp::Policy {
+    use confine::seccomp::Rule;
+    use libc::*;
+    let setup = "a new stub's setup, before its own filter";
+    let stub = "what a stub runs under its own filter: mappings injected by its tracer, its threads";
+    let vsyscall = "the legacy vsyscall page's calls, which reach the stub's filter and trap there";
+    let allow = vec![
+        Rule::any(SYS_read, "requests from the Sentry"),
+        Rule::any(SYS_write, "replies to the Sentry"),
+        Rule::one_of(SYS_clone, 0, &[SIGCHLD as u64], "forking a stub"),
+        Rule::one_of(SYS_clone, 0, &[THREAD_FLAGS], "a stub's new thread, injected by its tracer"),
+        Rule::one_of(
+            SYS_prctl,
+            0,
+            &[PR_SET_PDEATHSIG as u64, PR_SET_DUMPABLE as u64, PR_SET_NO_NEW_PRIVS as u64],
+            setup,
+        ),
+        Rule::any(SYS_close_range, setup),
+        Rule::any(SYS_pipe2, "learning when a new stub may be seized"),
+        Rule::any(SYS_sched_setaffinity, setup),
+        Rule::one_of(SYS_seccomp, 0, &[SECCOMP_SET_MODE_FILTER as u64], setup),
+        Rule::any(SYS_mmap, stub),
+        Rule::any(SYS_munmap, stub),
+        Rule::any(SYS_mprotect, stub),
+        Rule::any(SYS_pause, stub),
+        Rule::any(SYS_exit, stub),
+        Rule::any(SYS_time, vsyscall),
+        Rule::any(SYS_gettimeofday, vsyscall),
+        Rule::any(SYS_getcpu, vsyscall),
+        Rule::any(SYS_exit_group, "the factory ends; a stub's setup fails"),
+    ];
+    confine::seccomp::Policy { allow, refuse: Vec::new() }
+}
+
+/// The fds a factory keeps.
+#[derive(Clone, Copy)]
+struct FactoryFds {
+    memfd: i32,
+    requests: i32,
+    replies: i32,
+}
+
 extern "C" {
     /// glibc's rseq registration: offset of the area from the thread pointer,
     /// and its advertised size (0 if rseq is not in use).
@@ -443,46 +557,68 @@ extern "C" {
 const RSEQ_FLAG_UNREGISTER: u64 = 1;
 /// glibc's RSEQ_SIG on x86.
 const RSEQ_SIG: u64 = 0x5305_3053;
+/// Where the pause loop starts: a new stub waits there for its tracer.
+const PAUSE_LOOP: u64 = 15;
 
-/// The child side of `Stub::spawn`. Only raw syscalls: this is a fork of a
-/// multi-threaded process.
+/// Closes every fd but those in `keep` (sorted).
 ///
 /// # Safety
-/// Must be called only in the child of a fork, with `prog` valid.
-unsafe fn stub_child(page: u64, memfd: i32, prog: &libc::sock_fprog) -> ! {
-    use libc::*;
-    let fail = |step: i64| -> ! {
-        // SAFETY: exit_group ends the child.
-        unsafe { syscall(SYS_exit_group, 100 + step) };
-        unreachable!()
-    };
-    // SAFETY: each call below changes only the child's own state.
-    unsafe {
-        // Die with the tracer thread; leave the terminal's session so terminal
-        // signals reach the Sentry, not the stub.
-        if syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL) < 0 {
-            fail(1);
+/// Only raw syscalls; for a forked child.
+unsafe fn close_all_but(keep: &[i32]) {
+    let mut from = 0u32;
+    for &fd in keep {
+        if fd as u32 > from {
+            // SAFETY: closes fds of this process only.
+            unsafe { libc::syscall(libc::SYS_close_range, from, fd as u32 - 1, 0) };
         }
+        from = fd as u32 + 1;
+    }
+    // SAFETY: as above.
+    unsafe { libc::syscall(libc::SYS_close_range, from, u32::MAX, 0) };
+}
+
+/// The factory's loop. Only raw syscalls and no allocation: this is a fork
+/// of a multi-threaded process.
+///
+/// # Safety
+/// Must be called only in the child of a fork, with `stub_prog` valid.
+unsafe fn factory_main(
+    fds: FactoryFds,
+    page: u64,
+    compiled: &confine::seccomp::Compiled,
+    stub_prog: &[libc::sock_filter],
+) -> ! {
+    use libc::*;
+    // SAFETY: each call below changes only the factory's own state.
+    unsafe {
+        let fail = |step: i64| -> ! {
+            syscall(SYS_exit_group, 100 + step);
+            unreachable!()
+        };
+        // Die with the Sentry's thread that forked us; leave the terminal's
+        // session so terminal signals never reach stubs.
+        syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
         syscall(SYS_setsid);
-        // Default dispositions, nothing blocked: every signal stops the stub
-        // for the tracer instead of running inherited Sentry handlers.
+        let mut keep = [fds.memfd, fds.requests, fds.replies];
+        keep.sort_unstable();
+        close_all_but(&keep);
+        // Default dispositions, nothing blocked: every signal stops a stub
+        // for its tracer instead of running inherited Sentry handlers. Stubs
+        // that end are reaped at once (their tracers still see them end).
         let dfl = [0u64; 4];
         for sig in 1..=64 {
             if sig != SIGKILL && sig != SIGSTOP {
                 syscall(SYS_rt_sigaction, sig, dfl.as_ptr(), 0, 8);
             }
         }
+        let ign = [SIG_IGN as u64, 0, 0, 0];
+        syscall(SYS_rt_sigaction, SIGCHLD, ign.as_ptr(), 0, 8);
         let empty = 0u64;
         syscall(SYS_rt_sigprocmask, SIG_SETMASK, &empty as *const u64, 0, 8);
-        // Keep only the memory file.
-        if memfd > 0 {
-            syscall(SYS_close_range, 0, memfd - 1, 0);
-        }
-        syscall(SYS_close_range, memfd + 1, u32::MAX, 0);
-        // The C library registered an rseq area for the forking thread, and the
-        // fork inherited it. That area is about to be unmapped, and the kernel
-        // would fault writing to it, so unregister it. glibc registers
-        // 32 bytes (its __rseq_size may say less).
+        // The C library registered an rseq area for the forking thread, and
+        // the fork inherited it. Stubs unmap that area, and the kernel would
+        // fault writing to it, so unregister it. glibc registers 32 bytes
+        // (its __rseq_size may say less).
         if __rseq_size > 0 {
             let tp: u64;
             std::arch::asm!("mov {}, fs:0", out(reg) tp, options(nostack, readonly));
@@ -491,21 +627,74 @@ unsafe fn stub_child(page: u64, memfd: i32, prog: &libc::sock_fprog) -> ! {
                 fail(5);
             }
         }
+        if compiled.install().is_err() {
+            fail(4);
+        }
+        loop {
+            let mut cpu = 0u32;
+            if syscall(SYS_read, fds.requests, &mut cpu as *mut u32, 4) != 4 {
+                syscall(SYS_exit_group, 0);
+            }
+            // The child closes its end of `ready` once it may be seized
+            // (it is dumpable); a stop before it reaches the stub page is
+            // the tracer's to skip.
+            let mut ready = [0i32; 2];
+            if syscall(SYS_pipe2, ready.as_mut_ptr(), O_CLOEXEC) < 0 {
+                fail(7);
+            }
+            let pid = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+            if pid == 0 {
+                stub_child(fds.memfd, cpu, page, stub_prog);
+            }
+            syscall(SYS_close_range, ready[1], ready[1], 0);
+            let mut byte = 0u8;
+            syscall(SYS_read, ready[0], &mut byte as *mut u8, 1);
+            syscall(SYS_close_range, ready[0], ready[0], 0);
+            let reply: i32 = if pid < 0 { -*__errno_location() } else { pid as i32 };
+            if syscall(SYS_write, fds.replies, &reply as *const i32, 4) != 4 {
+                syscall(SYS_exit_group, 0);
+            }
+        }
+    }
+}
+
+/// A new stub's setup, in the factory's child: only the memory file, pinned
+/// to `cpu`, traceable by the Sentry's threads, under its own filter, then
+/// waiting in the pause loop for its tracer.
+///
+/// # Safety
+/// Must be called only in a child of the factory.
+unsafe fn stub_child(memfd: i32, cpu: u32, page: u64, prog: &[libc::sock_filter]) -> ! {
+    use libc::*;
+    let fail = |step: i64| -> ! {
+        // SAFETY: exit_group ends the child.
+        unsafe { syscall(SYS_exit_group, 100 + step) };
+        unreachable!()
+    };
+    // SAFETY: each call below changes only the child's own state.
+    unsafe {
+        // Die with the factory.
+        if syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL) < 0 {
+            fail(1);
+        }
+        let mut set = [0u64; 16];
+        set[(cpu / 64) as usize % 16] = 1 << (cpu % 64);
+        if syscall(SYS_sched_setaffinity, 0, std::mem::size_of_val(&set), set.as_ptr()) < 0 {
+            fail(2);
+        }
         // The Sentry is not dumpable (no host process of its uid may trace
-        // it), and a fork inherits that; but the task threads that did not
-        // fork the stub must be able to seize its threads.
+        // it), and a fork inherits that; but its task threads must be able
+        // to seize the stub's threads.
         if syscall(SYS_prctl, PR_SET_DUMPABLE, 1, 0, 0, 0) < 0 {
             fail(6);
         }
-        if syscall(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0) < 0 {
-            fail(2);
-        }
-        if syscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 {
-            fail(3);
-        }
-        if syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, prog as *const sock_fprog) < 0 {
+        // Keep only the memory file; closing the rest tells the factory the
+        // stub may now be seized.
+        close_all_but(&[memfd]);
+        let fprog = sock_fprog { len: prog.len() as u16, filter: prog.as_ptr() as *mut sock_filter };
+        if syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fprog as *const sock_fprog) < 0 {
             fail(4);
         }
-        std::arch::asm!("jmp {0}", in(reg) page, options(noreturn));
+        std::arch::asm!("jmp {0}", in(reg) page + PAUSE_LOOP, options(noreturn));
     }
 }

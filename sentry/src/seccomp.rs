@@ -29,8 +29,6 @@ fn sentry_rules() -> Vec<Rule> {
         Rule::any(SYS_write, io),
         Rule::any(SYS_readv, io),
         Rule::any(SYS_writev, io),
-        Rule::any(SYS_pread64, io),
-        Rule::any(SYS_pwrite64, io),
         Rule::any(SYS_preadv, io),
         Rule::any(SYS_pwritev, io),
         Rule::any(SYS_close, io),
@@ -56,8 +54,10 @@ fn sentry_rules() -> Vec<Rule> {
         Rule::any(SYS_futex, "locks and condition variables between Sentry threads"),
         Rule::one_of(SYS_clone, 0, &[THREAD_CLONE_FLAGS], "a host thread per task: glibc's pthread_create"),
         Rule::any(SYS_set_robust_list, "set up by glibc in each new thread"),
+        // Registration only: glibc must register each new thread once the
+        // main thread has (it aborts otherwise).
+        Rule::one_of(SYS_rseq, 2, &[0], "registered by glibc in each new thread"),
         Rule::any(SYS_sched_getaffinity, "malloc counts CPUs to size its arenas for a new thread"),
-        Rule::any(SYS_rseq, "registered by glibc in each new thread; unregistered in a new stub"),
         Rule::any(SYS_eventfd2, "each task thread's waiter: an eventfd that wakes its waits"),
         Rule::any(SYS_ppoll, "waits on host fds and the waiter's eventfd"),
         Rule::any(SYS_sched_yield, "spinning briefly for a lock or a stub"),
@@ -67,8 +67,6 @@ fn sentry_rules() -> Vec<Rule> {
         Rule::any(SYS_clock_gettime, time),
         Rule::any(SYS_clock_getres, time),
         Rule::any(SYS_clock_nanosleep, "sleeps of the timer and timekeeper threads"),
-        Rule::any(SYS_nanosleep, "sleeps of the timer and timekeeper threads"),
-        Rule::any(SYS_gettimeofday, time),
         Rule::any(SYS_getrandom, "AT_RANDOM, /dev/urandom and getrandom for the sandbox"),
         Rule::one_of(
             SYS_fallocate,
