@@ -19,6 +19,7 @@ use vfs::waiter::{WaitQueue, Waiter};
 use crate::kernel::TaskView;
 use std::time::Duration;
 
+use crate::host::thread_cpu_time;
 use crate::platform::{CpuClock, Interrupter};
 use crate::signal::{default_action, DefaultAction, SignalHandlers};
 use crate::timer::Timer;
@@ -70,23 +71,11 @@ pub struct TaskHandle {
     pub zapped: AtomicBool,
 }
 
-/// The CPU time host thread `tid` (of this process) has used.
-pub fn host_thread_cpu(tid: i32) -> Duration {
-    // CPUCLOCK_SCHED | CPUCLOCK_PERTHREAD of the thread.
-    let clock = ((!tid) << 3) | 6;
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: clock_gettime writes one timespec.
-    if unsafe { libc::clock_gettime(clock, &mut ts) } < 0 {
-        return Duration::ZERO;
-    }
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
-
 impl TaskHandle {
     /// CPU time: the application's, plus (`with_sentry`) the Sentry's work
     /// for it.
     pub fn cpu_time(&self, with_sentry: bool) -> Duration {
-        (self.cpu)() + if with_sentry { host_thread_cpu(self.host_tid) } else { Duration::ZERO }
+        (self.cpu)() + if with_sentry { thread_cpu_time(self.host_tid) } else { Duration::ZERO }
     }
 
     /// Makes the task look at its signals soon: ends its wait, or stops its
@@ -548,7 +537,7 @@ impl Tasks {
         p.threads.retain(|&x| x != tid);
         p.usage.add(&Usage {
             user: t.handle.cpu_time(false),
-            system: host_thread_cpu(t.handle.host_tid),
+            system: thread_cpu_time(t.handle.host_tid),
             maxrss_kb: t.view.mm.resident_bytes() / 1024,
         });
         p.thread_exits.notify_all();
@@ -655,7 +644,7 @@ impl Tasks {
         for t in p.threads.iter().filter_map(|t| self.threads.get(t)) {
             u.add(&Usage {
                 user: t.handle.cpu_time(false),
-                system: host_thread_cpu(t.handle.host_tid),
+                system: thread_cpu_time(t.handle.host_tid),
                 maxrss_kb: t.view.mm.resident_bytes() / 1024,
             });
         }

@@ -181,8 +181,7 @@ pub fn setpriority(t: &mut Task, which: i32, who: i32, prio: i32) -> SyscallResu
 
 /// getcpu: the CPU the task's host thread runs on (it stays on one), node 0.
 pub fn getcpu(t: &mut Task, cpu: UserPtr<u32>, node: UserPtr<u32>, _cache: u64) -> SyscallResult {
-    // SAFETY: sched_getcpu only reads the CPU number.
-    let c = unsafe { libc::sched_getcpu() }.max(0) as u32;
+    let c = sentry::host::current_cpu();
     cpu.write_opt(t, &c)?;
     node.write_opt(t, &0).map(|_| 0)
 }

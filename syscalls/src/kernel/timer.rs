@@ -16,7 +16,7 @@ use vfs::file::FileDescription;
 use zerocopy::{FromBytes, Immutable, IntoBytes};
 
 use crate::args::UserPtr;
-use crate::kernel::time::cpu_clock_now;
+use crate::kernel::time::{cpu_clock_now, host_now};
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, Immutable)]
@@ -260,14 +260,7 @@ fn itimerspec(v: TimerValue) -> Itimerspec {
 fn until(t: &Task, clock_id: i32, at: Duration) -> Result<Duration, Errno> {
     let now = match clock_id {
         CLOCK_REALTIME | CLOCK_MONOTONIC | CLOCK_BOOTTIME | CLOCK_TAI | CLOCK_REALTIME_ALARM | CLOCK_BOOTTIME_ALARM => {
-            let id = match clock_id {
-                CLOCK_REALTIME_ALARM => CLOCK_REALTIME,
-                CLOCK_BOOTTIME_ALARM => CLOCK_BOOTTIME,
-                c => c,
-            };
-            let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-            // SAFETY: clock_gettime writes one timespec.
-            unsafe { libc::clock_gettime(id, &mut ts) };
+            let ts = host_now(clock_id)?;
             Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
         }
         id => cpu_clock_now(t, id)?,
