@@ -428,7 +428,7 @@ fn build_stack(
     if need > (place.stack_limit / 4).clamp(128 << 10, 6 << 20) {
         return Err(e2big("argument list too long"));
     }
-    let vma_len = page_up(need).unwrap() + INITIAL_STACK_EXTRA;
+    let vma_len = page_up(need).ok_or_else(|| e2big("argument list too long"))? + INITIAL_STACK_EXTRA;
     let req = MmapRequest {
         addr: top - vma_len,
         len: vma_len,

@@ -430,9 +430,8 @@ impl MemoryManager {
         }
         s.split_vma(start);
         s.split_vma(covered_end);
-        let keys: Vec<u64> = s.vmas.range(start..covered_end).map(|(&k, _)| k).collect();
-        for k in keys {
-            s.vmas.get_mut(&k).unwrap().prot = prot;
+        for (_, v) in s.vmas.range_mut(start..covered_end) {
+            v.prot = prot;
         }
         // The host mappings are dropped and come back with the new protection on
         // the next fault; the data lives in the memory file meanwhile.
@@ -500,8 +499,10 @@ impl MemoryManager {
             && !s.overlaps(old_end, grow_end)
             && flags & MREMAP_DONTUNMAP == 0
         {
-            s.vmas.get_mut(&vstart).unwrap().end = grow_end;
-            return Ok(old);
+            if let Some(v) = s.vmas.get_mut(&vstart) {
+                v.end = grow_end;
+                return Ok(old);
+            }
         }
         if flags & MREMAP_MAYMOVE == 0 {
             return Err(Errno::ENOMEM);
@@ -549,12 +550,14 @@ impl MemoryManager {
                 MADV_DONTFORK | MADV_DOFORK | MADV_WIPEONFORK | MADV_KEEPONFORK => {
                     s.split_vma(ps);
                     s.split_vma(pe);
-                    let v = s.vmas.get_mut(&ps).expect("split at the piece's start");
-                    match advice {
-                        MADV_DONTFORK => v.dontfork = true,
-                        MADV_DOFORK => v.dontfork = false,
-                        MADV_WIPEONFORK => v.wipeonfork = true,
-                        _ => v.wipeonfork = false,
+                    // The split leaves one VMA starting at the piece's start.
+                    if let Some(v) = s.vmas.get_mut(&ps) {
+                        match advice {
+                            MADV_DONTFORK => v.dontfork = true,
+                            MADV_DOFORK => v.dontfork = false,
+                            MADV_WIPEONFORK => v.wipeonfork = true,
+                            _ => v.wipeonfork = false,
+                        }
                     }
                     s.merge_around(ps, pe);
                 }
@@ -849,7 +852,8 @@ impl MemoryManager {
             match file {
                 // A file mapping: the file's pages, copied on write when private.
                 Some((f, vs)) => {
-                    let m = s.files[&f.id].clone();
+                    // A file VMA's file stays registered while any VMA names it.
+                    let m = s.files.get(&f.id).cloned().ok_or(Errno::EFAULT)?;
                     let cow = !s.vma_at(gs).is_some_and(|(_, v)| v.shared);
                     // One PMA per run of contiguous backing, so that a fault
                     // maps the run at once.
@@ -951,9 +955,7 @@ impl MemoryManager {
             }
             s.split_pma(start);
             s.split_pma(vma.end);
-            let keys: Vec<u64> = s.pmas.range(start..vma.end).map(|(&k, _)| k).collect();
-            for k in keys {
-                let p = s.pmas.get_mut(&k).unwrap();
+            for (&k, p) in s.pmas.range_mut(start..vma.end) {
                 self.mf.share(p.off, p.end - k);
                 p.cow |= !vma.shared;
                 child.pmas.insert(k, *p);
@@ -973,8 +975,9 @@ impl MemoryManager {
         s.split_pma(end);
         let keys: Vec<u64> = s.pmas.range(start..end).map(|(&k, _)| k).collect();
         for k in keys {
-            let p = s.pmas.remove(&k).unwrap();
-            self.in_flight.free(p.off, p.end - k);
+            if let Some(p) = s.pmas.remove(&k) {
+                self.in_flight.free(p.off, p.end - k);
+            }
         }
     }
 
@@ -1010,8 +1013,9 @@ impl MemoryManager {
         s.split_pma(old_end);
         let keys: Vec<u64> = s.pmas.range(old..old_end).map(|(&k, _)| k).collect();
         for k in keys {
-            let p = s.pmas.remove(&k).unwrap();
-            s.pmas.insert(new + (k - old), Pma { end: new + (p.end - old), ..p });
+            if let Some(p) = s.pmas.remove(&k) {
+                s.pmas.insert(new + (k - old), Pma { end: new + (p.end - old), ..p });
+            }
         }
         if !keep_old {
             s.split_vma(old);
@@ -1122,7 +1126,9 @@ impl State {
                         && !vb.growsdown =>
                 {
                     self.vmas.remove(&b);
-                    self.vmas.get_mut(&a).unwrap().end = vb.end;
+                    if let Some(v) = self.vmas.get_mut(&a) {
+                        v.end = vb.end;
+                    }
                 }
                 _ => cur = a + 1,
             }

@@ -22,6 +22,7 @@ use std::time::Duration;
 use crate::host::thread_cpu_time;
 use crate::platform::{CpuClock, Interrupter};
 use crate::signal::{default_action, DefaultAction, SignalHandlers};
+use crate::task::Task;
 use crate::timer::Timer;
 
 /// How a process ended, as wait(2) reports it.
@@ -327,9 +328,15 @@ pub enum Target {
     Thread(i32),
 }
 
+/// The invariant the `Tasks::current_*` accessors rely on.
+const CURRENT_REGISTERED: &str = "a running task's thread and process are in the task set until its exit";
+
 /// Linux's PID_MAX_DEFAULT: pids wrap around below it.
 pub const PID_MAX: i32 = 1 << 22;
 
+/// The task set. Kept true under its lock: a thread is in `threads` exactly
+/// while its tid is in its process's `Process::threads`, and a process with
+/// live threads is never a zombie (so never reaped).
 #[derive(Default)]
 pub struct Tasks {
     last_pid: i32,
@@ -361,6 +368,51 @@ impl Tasks {
 
     pub fn process_mut(&mut self, tgid: i32) -> Option<&mut Process> {
         self.processes.get_mut(&tgid)
+    }
+
+    // The calling task's own thread and process (Linux's `current` and
+    // `current->signal`): `t` is the task the calling host thread runs.
+    //
+    // Both exist while the task runs (a syscall, its signal checks, its
+    // exit up to `exit_thread`), so these do not fail:
+    // - a thread leaves `threads` only in `exit_thread`, which only its own
+    //   host thread calls, after its run loop has ended (`Task::exit`; a
+    //   clone child that never ran), and in execve's change of tid
+    //   (`Task::end_other_threads`), which the task makes to itself and to
+    //   `Task::tid` under this lock;
+    // - a process leaves `processes` only in `reap`, which takes zombies
+    //   only, and a process is a zombie only once its last thread has left.
+    // A miss would be a bug in the task set, not anything the application
+    // did; the panic then names the broken invariant.
+
+    /// The calling task's thread entry (see above: it always exists).
+    pub fn current_thread(&self, t: &Task) -> &Thread {
+        self.threads.get(&t.tid).expect(CURRENT_REGISTERED)
+    }
+
+    /// The calling task's thread entry, to change (see `current_thread`).
+    pub fn current_thread_mut(&mut self, t: &Task) -> &mut Thread {
+        self.threads.get_mut(&t.tid).expect(CURRENT_REGISTERED)
+    }
+
+    /// The calling task's process (see `current_thread`: it always exists).
+    pub fn current_process(&self, t: &Task) -> &Process {
+        self.processes.get(&t.tgid).expect(CURRENT_REGISTERED)
+    }
+
+    /// The calling task's process, to change (see `current_thread`).
+    pub fn current_process_mut(&mut self, t: &Task) -> &mut Process {
+        self.processes.get_mut(&t.tgid).expect(CURRENT_REGISTERED)
+    }
+
+    /// execve's de_thread, in a thread other than the leader, once every
+    /// other thread has left: the calling task's entry moves to the
+    /// leader's thread id (the caller then sets `Task::tid` to it).
+    pub fn take_leader_tid(&mut self, t: &Task) {
+        let mut entry = self.threads.remove(&t.tid).expect(CURRENT_REGISTERED);
+        entry.view.tid = t.tgid;
+        self.threads.insert(t.tgid, entry);
+        self.current_process_mut(t).threads = vec![t.tgid];
     }
 
     /// The live process that thread or process id `pid` belongs to.
@@ -431,52 +483,61 @@ impl Tasks {
             self.discard_everywhere(tgid, stops);
             self.continue_process(tgid);
         }
-        let p = &self.processes[&tgid];
+        let p = self.processes.get(&tgid).ok_or(Errno::ESRCH)?;
         let first = match target {
             Target::Thread(t) => t,
-            Target::Process(_) => p.threads[0],
+            Target::Process(_) => match p.threads.first() {
+                Some(&t) => t,
+                None => return Ok(false),
+            },
         };
         if self.ignored(p, first, sig) {
             return Ok(false);
         }
         // The thread to wake: the target thread, or one that does not block it.
         let takes = |t: &i32| {
-            let th = &self.threads[t];
-            !th.mask.contains(sig) || th.waiting_for & SigSet::bit(sig) != 0
+            self.threads.get(t).is_some_and(|th| !th.mask.contains(sig) || th.waiting_for & SigSet::bit(sig) != 0)
         };
         let chosen = match target {
             Target::Thread(t) => Some(t).filter(takes),
             Target::Process(_) => p.threads.iter().copied().find(takes),
         };
         // RLIMIT_SIGPENDING bounds the signals queued for a process.
-        let queued_now = p.pending.len() + p.threads.iter().map(|t| self.threads[t].pending.len()).sum::<usize>();
+        let queued_now = p.pending.len()
+            + p.threads.iter().filter_map(|t| self.threads.get(t)).map(|t| t.pending.len()).sum::<usize>();
         if queued_now as u64 >= p.limits.get(abi::consts::RLIMIT_SIGPENDING).rlim_cur && sig >= 32 {
             return Err(Errno::EAGAIN);
         }
-        let queued = match target {
-            Target::Thread(t) => self.threads.get_mut(&t).unwrap().pending.push(info),
-            Target::Process(_) => self.processes.get_mut(&tgid).unwrap().pending.push(info),
+        let pending = match target {
+            Target::Thread(t) => self.threads.get_mut(&t).map(|th| &mut th.pending),
+            Target::Process(_) => self.processes.get_mut(&tgid).map(|p| &mut p.pending),
         };
-        self.processes[&tgid].signal_arrivals.notify_all();
+        let queued = pending.ok_or(Errno::ESRCH)?.push(info);
+        if let Some(p) = self.processes.get(&tgid) {
+            p.signal_arrivals.notify_all();
+        }
         if sig == SIGKILL {
             self.start_group_exit(tgid, ExitStatus::Signaled { sig, core: false });
-        } else if let Some(t) = chosen {
-            self.threads[&t].handle.kick();
+        } else if let Some(th) = chosen.and_then(|t| self.threads.get(&t)) {
+            th.handle.kick();
         }
         Ok(queued)
     }
 
-    fn discard_everywhere(&mut self, tgid: i32, set: u64) {
-        let p = self.processes.get_mut(&tgid).unwrap();
+    /// Drops the signals in `set` from process `tgid` and its threads.
+    pub fn discard_everywhere(&mut self, tgid: i32, set: u64) {
+        let Some(p) = self.processes.get_mut(&tgid) else { return };
         p.pending.discard(set);
         for t in p.threads.clone() {
-            self.threads.get_mut(&t).unwrap().pending.discard(set);
+            if let Some(th) = self.threads.get_mut(&t) {
+                th.pending.discard(set);
+            }
         }
     }
 
     /// SIGCONT's effect: a stopped process runs again, and its parent hears.
     fn continue_process(&mut self, tgid: i32) {
-        let p = self.processes.get_mut(&tgid).unwrap();
+        let Some(p) = self.processes.get_mut(&tgid) else { return };
         if p.stopped.take().is_none() {
             return;
         }
@@ -488,16 +549,14 @@ impl Tasks {
 
     /// Stops process `tgid` (a stop signal's default action).
     pub fn stop_process(&mut self, tgid: i32, sig: i32) {
-        let p = self.processes.get_mut(&tgid).unwrap();
+        let Some(p) = self.processes.get_mut(&tgid) else { return };
         if p.stopped.is_some() || !p.alive() {
             return;
         }
         p.stopped = Some(sig);
         p.job_report = Some(JobReport::Stopped(sig));
         let (parent, threads) = (p.parent, p.threads.clone());
-        for t in threads {
-            self.threads[&t].handle.kick();
-        }
+        self.kick_all(&threads);
         self.notify_parent_job(parent, tgid, CLD_STOPPED, sig);
     }
 
@@ -522,8 +581,14 @@ impl Tasks {
         p.life = Life::Exiting(status);
         p.stopped = None;
         p.resumed.notify_all();
-        for t in p.threads.clone() {
-            self.threads[&t].handle.kick();
+        let threads = p.threads.clone();
+        self.kick_all(&threads);
+    }
+
+    /// Kicks each of `threads`.
+    fn kick_all(&self, threads: &[i32]) {
+        for th in threads.iter().filter_map(|t| self.threads.get(t)) {
+            th.handle.kick();
         }
     }
 
@@ -578,7 +643,7 @@ impl Tasks {
         // An exit signal clone was given out of range is not sent, as in Linux.
         if (1..=SIGRTMAX).contains(&exit_signal) {
             let (code, st) = status.child_code();
-            let u = self.processes[&tgid].usage;
+            let u = self.processes.get(&tgid).map(|p| p.usage).unwrap_or_default();
             let ticks = |d: Duration| (d.as_millis() / 10) as u64;
             let info = SigInfo::child(code, tgid, t.view.creds.uid, st, ticks(u.user), ticks(u.system));
             let _ = self.send(Target::Process(parent), SigInfo { signo: exit_signal, ..info });
@@ -672,7 +737,7 @@ impl Tasks {
     /// whose mask unblocks a pending signal returns at once, as in Linux).
     pub fn recalc_pending(&self, tid: i32) {
         let Some(t) = self.threads.get(&tid) else { return };
-        let p = &self.processes[&t.tgid];
+        let Some(p) = self.processes.get(&t.tgid) else { return };
         let blocked = t.mask.0 & !SigSet::UNBLOCKABLE.0;
         if (t.pending.set | p.pending.set) & !blocked != 0 {
             t.handle.attention.store(true, Ordering::SeqCst);

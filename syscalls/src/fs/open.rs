@@ -88,11 +88,11 @@ fn open_resolving(t: &mut Task, dirfd: Fd, path: UserCStr, flags: u32, mode: u32
     if p.is_empty() {
         return Err(Errno::ENOENT);
     }
-    if p[0] == b'/' && restrict & RESOLVE_BENEATH != 0 {
+    if p.first() == Some(&b'/') && restrict & RESOLVE_BENEATH != 0 {
         return Err(Errno::EXDEV);
     }
     let scoped = restrict & (RESOLVE_BENEATH | RESOLVE_IN_ROOT) != 0;
-    let start = if p[0] == b'/' && !scoped { t.fs.cwd() } else { start_dir(t, dirfd)? };
+    let start = if p.first() == Some(&b'/') && !scoped { t.fs.cwd() } else { start_dir(t, dirfd)? };
     // A scoped resolution treats its starting directory as the root.
     let root = if scoped { start.clone() } else { t.fs.root() };
     let resolver = Resolver { ns: &t.kernel.mounts, root: &root, creds: &creds, restrict };

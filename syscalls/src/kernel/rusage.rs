@@ -37,7 +37,7 @@ pub fn getrusage(t: &mut Task, who: i32, out: UserPtr<Rusage>) -> SyscallResult 
         let ts = t.tasks();
         match who {
             RUSAGE_SELF => ts.process_usage(t.tgid),
-            RUSAGE_CHILDREN => ts.process(t.tgid).unwrap().children_usage,
+            RUSAGE_CHILDREN => ts.current_process(t).children_usage,
             RUSAGE_THREAD => Usage {
                 user: t.handle.cpu_time(false),
                 system: sentry::host::thread_cpu_time(t.handle.host_tid),
@@ -70,7 +70,7 @@ pub struct Tms {
 pub fn times(t: &mut Task, buf: UserPtr<Tms>) -> SyscallResult {
     let (me, kids) = {
         let ts = t.tasks();
-        (ts.process_usage(t.tgid), ts.process(t.tgid).unwrap().children_usage)
+        (ts.process_usage(t.tgid), ts.current_process(t).children_usage)
     };
     let tms =
         Tms { utime: ticks(me.user), stime: ticks(me.system), cutime: ticks(kids.user), cstime: ticks(kids.system) };
