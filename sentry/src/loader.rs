@@ -456,6 +456,8 @@ fn build_stack(
     let execfn_addr = push_str(&mut p, execfn)?;
     let mut env_addrs: Vec<u64> = envp.iter().rev().map(|s| push_str(&mut p, s)).collect::<Result<_, _>>()?;
     env_addrs.reverse();
+    // The environment strings lie together just below the file name.
+    mm.set_env_range(p, execfn_addr);
     let mut arg_addrs: Vec<u64> = argv.iter().rev().map(|s| push_str(&mut p, s)).collect::<Result<_, _>>()?;
     arg_addrs.reverse();
     // arch_align_stack: a random offset below the strings, 16-byte aligned.

@@ -114,6 +114,10 @@ pub enum Access {
     Write,
     /// The Sentry itself writes, ignoring protection (the ELF loader).
     Force,
+    /// A debugger's write (/proc/PID/mem; Linux's FOLL_FORCE): protection
+    /// is ignored, but a shared mapping of a file not opened for writing
+    /// stays unwritable.
+    ForceWrite,
 }
 
 impl Access {
@@ -122,8 +126,13 @@ impl Access {
             // On x86 any of read, write or execute permission allows reads.
             Access::Read => !prot.is_empty(),
             Access::Write => prot.contains(Prot::WRITE),
-            Access::Force => true,
+            Access::Force | Access::ForceWrite => true,
         }
+    }
+
+    /// Whether the access may touch `vma`.
+    fn allowed_in(self, vma: &Vma) -> bool {
+        self.allowed(vma.prot) && (self != Access::ForceWrite || vma.may_write)
     }
 }
 
@@ -148,6 +157,8 @@ struct State {
     brk: u64,
     /// RLIMIT_STACK, the most a growsdown VMA may grow to.
     stack_limit: u64,
+    /// Where exec put the environment strings: [start, end).
+    env: (u64, u64),
 }
 
 pub struct MemoryManager {
@@ -239,6 +250,7 @@ impl MemoryManager {
                 brk_start: 0,
                 brk: 0,
                 stack_limit,
+                env: (0, 0),
             }),
             aspace,
             in_flight: InFlight::new(mf.clone()),
@@ -263,6 +275,17 @@ impl MemoryManager {
         let mut s = self.lock();
         s.brk_start = addr;
         s.brk = addr;
+    }
+
+    /// Records where exec put the environment strings, `[start, end)`
+    /// (Linux's mm->env_start and env_end, which /proc/PID/environ reads).
+    pub fn set_env_range(&self, start: u64, end: u64) {
+        self.lock().env = (start, end);
+    }
+
+    /// Where the environment strings are: `[start, end)`.
+    pub fn env_range(&self) -> (u64, u64) {
+        self.lock().env
     }
 
     /// The text of /proc/[pid]/maps; `image` is the executable's path.
@@ -681,7 +704,7 @@ impl MemoryManager {
         let mut cur = addr;
         while cur < end {
             let Some((vstart, vma)) = s.vma_for_access(cur) else { break };
-            if !access.allowed(vma.prot) {
+            if !access.allowed_in(&vma) {
                 break;
             }
             let seg_end = end.min(vma.end);
@@ -936,6 +959,7 @@ impl MemoryManager {
             brk_start: s.brk_start,
             brk: s.brk,
             stack_limit: s.stack_limit,
+            env: s.env,
         };
         let vmas: Vec<(u64, Vma)> = s.vmas.iter().map(|(&k, &v)| (k, v)).collect();
         for (start, vma) in vmas {

@@ -22,7 +22,7 @@ use std::time::Duration;
 use crate::host::thread_cpu_time;
 use crate::platform::{CpuClock, Interrupter};
 use crate::signal::{default_action, DefaultAction, SignalHandlers};
-use crate::task::Task;
+use crate::task::{Credentials, Task};
 use crate::timer::Timer;
 
 /// How a process ended, as wait(2) reports it.
@@ -328,6 +328,29 @@ pub enum Target {
     Thread(i32),
 }
 
+/// What a ptrace access check is for, as Linux's PTRACE_MODE_* flags say:
+/// which of the caller's ids count (filesystem or real) and whether it
+/// inspects (READ) or could change (ATTACH) the target. READ and ATTACH
+/// differ only under the Yama security module, which the sandbox lacks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PtraceMode {
+    /// PTRACE_MODE_READ_FSCREDS: /proc/PID/environ, fd/N, cwd, root, exe.
+    ReadFsCreds,
+    /// PTRACE_MODE_ATTACH_FSCREDS: /proc/PID/mem.
+    AttachFsCreds,
+    /// PTRACE_MODE_ATTACH_REALCREDS: pidfd_getfd.
+    AttachRealCreds,
+}
+
+impl PtraceMode {
+    fn fs_creds(self) -> bool {
+        self != PtraceMode::AttachRealCreds
+    }
+}
+
+/// CAP_SYS_PTRACE.
+pub const CAP_SYS_PTRACE: u32 = 19;
+
 /// The invariant the `Tasks::current_*` accessors rely on.
 const CURRENT_REGISTERED: &str = "a running task's thread and process are in the task set until its exit";
 
@@ -403,6 +426,44 @@ impl Tasks {
     /// The calling task's process, to change (see `current_thread`).
     pub fn current_process_mut(&mut self, t: &Task) -> &mut Process {
         self.processes.get_mut(&t.tgid).expect(CURRENT_REGISTERED)
+    }
+
+    /// Linux's __ptrace_may_access with the capability rule of its commoncap
+    /// module: whether a task of process `caller_tgid` with credentials
+    /// `caller` may look into (or, ATTACH, act on) thread `target`. Allowed
+    /// within a thread group; otherwise the caller's uid and gid (fs or real
+    /// ones, as `mode` says) must be each of the target's real, effective
+    /// and saved ids, the target's process must be dumpable
+    /// (PR_SET_DUMPABLE, cleared by credential changes), and the target's
+    /// permitted capabilities must be among the caller's (its effective set
+    /// for fs modes, else its permitted set); CAP_SYS_PTRACE stands in for
+    /// all three. EPERM when refused, ESRCH when the target is gone.
+    pub fn ptrace_may_access(
+        &self,
+        caller: &Credentials,
+        caller_tgid: i32,
+        target: i32,
+        mode: PtraceMode,
+    ) -> Result<(), Errno> {
+        let th = self.threads.get(&target).ok_or(Errno::ESRCH)?;
+        if th.tgid == caller_tgid {
+            return Ok(());
+        }
+        let tc = &th.view.creds;
+        let (uid, gid, caps) = if mode.fs_creds() {
+            (caller.fsuid, caller.fsgid, caller.cap_effective)
+        } else {
+            (caller.uid, caller.gid, caller.cap_permitted)
+        };
+        let same_ids = [tc.uid, tc.euid, tc.suid].iter().all(|&u| u == uid)
+            && [tc.gid, tc.egid, tc.sgid].iter().all(|&g| g == gid);
+        let dumpable = self.processes.get(&th.tgid).is_some_and(|p| p.dumpable);
+        let caps_covered = tc.cap_permitted & !caps == 0;
+        if caller.capable(CAP_SYS_PTRACE) || (same_ids && dumpable && caps_covered) {
+            Ok(())
+        } else {
+            Err(Errno::EPERM)
+        }
     }
 
     /// execve's de_thread, in a thread other than the leader, once every

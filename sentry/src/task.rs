@@ -371,8 +371,10 @@ impl Task {
                         continue;
                     }
                     action => {
-                        let core =
-                            action == DefaultAction::CoreDump && self.limits.get(abi::consts::RLIMIT_CORE).rlim_cur > 0;
+                        // A process that is not dumpable dumps no core.
+                        let core = action == DefaultAction::CoreDump
+                            && self.limits.get(abi::consts::RLIMIT_CORE).rlim_cur > 0
+                            && ts.current_process(self).dumpable;
                         let status = ExitStatus::Signaled { sig, core };
                         ts.start_group_exit(self.tgid, status);
                         continue;
@@ -468,10 +470,25 @@ impl Task {
         }
     }
 
-    /// Makes changed credentials visible to other tasks (procfs, capget).
-    pub fn publish_creds(&self) {
-        if let Some(th) = self.tasks().threads.get_mut(&self.tid) {
-            th.view.creds = self.creds.clone();
+    /// Linux's commit_creds: the task takes credentials `new`, and other
+    /// tasks see them (procfs, capget, ptrace checks). When its effective
+    /// or filesystem ids change, or it gains permitted capabilities, its
+    /// process stops being dumpable (fs.suid_dumpable is 0) and its parent
+    /// death signal is cleared, as in Linux.
+    pub fn commit_creds(&mut self, new: Credentials) {
+        let old = std::mem::replace(&mut self.creds, new);
+        let new = &self.creds;
+        let changed = old.euid != new.euid
+            || old.egid != new.egid
+            || old.fsuid != new.fsuid
+            || old.fsgid != new.fsgid
+            || new.cap_permitted & !old.cap_permitted != 0;
+        let mut ts = self.tasks();
+        ts.current_thread_mut(self).view.creds = self.creds.clone();
+        if changed {
+            let p = ts.current_process_mut(self);
+            p.dumpable = false;
+            p.pdeathsig = 0;
         }
     }
 

@@ -94,11 +94,10 @@ impl Resolver<'_> {
     /// Walks `comps` from `cur`. A final symlink is followed if `follow`.
     fn walk(&self, mut cur: Path, mut comps: VecDeque<Vec<u8>>, follow: bool, links: &mut u32) -> Result<Path, Errno> {
         while let Some(c) = comps.pop_front() {
-            let st = cur.inode().stat();
             if file_type(&**cur.inode()) != FileType::Directory {
                 return Err(Errno::ENOTDIR);
             }
-            if !self.creds.may(&st, MAY_EXEC) {
+            if !cur.inode().permission(self.creds, MAY_EXEC) {
                 return Err(Errno::EACCES);
             }
             match &c[..] {

@@ -14,7 +14,7 @@ use abi::signal::*;
 use abi::Errno;
 use sentry::eventfiles::PidFd;
 use sentry::kernel::{ExecRequest, TaskBuilder};
-use sentry::process::{ExitStatus, JobReport, Life, Process};
+use sentry::process::{ExitStatus, JobReport, Life, Process, PtraceMode};
 use sentry::task::VforkDone;
 use sentry::{SyscallResult, Task};
 
@@ -330,8 +330,11 @@ fn do_clone(t: &mut Task, a: CloneArgs) -> SyscallResult {
         let parent = if f & CLONE_PARENT != 0 { me.parent } else { t.tgid };
         let (pgid, sid) = (me.pgid, me.sid);
         let (nice, policy, prio) = (me.nice, me.sched_policy, me.sched_priority);
+        let dumpable = me.dumpable;
         let mut p = Process::new(tid, parent, pgid, sid, handlers, process_limits);
         p.exit_signal = a.exit_signal as i32;
+        // The child's memory is a copy of the parent's, and keeps its flag.
+        p.dumpable = dumpable;
         (p.nice, p.sched_policy, p.sched_priority) = (nice, policy, prio);
         p.threads.push(tid);
         ts.processes.insert(tid, p);
@@ -440,6 +443,9 @@ fn do_execveat(t: &mut Task, dirfd: Fd, path: UserCStr, argv: u64, envp: u64, fl
         [format!("/dev/fd/{}/", dirfd.0).as_bytes(), &name].concat()
     };
     let creds = t.fs_creds();
+    // Linux's would_dump: a program the caller may not read leaves the
+    // process not dumpable.
+    let readable = target.inode().permission(&creds, vfs::inode::MAY_READ);
     let exe = sentry::exec::open_executable(target, &creds, execfn).map_err(|e| e.errno)?;
     let relative_to_fd = dirfd.0 != AT_FDCWD && name.first() != Some(&b'/');
     let path_inaccessible = relative_to_fd && t.fds.get(dirfd.0).is_ok_and(|e| e.cloexec);
@@ -493,6 +499,9 @@ fn do_execveat(t: &mut Task, dirfd: Fd, path: UserCStr, argv: u64, envp: u64, fl
         let p = ts.current_process_mut(t);
         p.handlers = t.handlers.clone();
         p.did_exec = true;
+        // The new memory is dumpable unless the ids differ (a set-id
+        // program; suid_dumpable 0) or the program was unreadable.
+        p.dumpable = readable && t.creds.euid == t.creds.uid && t.creds.egid == t.creds.gid;
         // POSIX timers do not survive exec (interval timers do).
         p.posix_timers.clear();
     }
@@ -696,16 +705,19 @@ pub fn pidfd_open(t: &mut Task, pid: i32, flags: u32) -> SyscallResult {
     install_pidfd(t, pid, flags).map(|fd| fd as u64)
 }
 
-/// pidfd_getfd: a copy of fd `target` of the pidfd's process (close-on-exec).
+/// pidfd_getfd: a copy of fd `target` of the pidfd's process (close-on-exec),
+/// if the caller may ptrace-attach to it (EPERM otherwise).
 pub fn pidfd_getfd(t: &mut Task, pidfd: i32, target: i32, flags: u32) -> SyscallResult {
     if flags != 0 {
         return Err(Errno::EINVAL);
     }
     let pid = pidfd_pid(t, pidfd)?;
     let fds = {
+        // The task the pid names: the process's leader, while it lives.
         let ts = t.tasks();
-        let p = ts.process(pid).filter(|p| !p.threads.is_empty()).ok_or(Errno::ESRCH)?;
-        p.threads.first().and_then(|tid| ts.threads.get(tid)).ok_or(Errno::ESRCH)?.view.fds.clone()
+        let leader = ts.threads.get(&pid).ok_or(Errno::ESRCH)?;
+        ts.ptrace_may_access(&t.creds, t.tgid, pid, PtraceMode::AttachRealCreds)?;
+        leader.view.fds.clone()
     };
     let file = fds.file(target)?;
     let entry = sentry::fdtable::FdEntry { file, cloexec: true };
