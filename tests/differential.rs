@@ -339,6 +339,11 @@ fn signalfd_and_pidfds() {
 }
 
 #[test]
+fn ptrace_access_checks() {
+    compare("ptrace_access", &[], b"");
+}
+
+#[test]
 fn resource_limits_enforced() {
     compare("rlimits", &[], b"");
 }

@@ -58,7 +58,7 @@ fn open_checked(p: Path, creds: &FsCreds) -> Result<(Arc<FileDescription>, Path)
         _ => return Err(fail(Errno::EACCES, "Permission denied")),
     }
     let st = p.inode().stat();
-    if !creds.may(&st, MAY_EXEC) {
+    if !p.inode().permission(creds, MAY_EXEC) {
         return Err(fail(Errno::EACCES, "Permission denied"));
     }
     if vfs::file::open_for_writing(&st) {

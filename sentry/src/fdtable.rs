@@ -39,7 +39,8 @@ impl FdTable {
     pub fn install(&self, min: i32, entry: FdEntry, limit: u64) -> Result<i32, Errno> {
         let mut slots = self.slots.lock().unwrap();
         let min = min.max(0) as usize;
-        let free = (min..).find(|&i| slots.get(i).is_none_or(Option::is_none)).unwrap();
+        let free =
+            (min..slots.len()).find(|&i| slots.get(i).is_some_and(Option::is_none)).unwrap_or(min.max(slots.len()));
         if free as u64 >= limit {
             return Err(Errno::EMFILE);
         }

@@ -260,8 +260,8 @@ impl Futexes {
     /// as FUTEX_OWNER_DIED (as in Linux, robust list or not).
     fn hand_over(pi: &mut HashMap<Key, PiState>, key: Key, owner_died: bool) -> bool {
         let died = if owner_died { FUTEX_OWNER_DIED } else { 0 };
-        while let Some(next) = pi.get_mut(&key).and_then(|st| st.waiters.pop_front()) {
-            let st = pi.get_mut(&key).expect("the state the waiter came from");
+        while let Some(st) = pi.get_mut(&key) {
+            let Some(next) = st.waiters.pop_front() else { break };
             st.owner = next.tid;
             if st.waiters.is_empty() {
                 // The new owner's unlock comes to the kernel (FUTEX_WAITERS

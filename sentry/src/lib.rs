@@ -9,6 +9,7 @@ pub mod eventfiles;
 pub mod exec;
 pub mod fdtable;
 pub mod futex;
+pub mod host;
 pub mod kernel;
 pub mod limits;
 pub mod loader;

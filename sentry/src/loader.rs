@@ -428,7 +428,7 @@ fn build_stack(
     if need > (place.stack_limit / 4).clamp(128 << 10, 6 << 20) {
         return Err(e2big("argument list too long"));
     }
-    let vma_len = page_up(need).unwrap() + INITIAL_STACK_EXTRA;
+    let vma_len = page_up(need).ok_or_else(|| e2big("argument list too long"))? + INITIAL_STACK_EXTRA;
     let req = MmapRequest {
         addr: top - vma_len,
         len: vma_len,
@@ -456,6 +456,8 @@ fn build_stack(
     let execfn_addr = push_str(&mut p, execfn)?;
     let mut env_addrs: Vec<u64> = envp.iter().rev().map(|s| push_str(&mut p, s)).collect::<Result<_, _>>()?;
     env_addrs.reverse();
+    // The environment strings lie together just below the file name.
+    mm.set_env_range(p, execfn_addr);
     let mut arg_addrs: Vec<u64> = argv.iter().rev().map(|s| push_str(&mut p, s)).collect::<Result<_, _>>()?;
     arg_addrs.reverse();
     // arch_align_stack: a random offset below the strings, 16-byte aligned.

@@ -114,6 +114,10 @@ pub enum Access {
     Write,
     /// The Sentry itself writes, ignoring protection (the ELF loader).
     Force,
+    /// A debugger's write (/proc/PID/mem; Linux's FOLL_FORCE): protection
+    /// is ignored, but a shared mapping of a file not opened for writing
+    /// stays unwritable.
+    ForceWrite,
 }
 
 impl Access {
@@ -122,8 +126,13 @@ impl Access {
             // On x86 any of read, write or execute permission allows reads.
             Access::Read => !prot.is_empty(),
             Access::Write => prot.contains(Prot::WRITE),
-            Access::Force => true,
+            Access::Force | Access::ForceWrite => true,
         }
+    }
+
+    /// Whether the access may touch `vma`.
+    fn allowed_in(self, vma: &Vma) -> bool {
+        self.allowed(vma.prot) && (self != Access::ForceWrite || vma.may_write)
     }
 }
 
@@ -148,6 +157,8 @@ struct State {
     brk: u64,
     /// RLIMIT_STACK, the most a growsdown VMA may grow to.
     stack_limit: u64,
+    /// Where exec put the environment strings: [start, end).
+    env: (u64, u64),
 }
 
 pub struct MemoryManager {
@@ -239,6 +250,7 @@ impl MemoryManager {
                 brk_start: 0,
                 brk: 0,
                 stack_limit,
+                env: (0, 0),
             }),
             aspace,
             in_flight: InFlight::new(mf.clone()),
@@ -263,6 +275,17 @@ impl MemoryManager {
         let mut s = self.lock();
         s.brk_start = addr;
         s.brk = addr;
+    }
+
+    /// Records where exec put the environment strings, `[start, end)`
+    /// (Linux's mm->env_start and env_end, which /proc/PID/environ reads).
+    pub fn set_env_range(&self, start: u64, end: u64) {
+        self.lock().env = (start, end);
+    }
+
+    /// Where the environment strings are: `[start, end)`.
+    pub fn env_range(&self) -> (u64, u64) {
+        self.lock().env
     }
 
     /// The text of /proc/[pid]/maps; `image` is the executable's path.
@@ -430,9 +453,8 @@ impl MemoryManager {
         }
         s.split_vma(start);
         s.split_vma(covered_end);
-        let keys: Vec<u64> = s.vmas.range(start..covered_end).map(|(&k, _)| k).collect();
-        for k in keys {
-            s.vmas.get_mut(&k).unwrap().prot = prot;
+        for (_, v) in s.vmas.range_mut(start..covered_end) {
+            v.prot = prot;
         }
         // The host mappings are dropped and come back with the new protection on
         // the next fault; the data lives in the memory file meanwhile.
@@ -500,8 +522,10 @@ impl MemoryManager {
             && !s.overlaps(old_end, grow_end)
             && flags & MREMAP_DONTUNMAP == 0
         {
-            s.vmas.get_mut(&vstart).unwrap().end = grow_end;
-            return Ok(old);
+            if let Some(v) = s.vmas.get_mut(&vstart) {
+                v.end = grow_end;
+                return Ok(old);
+            }
         }
         if flags & MREMAP_MAYMOVE == 0 {
             return Err(Errno::ENOMEM);
@@ -549,12 +573,14 @@ impl MemoryManager {
                 MADV_DONTFORK | MADV_DOFORK | MADV_WIPEONFORK | MADV_KEEPONFORK => {
                     s.split_vma(ps);
                     s.split_vma(pe);
-                    let v = s.vmas.get_mut(&ps).expect("split at the piece's start");
-                    match advice {
-                        MADV_DONTFORK => v.dontfork = true,
-                        MADV_DOFORK => v.dontfork = false,
-                        MADV_WIPEONFORK => v.wipeonfork = true,
-                        _ => v.wipeonfork = false,
+                    // The split leaves one VMA starting at the piece's start.
+                    if let Some(v) = s.vmas.get_mut(&ps) {
+                        match advice {
+                            MADV_DONTFORK => v.dontfork = true,
+                            MADV_DOFORK => v.dontfork = false,
+                            MADV_WIPEONFORK => v.wipeonfork = true,
+                            _ => v.wipeonfork = false,
+                        }
                     }
                     s.merge_around(ps, pe);
                 }
@@ -678,7 +704,7 @@ impl MemoryManager {
         let mut cur = addr;
         while cur < end {
             let Some((vstart, vma)) = s.vma_for_access(cur) else { break };
-            if !access.allowed(vma.prot) {
+            if !access.allowed_in(&vma) {
                 break;
             }
             let seg_end = end.min(vma.end);
@@ -849,7 +875,8 @@ impl MemoryManager {
             match file {
                 // A file mapping: the file's pages, copied on write when private.
                 Some((f, vs)) => {
-                    let m = s.files[&f.id].clone();
+                    // A file VMA's file stays registered while any VMA names it.
+                    let m = s.files.get(&f.id).cloned().ok_or(Errno::EFAULT)?;
                     let cow = !s.vma_at(gs).is_some_and(|(_, v)| v.shared);
                     // One PMA per run of contiguous backing, so that a fault
                     // maps the run at once.
@@ -932,6 +959,7 @@ impl MemoryManager {
             brk_start: s.brk_start,
             brk: s.brk,
             stack_limit: s.stack_limit,
+            env: s.env,
         };
         let vmas: Vec<(u64, Vma)> = s.vmas.iter().map(|(&k, &v)| (k, v)).collect();
         for (start, vma) in vmas {
@@ -951,9 +979,7 @@ impl MemoryManager {
             }
             s.split_pma(start);
             s.split_pma(vma.end);
-            let keys: Vec<u64> = s.pmas.range(start..vma.end).map(|(&k, _)| k).collect();
-            for k in keys {
-                let p = s.pmas.get_mut(&k).unwrap();
+            for (&k, p) in s.pmas.range_mut(start..vma.end) {
                 self.mf.share(p.off, p.end - k);
                 p.cow |= !vma.shared;
                 child.pmas.insert(k, *p);
@@ -973,8 +999,9 @@ impl MemoryManager {
         s.split_pma(end);
         let keys: Vec<u64> = s.pmas.range(start..end).map(|(&k, _)| k).collect();
         for k in keys {
-            let p = s.pmas.remove(&k).unwrap();
-            self.in_flight.free(p.off, p.end - k);
+            if let Some(p) = s.pmas.remove(&k) {
+                self.in_flight.free(p.off, p.end - k);
+            }
         }
     }
 
@@ -1010,8 +1037,9 @@ impl MemoryManager {
         s.split_pma(old_end);
         let keys: Vec<u64> = s.pmas.range(old..old_end).map(|(&k, _)| k).collect();
         for k in keys {
-            let p = s.pmas.remove(&k).unwrap();
-            s.pmas.insert(new + (k - old), Pma { end: new + (p.end - old), ..p });
+            if let Some(p) = s.pmas.remove(&k) {
+                s.pmas.insert(new + (k - old), Pma { end: new + (p.end - old), ..p });
+            }
         }
         if !keep_old {
             s.split_vma(old);
@@ -1122,7 +1150,9 @@ impl State {
                         && !vb.growsdown =>
                 {
                     self.vmas.remove(&b);
-                    self.vmas.get_mut(&a).unwrap().end = vb.end;
+                    if let Some(v) = self.vmas.get_mut(&a) {
+                        v.end = vb.end;
+                    }
                 }
                 _ => cur = a + 1,
             }

@@ -19,8 +19,10 @@ use vfs::waiter::{WaitQueue, Waiter};
 use crate::kernel::TaskView;
 use std::time::Duration;
 
+use crate::host::thread_cpu_time;
 use crate::platform::{CpuClock, Interrupter};
 use crate::signal::{default_action, DefaultAction, SignalHandlers};
+use crate::task::{Credentials, Task};
 use crate::timer::Timer;
 
 /// How a process ended, as wait(2) reports it.
@@ -70,23 +72,11 @@ pub struct TaskHandle {
     pub zapped: AtomicBool,
 }
 
-/// The CPU time host thread `tid` (of this process) has used.
-pub fn host_thread_cpu(tid: i32) -> Duration {
-    // CPUCLOCK_SCHED | CPUCLOCK_PERTHREAD of the thread.
-    let clock = ((!tid) << 3) | 6;
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: clock_gettime writes one timespec.
-    if unsafe { libc::clock_gettime(clock, &mut ts) } < 0 {
-        return Duration::ZERO;
-    }
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
-
 impl TaskHandle {
     /// CPU time: the application's, plus (`with_sentry`) the Sentry's work
     /// for it.
     pub fn cpu_time(&self, with_sentry: bool) -> Duration {
-        (self.cpu)() + if with_sentry { host_thread_cpu(self.host_tid) } else { Duration::ZERO }
+        (self.cpu)() + if with_sentry { thread_cpu_time(self.host_tid) } else { Duration::ZERO }
     }
 
     /// Makes the task look at its signals soon: ends its wait, or stops its
@@ -338,9 +328,38 @@ pub enum Target {
     Thread(i32),
 }
 
+/// What a ptrace access check is for, as Linux's PTRACE_MODE_* flags say:
+/// which of the caller's ids count (filesystem or real) and whether it
+/// inspects (READ) or could change (ATTACH) the target. READ and ATTACH
+/// differ only under the Yama security module, which the sandbox lacks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PtraceMode {
+    /// PTRACE_MODE_READ_FSCREDS: /proc/PID/environ, fd/N, cwd, root, exe.
+    ReadFsCreds,
+    /// PTRACE_MODE_ATTACH_FSCREDS: /proc/PID/mem.
+    AttachFsCreds,
+    /// PTRACE_MODE_ATTACH_REALCREDS: pidfd_getfd.
+    AttachRealCreds,
+}
+
+impl PtraceMode {
+    fn fs_creds(self) -> bool {
+        self != PtraceMode::AttachRealCreds
+    }
+}
+
+/// CAP_SYS_PTRACE.
+pub const CAP_SYS_PTRACE: u32 = 19;
+
+/// The invariant the `Tasks::current_*` accessors rely on.
+const CURRENT_REGISTERED: &str = "a running task's thread and process are in the task set until its exit";
+
 /// Linux's PID_MAX_DEFAULT: pids wrap around below it.
 pub const PID_MAX: i32 = 1 << 22;
 
+/// The task set. Kept true under its lock: a thread is in `threads` exactly
+/// while its tid is in its process's `Process::threads`, and a process with
+/// live threads is never a zombie (so never reaped).
 #[derive(Default)]
 pub struct Tasks {
     last_pid: i32,
@@ -372,6 +391,89 @@ impl Tasks {
 
     pub fn process_mut(&mut self, tgid: i32) -> Option<&mut Process> {
         self.processes.get_mut(&tgid)
+    }
+
+    // The calling task's own thread and process (Linux's `current` and
+    // `current->signal`): `t` is the task the calling host thread runs.
+    //
+    // Both exist while the task runs (a syscall, its signal checks, its
+    // exit up to `exit_thread`), so these do not fail:
+    // - a thread leaves `threads` only in `exit_thread`, which only its own
+    //   host thread calls, after its run loop has ended (`Task::exit`; a
+    //   clone child that never ran), and in execve's change of tid
+    //   (`Task::end_other_threads`), which the task makes to itself and to
+    //   `Task::tid` under this lock;
+    // - a process leaves `processes` only in `reap`, which takes zombies
+    //   only, and a process is a zombie only once its last thread has left.
+    // A miss would be a bug in the task set, not anything the application
+    // did; the panic then names the broken invariant.
+
+    /// The calling task's thread entry (see above: it always exists).
+    pub fn current_thread(&self, t: &Task) -> &Thread {
+        self.threads.get(&t.tid).expect(CURRENT_REGISTERED)
+    }
+
+    /// The calling task's thread entry, to change (see `current_thread`).
+    pub fn current_thread_mut(&mut self, t: &Task) -> &mut Thread {
+        self.threads.get_mut(&t.tid).expect(CURRENT_REGISTERED)
+    }
+
+    /// The calling task's process (see `current_thread`: it always exists).
+    pub fn current_process(&self, t: &Task) -> &Process {
+        self.processes.get(&t.tgid).expect(CURRENT_REGISTERED)
+    }
+
+    /// The calling task's process, to change (see `current_thread`).
+    pub fn current_process_mut(&mut self, t: &Task) -> &mut Process {
+        self.processes.get_mut(&t.tgid).expect(CURRENT_REGISTERED)
+    }
+
+    /// Linux's __ptrace_may_access with the capability rule of its commoncap
+    /// module: whether a task of process `caller_tgid` with credentials
+    /// `caller` may look into (or, ATTACH, act on) thread `target`. Allowed
+    /// within a thread group; otherwise the caller's uid and gid (fs or real
+    /// ones, as `mode` says) must be each of the target's real, effective
+    /// and saved ids, the target's process must be dumpable
+    /// (PR_SET_DUMPABLE, cleared by credential changes), and the target's
+    /// permitted capabilities must be among the caller's (its effective set
+    /// for fs modes, else its permitted set); CAP_SYS_PTRACE stands in for
+    /// all three. EPERM when refused, ESRCH when the target is gone.
+    pub fn ptrace_may_access(
+        &self,
+        caller: &Credentials,
+        caller_tgid: i32,
+        target: i32,
+        mode: PtraceMode,
+    ) -> Result<(), Errno> {
+        let th = self.threads.get(&target).ok_or(Errno::ESRCH)?;
+        if th.tgid == caller_tgid {
+            return Ok(());
+        }
+        let tc = &th.view.creds;
+        let (uid, gid, caps) = if mode.fs_creds() {
+            (caller.fsuid, caller.fsgid, caller.cap_effective)
+        } else {
+            (caller.uid, caller.gid, caller.cap_permitted)
+        };
+        let same_ids = [tc.uid, tc.euid, tc.suid].iter().all(|&u| u == uid)
+            && [tc.gid, tc.egid, tc.sgid].iter().all(|&g| g == gid);
+        let dumpable = self.processes.get(&th.tgid).is_some_and(|p| p.dumpable);
+        let caps_covered = tc.cap_permitted & !caps == 0;
+        if caller.capable(CAP_SYS_PTRACE) || (same_ids && dumpable && caps_covered) {
+            Ok(())
+        } else {
+            Err(Errno::EPERM)
+        }
+    }
+
+    /// execve's de_thread, in a thread other than the leader, once every
+    /// other thread has left: the calling task's entry moves to the
+    /// leader's thread id (the caller then sets `Task::tid` to it).
+    pub fn take_leader_tid(&mut self, t: &Task) {
+        let mut entry = self.threads.remove(&t.tid).expect(CURRENT_REGISTERED);
+        entry.view.tid = t.tgid;
+        self.threads.insert(t.tgid, entry);
+        self.current_process_mut(t).threads = vec![t.tgid];
     }
 
     /// The live process that thread or process id `pid` belongs to.
@@ -442,52 +544,61 @@ impl Tasks {
             self.discard_everywhere(tgid, stops);
             self.continue_process(tgid);
         }
-        let p = &self.processes[&tgid];
+        let p = self.processes.get(&tgid).ok_or(Errno::ESRCH)?;
         let first = match target {
             Target::Thread(t) => t,
-            Target::Process(_) => p.threads[0],
+            Target::Process(_) => match p.threads.first() {
+                Some(&t) => t,
+                None => return Ok(false),
+            },
         };
         if self.ignored(p, first, sig) {
             return Ok(false);
         }
         // The thread to wake: the target thread, or one that does not block it.
         let takes = |t: &i32| {
-            let th = &self.threads[t];
-            !th.mask.contains(sig) || th.waiting_for & SigSet::bit(sig) != 0
+            self.threads.get(t).is_some_and(|th| !th.mask.contains(sig) || th.waiting_for & SigSet::bit(sig) != 0)
         };
         let chosen = match target {
             Target::Thread(t) => Some(t).filter(takes),
             Target::Process(_) => p.threads.iter().copied().find(takes),
         };
         // RLIMIT_SIGPENDING bounds the signals queued for a process.
-        let queued_now = p.pending.len() + p.threads.iter().map(|t| self.threads[t].pending.len()).sum::<usize>();
+        let queued_now = p.pending.len()
+            + p.threads.iter().filter_map(|t| self.threads.get(t)).map(|t| t.pending.len()).sum::<usize>();
         if queued_now as u64 >= p.limits.get(abi::consts::RLIMIT_SIGPENDING).rlim_cur && sig >= 32 {
             return Err(Errno::EAGAIN);
         }
-        let queued = match target {
-            Target::Thread(t) => self.threads.get_mut(&t).unwrap().pending.push(info),
-            Target::Process(_) => self.processes.get_mut(&tgid).unwrap().pending.push(info),
+        let pending = match target {
+            Target::Thread(t) => self.threads.get_mut(&t).map(|th| &mut th.pending),
+            Target::Process(_) => self.processes.get_mut(&tgid).map(|p| &mut p.pending),
         };
-        self.processes[&tgid].signal_arrivals.notify_all();
+        let queued = pending.ok_or(Errno::ESRCH)?.push(info);
+        if let Some(p) = self.processes.get(&tgid) {
+            p.signal_arrivals.notify_all();
+        }
         if sig == SIGKILL {
             self.start_group_exit(tgid, ExitStatus::Signaled { sig, core: false });
-        } else if let Some(t) = chosen {
-            self.threads[&t].handle.kick();
+        } else if let Some(th) = chosen.and_then(|t| self.threads.get(&t)) {
+            th.handle.kick();
         }
         Ok(queued)
     }
 
-    fn discard_everywhere(&mut self, tgid: i32, set: u64) {
-        let p = self.processes.get_mut(&tgid).unwrap();
+    /// Drops the signals in `set` from process `tgid` and its threads.
+    pub fn discard_everywhere(&mut self, tgid: i32, set: u64) {
+        let Some(p) = self.processes.get_mut(&tgid) else { return };
         p.pending.discard(set);
         for t in p.threads.clone() {
-            self.threads.get_mut(&t).unwrap().pending.discard(set);
+            if let Some(th) = self.threads.get_mut(&t) {
+                th.pending.discard(set);
+            }
         }
     }
 
     /// SIGCONT's effect: a stopped process runs again, and its parent hears.
     fn continue_process(&mut self, tgid: i32) {
-        let p = self.processes.get_mut(&tgid).unwrap();
+        let Some(p) = self.processes.get_mut(&tgid) else { return };
         if p.stopped.take().is_none() {
             return;
         }
@@ -499,16 +610,14 @@ impl Tasks {
 
     /// Stops process `tgid` (a stop signal's default action).
     pub fn stop_process(&mut self, tgid: i32, sig: i32) {
-        let p = self.processes.get_mut(&tgid).unwrap();
+        let Some(p) = self.processes.get_mut(&tgid) else { return };
         if p.stopped.is_some() || !p.alive() {
             return;
         }
         p.stopped = Some(sig);
         p.job_report = Some(JobReport::Stopped(sig));
         let (parent, threads) = (p.parent, p.threads.clone());
-        for t in threads {
-            self.threads[&t].handle.kick();
-        }
+        self.kick_all(&threads);
         self.notify_parent_job(parent, tgid, CLD_STOPPED, sig);
     }
 
@@ -533,8 +642,14 @@ impl Tasks {
         p.life = Life::Exiting(status);
         p.stopped = None;
         p.resumed.notify_all();
-        for t in p.threads.clone() {
-            self.threads[&t].handle.kick();
+        let threads = p.threads.clone();
+        self.kick_all(&threads);
+    }
+
+    /// Kicks each of `threads`.
+    fn kick_all(&self, threads: &[i32]) {
+        for th in threads.iter().filter_map(|t| self.threads.get(t)) {
+            th.handle.kick();
         }
     }
 
@@ -548,7 +663,7 @@ impl Tasks {
         p.threads.retain(|&x| x != tid);
         p.usage.add(&Usage {
             user: t.handle.cpu_time(false),
-            system: host_thread_cpu(t.handle.host_tid),
+            system: thread_cpu_time(t.handle.host_tid),
             maxrss_kb: t.view.mm.resident_bytes() / 1024,
         });
         p.thread_exits.notify_all();
@@ -589,7 +704,7 @@ impl Tasks {
         // An exit signal clone was given out of range is not sent, as in Linux.
         if (1..=SIGRTMAX).contains(&exit_signal) {
             let (code, st) = status.child_code();
-            let u = self.processes[&tgid].usage;
+            let u = self.processes.get(&tgid).map(|p| p.usage).unwrap_or_default();
             let ticks = |d: Duration| (d.as_millis() / 10) as u64;
             let info = SigInfo::child(code, tgid, t.view.creds.uid, st, ticks(u.user), ticks(u.system));
             let _ = self.send(Target::Process(parent), SigInfo { signo: exit_signal, ..info });
@@ -655,7 +770,7 @@ impl Tasks {
         for t in p.threads.iter().filter_map(|t| self.threads.get(t)) {
             u.add(&Usage {
                 user: t.handle.cpu_time(false),
-                system: host_thread_cpu(t.handle.host_tid),
+                system: thread_cpu_time(t.handle.host_tid),
                 maxrss_kb: t.view.mm.resident_bytes() / 1024,
             });
         }
@@ -683,7 +798,7 @@ impl Tasks {
     /// whose mask unblocks a pending signal returns at once, as in Linux).
     pub fn recalc_pending(&self, tid: i32) {
         let Some(t) = self.threads.get(&tid) else { return };
-        let p = &self.processes[&t.tgid];
+        let Some(p) = self.processes.get(&t.tgid) else { return };
         let blocked = t.mask.0 & !SigSet::UNBLOCKABLE.0;
         if (t.pending.set | p.pending.set) & !blocked != 0 {
             t.handle.attention.store(true, Ordering::SeqCst);

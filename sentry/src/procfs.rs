@@ -1,6 +1,9 @@
 //! A minimal /proc: `self`, `mounts`, and for each process `exe`, `cwd`,
-//! `root`, `fd/`, `maps`, `mounts` and `mountinfo`. The links are "magic": following
-//! them lands on the file itself.
+//! `root`, `fd/`, `environ`, `mem`, `maps`, `mounts` and `mountinfo`. The
+//! links are "magic": following them lands on the file itself. What lets one
+//! task into another is Linux's: the ptrace access check
+//! (`Tasks::ptrace_may_access`) for the links, `environ` and `mem`, and the
+//! owner of `fd/` (root while the process is not dumpable).
 
 use std::any::Any;
 use std::sync::{Arc, Weak};
@@ -15,7 +18,9 @@ use vfs::resolve::Resolver;
 use vfs::{BlockSeq, Dentry, FsCreds, Path};
 
 use crate::kernel::{Kernel, TaskView};
-use crate::task::current_tgid;
+use crate::mm::{Access, MemoryManager};
+use crate::process::PtraceMode;
+use crate::task::{current_tgid, current_tid};
 
 /// The device number of procfs.
 const PROC_DEV: u64 = 0x10;
@@ -41,6 +46,10 @@ enum Kind {
     RootDir(i32),
     FdDir(i32),
     Fd(i32, i32),
+    /// /proc/PID/environ: the environment strings exec left in memory.
+    Environ(i32),
+    /// /proc/PID/mem: the address space, read and written at its addresses.
+    Mem(i32),
     /// /proc/PID/task: a directory per thread of the process.
     TaskDir(i32),
     Maps(i32),
@@ -77,7 +86,7 @@ impl ProcNode {
             Kind::SelfLink | Kind::MountsLink | Kind::Exe(_) | Kind::Cwd(_) | Kind::RootDir(_) | Kind::Fd(..) => {
                 FileType::Symlink
             }
-            Kind::Maps(_) | Kind::Mounts(_) | Kind::MountInfo(_) => FileType::Regular,
+            Kind::Maps(_) | Kind::Mounts(_) | Kind::MountInfo(_) | Kind::Environ(_) | Kind::Mem(_) => FileType::Regular,
         }
     }
 
@@ -97,6 +106,43 @@ impl ProcNode {
             Kind::MountInfo(p) => per_pid(p, 7),
             Kind::Fd(p, fd) => per_pid(p, 0x1000 + fd as u64),
             Kind::TaskDir(p) => per_pid(p, 9),
+            Kind::Environ(p) => per_pid(p, 10),
+            Kind::Mem(p) => per_pid(p, 11),
+        }
+    }
+
+    /// Linux's ptrace_may_access from the calling task to task `pid`, as
+    /// procfs asks it: EACCES when refused. With `mm` (environ, mem: Linux's
+    /// mm_access), a task sharing the target's memory may always. Without a
+    /// task on this host thread the Sentry itself looks (at boot).
+    fn may_access(&self, pid: i32, mode: PtraceMode, mm: bool) -> Result<(), Errno> {
+        let k = self.kernel.upgrade().ok_or(Errno::ENOENT)?;
+        let ts = k.tasks.lock().unwrap();
+        let Some(me) = ts.threads.get(&current_tid()) else { return Ok(()) };
+        if mm && ts.threads.get(&pid).is_some_and(|th| Arc::ptr_eq(&th.view.mm, &me.view.mm)) {
+            return Ok(());
+        }
+        ts.ptrace_may_access(&me.view.creds, me.tgid, pid, mode).map_err(|e| {
+            if e == Errno::EPERM {
+                Errno::EACCES
+            } else {
+                e
+            }
+        })
+    }
+
+    /// Who owns task `pid`'s files, as Linux's task_dump_owner says: its
+    /// effective ids, or root's while its process is not dumpable (except
+    /// for the world-readable directories, `dir_555`).
+    fn owner(&self, pid: i32, dir_555: bool) -> (u32, u32) {
+        let Some(k) = self.kernel.upgrade() else { return (0, 0) };
+        let ts = k.tasks.lock().unwrap();
+        let Some(th) = ts.threads.get(&pid) else { return (0, 0) };
+        let dumpable = ts.process(th.tgid).is_some_and(|p| p.dumpable);
+        if dumpable || dir_555 {
+            (th.view.creds.euid, th.view.creds.egid)
+        } else {
+            (0, 0)
         }
     }
 
@@ -207,16 +253,17 @@ impl Inode for ProcNode {
     fn stat(&self) -> Stat {
         let (uid, gid) = match self.kind {
             Kind::Root | Kind::SelfLink | Kind::MountsLink => (0, 0),
-            Kind::PidDir(p)
-            | Kind::Exe(p)
+            Kind::PidDir(p) | Kind::TaskDir(p) => self.owner(p, true),
+            Kind::Exe(p)
             | Kind::Cwd(p)
             | Kind::RootDir(p)
             | Kind::FdDir(p)
             | Kind::Fd(p, _)
             | Kind::Maps(p)
             | Kind::Mounts(p)
-            | Kind::TaskDir(p)
-            | Kind::MountInfo(p) => self.task(p).map(|t| (t.creds.euid, t.creds.egid)).unwrap_or((0, 0)),
+            | Kind::MountInfo(p)
+            | Kind::Environ(p)
+            | Kind::Mem(p) => self.owner(p, false),
         };
         let mode = match self.kind {
             Kind::Root | Kind::PidDir(_) | Kind::TaskDir(_) => S_IFDIR | 0o555,
@@ -225,6 +272,8 @@ impl Inode for ProcNode {
             Kind::Exe(_) | Kind::Cwd(_) | Kind::RootDir(_) => S_IFLNK | 0o777,
             Kind::Fd(..) => S_IFLNK | 0o700,
             Kind::Maps(_) | Kind::Mounts(_) | Kind::MountInfo(_) => S_IFREG | 0o444,
+            Kind::Environ(_) => S_IFREG | 0o400,
+            Kind::Mem(_) => S_IFREG | 0o600,
         };
         let nlink = if self.file_type() == FileType::Directory { 2 } else { 1 };
         Stat {
@@ -241,6 +290,13 @@ impl Inode for ProcNode {
 
     fn setattr(&self, _attr: &SetAttr) -> Result<(), Errno> {
         Err(Errno::EPERM)
+    }
+
+    /// Linux's proc_fd_permission: a process may always look into its own
+    /// fd directory, even while it is not dumpable (and root owns it).
+    fn permission(&self, creds: &FsCreds, want: u32) -> bool {
+        creds.may(&self.stat(), want)
+            || matches!(self.kind, Kind::FdDir(p) if self.task(p).is_ok_and(|t| t.tgid == current_tgid()))
     }
 
     fn lookup(&self, name: &[u8]) -> Result<InodeRef, Errno> {
@@ -260,6 +316,8 @@ impl Inode for ProcNode {
                     b"cwd" => Ok(self.child(Kind::Cwd(p))),
                     b"root" => Ok(self.child(Kind::RootDir(p))),
                     b"fd" => Ok(self.child(Kind::FdDir(p))),
+                    b"environ" => Ok(self.child(Kind::Environ(p))),
+                    b"mem" => Ok(self.child(Kind::Mem(p))),
                     b"maps" => Ok(self.child(Kind::Maps(p))),
                     b"mounts" => Ok(self.child(Kind::Mounts(p))),
                     b"mountinfo" => Ok(self.child(Kind::MountInfo(p))),
@@ -306,9 +364,11 @@ impl Inode for ProcNode {
             }
             Kind::PidDir(p) => Ok(vec![
                 entry(b"cwd".to_vec(), Kind::Cwd(p)),
+                entry(b"environ".to_vec(), Kind::Environ(p)),
                 entry(b"exe".to_vec(), Kind::Exe(p)),
                 entry(b"fd".to_vec(), Kind::FdDir(p)),
                 entry(b"maps".to_vec(), Kind::Maps(p)),
+                entry(b"mem".to_vec(), Kind::Mem(p)),
                 entry(b"mountinfo".to_vec(), Kind::MountInfo(p)),
                 entry(b"mounts".to_vec(), Kind::Mounts(p)),
                 entry(b"root".to_vec(), Kind::RootDir(p)),
@@ -326,6 +386,11 @@ impl Inode for ProcNode {
     }
 
     fn readlink(&self) -> Result<Vec<u8>, Errno> {
+        // Linux's proc_fd_access_allowed: a task's links show only to those
+        // who may ptrace-read it.
+        if let Kind::Exe(p) | Kind::Cwd(p) | Kind::RootDir(p) | Kind::Fd(p, _) = self.kind {
+            self.may_access(p, PtraceMode::ReadFsCreds, false)?;
+        }
         match self.kind {
             Kind::SelfLink => Ok(current_tgid().to_string().into_bytes()),
             Kind::MountsLink => Ok(b"self/mounts".to_vec()),
@@ -361,6 +426,11 @@ impl Inode for ProcNode {
     }
 
     fn magic_link(&self) -> Option<Result<Path, Errno>> {
+        if let Kind::Exe(p) | Kind::Cwd(p) | Kind::RootDir(p) | Kind::Fd(p, _) = self.kind {
+            if let Err(e) = self.may_access(p, PtraceMode::ReadFsCreds, false) {
+                return Some(Err(e));
+            }
+        }
         match self.kind {
             Kind::Cwd(p) => Some(self.task(p).map(|t| t.fs.cwd())),
             Kind::RootDir(p) => Some(self.task(p).map(|t| t.fs.root())),
@@ -384,6 +454,16 @@ impl Inode for ProcNode {
                 let t = self.task(p)?;
                 let data = self.mount_table(&t, matches!(self.kind, Kind::MountInfo(_)));
                 Ok(Box::new(SnapshotFile { data, stat: self.stat() }))
+            }
+            Kind::Environ(p) => {
+                self.may_access(p, PtraceMode::ReadFsCreds, true)?;
+                let mm = Arc::downgrade(&self.task(p)?.mm);
+                Ok(Box::new(EnvironFile { mm, stat: self.stat() }))
+            }
+            Kind::Mem(p) => {
+                self.may_access(p, PtraceMode::AttachFsCreds, true)?;
+                let mm = Arc::downgrade(&self.task(p)?.mm);
+                Ok(Box::new(MemFile { mm, stat: self.stat() }))
             }
             Kind::Root | Kind::PidDir(_) | Kind::FdDir(_) => {
                 Ok(Box::new(DirectoryFile::new(self.clone(), self.stat().st_ino)))
@@ -442,5 +522,136 @@ impl FileOps for SnapshotFile {
         let new = vfs::file::seek_set_or_cur(*pos, off, whence)?;
         *pos = new;
         Ok(new)
+    }
+}
+
+/// Where a read or write of a proc file starts (`offset`, or the file's
+/// position), and, for the position, a guard to move it on with.
+fn start_at(file: &FileDescription, offset: Option<i64>) -> (i64, Option<std::sync::MutexGuard<'_, i64>>) {
+    match offset {
+        Some(o) => (o, None),
+        None => {
+            let g = file.pos();
+            (*g, Some(g))
+        }
+    }
+}
+
+/// Copies up to `len` bytes of `mm` from `addr` into `dst`, stopping at the
+/// first byte that cannot be read; returns how many were copied.
+fn read_memory(mm: &MemoryManager, addr: u64, dst: &BlockSeq, len: usize) -> usize {
+    let mut done = 0;
+    while done < len {
+        let Some(at) = addr.checked_add(done as u64) else { break };
+        let Ok(src) = mm.blocks(at, (len - done).min(MEMORY_CHUNK) as u64, Access::Read) else { break };
+        let before = done;
+        for b in src.blocks() {
+            done += dst.copy_from_block_at(done, b);
+        }
+        if done - before < src.len() || src.len() < (len - before).min(MEMORY_CHUNK) {
+            break;
+        }
+    }
+    done
+}
+
+/// The most one step of a /proc memory copy takes.
+const MEMORY_CHUNK: usize = 1 << 16;
+
+/// /proc/PID/environ: the environment strings in the process's memory, read
+/// when asked (a process that has gone reads as empty).
+struct EnvironFile {
+    mm: Weak<MemoryManager>,
+    stat: Stat,
+}
+
+impl FileOps for EnvironFile {
+    fn read(&self, file: &FileDescription, dst: &BlockSeq, offset: Option<i64>) -> Result<usize, Errno> {
+        let (pos, guard) = start_at(file, offset);
+        let Some(mm) = self.mm.upgrade() else { return Ok(0) };
+        let (start, end) = mm.env_range();
+        let pos = u64::try_from(pos).map_err(|_| Errno::EINVAL)?;
+        let left = end.saturating_sub(start).saturating_sub(pos);
+        if left == 0 {
+            return Ok(0);
+        }
+        let len = left.min(dst.len() as u64) as usize;
+        let n = read_memory(&mm, start + pos, dst, len);
+        if let Some(mut g) = guard {
+            *g += n as i64;
+        }
+        Ok(n)
+    }
+    fn stat(&self) -> Result<Stat, Errno> {
+        Ok(self.stat)
+    }
+    fn seekable(&self) -> bool {
+        true
+    }
+    fn seek(&self, file: &FileDescription, off: i64, whence: i32) -> Result<i64, Errno> {
+        let mut pos = file.pos();
+        *pos = vfs::file::seek_set_or_cur(*pos, off, whence)?;
+        Ok(*pos)
+    }
+}
+
+/// /proc/PID/mem: the process's memory at the file offsets that are its
+/// addresses. Unmapped addresses are EIO; writes go through read-only
+/// private mappings, as a debugger's do (`Access::ForceWrite`).
+struct MemFile {
+    mm: Weak<MemoryManager>,
+    stat: Stat,
+}
+
+impl FileOps for MemFile {
+    fn read(&self, file: &FileDescription, dst: &BlockSeq, offset: Option<i64>) -> Result<usize, Errno> {
+        let (pos, guard) = start_at(file, offset);
+        let Some(mm) = self.mm.upgrade() else { return Ok(0) };
+        if dst.is_empty() {
+            return Ok(0);
+        }
+        let n = read_memory(&mm, pos as u64, dst, dst.len());
+        if n == 0 {
+            return Err(Errno::EIO);
+        }
+        if let Some(mut g) = guard {
+            *g = g.wrapping_add(n as i64);
+        }
+        Ok(n)
+    }
+    fn write(&self, file: &FileDescription, src: &BlockSeq, offset: Option<i64>) -> Result<usize, Errno> {
+        let (pos, guard) = start_at(file, offset);
+        let Some(mm) = self.mm.upgrade() else { return Ok(0) };
+        let mut done = 0;
+        while done < src.len() {
+            let Some(at) = (pos as u64).checked_add(done as u64) else { break };
+            let want = (src.len() - done).min(MEMORY_CHUNK);
+            let Ok(dst) = mm.blocks(at, want as u64, Access::ForceWrite) else { break };
+            let before = done;
+            for b in dst.blocks() {
+                done += src.copy_to_block_at(done, b);
+            }
+            if done - before < want {
+                break;
+            }
+        }
+        if done == 0 && !src.is_empty() {
+            return Err(Errno::EIO);
+        }
+        if let Some(mut g) = guard {
+            *g = g.wrapping_add(done as i64);
+        }
+        Ok(done)
+    }
+    fn stat(&self) -> Result<Stat, Errno> {
+        Ok(self.stat)
+    }
+    fn seekable(&self) -> bool {
+        true
+    }
+    fn seek(&self, file: &FileDescription, off: i64, whence: i32) -> Result<i64, Errno> {
+        let mut pos = file.pos();
+        *pos = vfs::file::seek_set_or_cur(*pos, off, whence)?;
+        Ok(*pos)
     }
 }

@@ -118,9 +118,9 @@ pub fn setup(t: &mut Task, info: &SigInfo, act: &KernelSigaction, old_mask: SigS
     } else {
         sp = sp.wrapping_sub(RED_ZONE);
     }
-    let mut fp = t.context.fp_state().map_err(|_| Errno::EFAULT)?;
+    let mut fp = fp_state(t)?;
     let xstate_size = fp.len();
-    let xfeatures = u64::from_ne_bytes(fp[SW_RESERVED..SW_RESERVED + 8].try_into().unwrap());
+    let xfeatures = u64::from_ne_bytes(word(&fp, SW_RESERVED)?);
     // The software bytes a signal frame's XSAVE area carries.
     fp[SW_RESERVED..SW_RESERVED + 4].copy_from_slice(&FP_XSTATE_MAGIC1.to_ne_bytes());
     fp[SW_RESERVED + 4..SW_RESERVED + 8].copy_from_slice(&(xstate_size as u32 + 4).to_ne_bytes());
@@ -198,6 +198,17 @@ pub fn setup(t: &mut Task, info: &SigInfo, act: &KernelSigaction, old_mask: SigS
     Ok(())
 }
 
+/// The task's XSAVE area; the platform always gives at least the legacy
+/// FXSAVE part, which the frame code reads and writes.
+fn fp_state(t: &mut Task) -> Result<Vec<u8>, Errno> {
+    t.context.fp_state().ok().filter(|fp| fp.len() >= FXSAVE_SIZE).ok_or(Errno::EFAULT)
+}
+
+/// The `N` bytes at `at` of an XSAVE area.
+fn word<const N: usize>(area: &[u8], at: usize) -> Result<[u8; N], Errno> {
+    area.get(at..at + N).and_then(|b| b.try_into().ok()).ok_or(Errno::EFAULT)
+}
+
 /// rt_sigreturn: restores the registers, mask, altstack and FP state saved
 /// by `setup`; the frame starts just below the stack pointer (the handler's
 /// `ret` popped the return address). Err means the frame is bad: SIGSEGV.
@@ -208,9 +219,9 @@ pub fn sigreturn(t: &mut Task) -> Result<(), Errno> {
     if sc.fpstate != 0 {
         let mut legacy = vec![0u8; FXSAVE_SIZE];
         t.mm.copy_in(sc.fpstate, &mut legacy)?;
-        let magic = u32::from_ne_bytes(legacy[SW_RESERVED..SW_RESERVED + 4].try_into().unwrap());
-        let size = u32::from_ne_bytes(legacy[SW_RESERVED + 16..SW_RESERVED + 20].try_into().unwrap()) as usize;
-        let cur = t.context.fp_state().map_err(|_| Errno::EFAULT)?;
+        let magic = u32::from_ne_bytes(word(&legacy, SW_RESERVED)?);
+        let size = u32::from_ne_bytes(word(&legacy, SW_RESERVED + 16)?) as usize;
+        let cur = fp_state(t)?;
         let mut fp = cur.clone();
         if magic == FP_XSTATE_MAGIC1 && size == fp.len() {
             t.mm.copy_in(sc.fpstate, &mut fp)?;

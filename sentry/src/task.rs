@@ -277,7 +277,7 @@ impl Task {
     pub fn force_signal(&mut self, info: SigInfo) {
         let sig = info.signo;
         let mut ts = self.tasks();
-        let t = ts.threads.get_mut(&self.tid).expect("a running task is registered");
+        let t = ts.current_thread_mut(self);
         let blocked = t.mask.contains(sig);
         t.mask.0 &= !SigSet::bit(sig);
         {
@@ -300,13 +300,13 @@ impl Task {
 
     /// The signal mask.
     pub fn mask(&self) -> SigSet {
-        self.tasks().threads[&self.tid].mask
+        self.tasks().current_thread(self).mask
     }
 
     /// Sets the signal mask (SIGKILL and SIGSTOP stay unblocked).
     pub fn set_mask(&mut self, mask: SigSet) {
         let mut ts = self.tasks();
-        ts.threads.get_mut(&self.tid).unwrap().mask = SigSet(mask.0 & !SigSet::UNBLOCKABLE.0);
+        ts.current_thread_mut(self).mask = SigSet(mask.0 & !SigSet::UNBLOCKABLE.0);
         ts.recalc_pending(self.tid);
     }
 
@@ -317,7 +317,7 @@ impl Task {
         let kernel = self.kernel.clone();
         let mut ts = kernel.tasks.lock().unwrap();
         loop {
-            let p = ts.process(self.tgid).expect("a running task's process exists");
+            let p = ts.current_process(self);
             if let Life::Exiting(status) = p.life {
                 self.exiting = Some(status);
                 return;
@@ -337,10 +337,10 @@ impl Task {
                 };
                 continue;
             }
-            let blocked = ts.threads[&self.tid].mask.0 & !SigSet::UNBLOCKABLE.0;
-            let info = match ts.threads.get_mut(&self.tid).unwrap().pending.take(blocked) {
+            let blocked = ts.current_thread(self).mask.0 & !SigSet::UNBLOCKABLE.0;
+            let info = match ts.current_thread_mut(self).pending.take(blocked) {
                 Some(i) => Some(i),
-                None => ts.process_mut(self.tgid).unwrap().pending.take(blocked),
+                None => ts.current_process_mut(self).pending.take(blocked),
             };
             let Some(mut info) = info else {
                 self.handle.attention.store(false, Ordering::SeqCst);
@@ -364,15 +364,17 @@ impl Task {
                     DefaultAction::Stop => {
                         // The terminal's stop signals do nothing to an
                         // orphaned process group (nobody would continue it).
-                        let pgid = ts.process(self.tgid).unwrap().pgid;
+                        let pgid = ts.current_process(self).pgid;
                         if sig == SIGSTOP || !ts.orphaned_pgrp(pgid) {
                             ts.stop_process(self.tgid, sig);
                         }
                         continue;
                     }
                     action => {
-                        let core =
-                            action == DefaultAction::CoreDump && self.limits.get(abi::consts::RLIMIT_CORE).rlim_cur > 0;
+                        // A process that is not dumpable dumps no core.
+                        let core = action == DefaultAction::CoreDump
+                            && self.limits.get(abi::consts::RLIMIT_CORE).rlim_cur > 0
+                            && ts.current_process(self).dumpable;
                         let status = ExitStatus::Signaled { sig, core };
                         ts.start_group_exit(self.tgid, status);
                         continue;
@@ -380,7 +382,7 @@ impl Task {
                 }
             }
             // A handler: build its frame.
-            let old_mask = self.saved_mask.take().unwrap_or(ts.threads[&self.tid].mask);
+            let old_mask = self.saved_mask.take().unwrap_or(ts.current_thread(self).mask);
             drop(ts);
             self.finish_restart(Some(&act));
             if crate::sigframe::setup(self, &info, &act, old_mask).is_err() {
@@ -392,7 +394,7 @@ impl Task {
             // Like Linux, a frame is set up for every signal deliverable now,
             // before the application runs: the last one set up runs first.
             ts = kernel.tasks.lock().unwrap();
-            let t = ts.threads.get_mut(&self.tid).unwrap();
+            let t = ts.current_thread_mut(self);
             let mut mask = old_mask.0 | act.mask;
             if act.flags & SA_NODEFER == 0 {
                 mask |= SigSet::bit(sig);
@@ -468,10 +470,25 @@ impl Task {
         }
     }
 
-    /// Makes changed credentials visible to other tasks (procfs, capget).
-    pub fn publish_creds(&self) {
-        if let Some(th) = self.tasks().threads.get_mut(&self.tid) {
-            th.view.creds = self.creds.clone();
+    /// Linux's commit_creds: the task takes credentials `new`, and other
+    /// tasks see them (procfs, capget, ptrace checks). When its effective
+    /// or filesystem ids change, or it gains permitted capabilities, its
+    /// process stops being dumpable (fs.suid_dumpable is 0) and its parent
+    /// death signal is cleared, as in Linux.
+    pub fn commit_creds(&mut self, new: Credentials) {
+        let old = std::mem::replace(&mut self.creds, new);
+        let new = &self.creds;
+        let changed = old.euid != new.euid
+            || old.egid != new.egid
+            || old.fsuid != new.fsuid
+            || old.fsgid != new.fsgid
+            || new.cap_permitted & !old.cap_permitted != 0;
+        let mut ts = self.tasks();
+        ts.current_thread_mut(self).view.creds = self.creds.clone();
+        if changed {
+            let p = ts.current_process_mut(self);
+            p.dumpable = false;
+            p.pdeathsig = 0;
         }
     }
 
@@ -600,19 +617,19 @@ impl Task {
     pub fn end_other_threads(&mut self) -> Result<(), Errno> {
         let kernel = self.kernel.clone();
         let mut ts = kernel.tasks.lock().unwrap();
-        let p = ts.process(self.tgid).unwrap();
+        let p = ts.current_process(self);
         if self.handle.zapped.load(Ordering::SeqCst) {
             return Err(Errno::EINTR);
         }
-        let others: Vec<i32> = p.threads.iter().copied().filter(|&t| t != self.tid).collect();
-        for o in &others {
-            let h = &ts.threads[o].handle;
-            h.zapped.store(true, Ordering::SeqCst);
-            h.kick();
+        let gone = p.thread_exits.clone();
+        for o in p.threads.iter().filter(|&&t| t != self.tid) {
+            if let Some(h) = ts.threads.get(o).map(|th| &th.handle) {
+                h.zapped.store(true, Ordering::SeqCst);
+                h.kick();
+            }
         }
-        let gone = ts.process(self.tgid).unwrap().thread_exits.clone();
         loop {
-            let p = ts.process(self.tgid).unwrap();
+            let p = ts.current_process(self);
             // Another thread's execve (or an exit) won: this one gives way.
             if !p.alive() || self.handle.zapped.load(Ordering::SeqCst) {
                 return Err(Errno::EINTR);
@@ -631,10 +648,7 @@ impl Task {
         }
         if self.tid != self.tgid {
             // The survivor takes the leader's thread id.
-            let mut entry = ts.threads.remove(&self.tid).unwrap();
-            entry.view.tid = self.tgid;
-            ts.threads.insert(self.tgid, entry);
-            ts.process_mut(self.tgid).unwrap().threads = vec![self.tgid];
+            ts.take_leader_tid(self);
             self.tid = self.tgid;
             CURRENT.with(|c| c.set((self.tid, self.tgid)));
         }

@@ -192,8 +192,9 @@ impl TimerService {
             let due: Vec<(Duration, u64)> = q.wall.range(..=(now, u64::MAX)).map(|(k, _)| *k).collect();
             let mut work: Vec<(Weak<Timer>, u64, bool)> = Vec::new();
             for k in due {
-                let (t, g) = q.wall.remove(&k).unwrap();
-                work.push((t, g, false));
+                if let Some((t, g)) = q.wall.remove(&k) {
+                    work.push((t, g, false));
+                }
             }
             for (t, g) in q.cpu.drain(..) {
                 work.push((t, g, true));

@@ -126,10 +126,8 @@ fn rdtsc() -> u64 {
 }
 
 fn host_ns(clock: libc::clockid_t) -> i64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: clock_gettime writes one timespec; the clock ids used are valid.
-    unsafe { libc::clock_gettime(clock, &mut ts) };
-    ts.tv_sec * 1_000_000_000 + ts.tv_nsec
+    // The clocks asked for (monotonic, realtime, boottime, TAI) always exist.
+    crate::host::clock_gettime(clock).map_or(0, |ts| ts.tv_sec * 1_000_000_000 + ts.tv_nsec)
 }
 
 /// Reads the TSC and the host clocks as close together as it can: the best of

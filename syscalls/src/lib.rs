@@ -2,7 +2,7 @@
 //! number to its name, handler, argument kinds (for strace) and support level;
 //! numbers not in it return ENOSYS and are counted.
 
-#![deny(unsafe_op_in_unsafe_fn)]
+#![forbid(unsafe_code)]
 
 pub mod args;
 pub mod fs;

@@ -160,7 +160,7 @@ pub static TABLE: &[Entry] = &[
     entry!(WAIT4, "wait4", [Int, Ptr, Hex, Ptr], Ret::Int, typed!(kernel::process::wait4, i32, UserPtr<i32>, i32, UserPtr<kernel::rusage::Rusage>), Partial("rusage: CPU times and peak memory only")),
     entry!(WAITID, "waitid", [Int, Int, Ptr, Hex, Ptr], Ret::Int, typed!(kernel::process::waitid, i32, i32, UserPtr<abi::signal::SigInfo>, i32, UserPtr<kernel::rusage::Rusage>), Partial("rusage: CPU times and peak memory only")),
     entry!(PIDFD_OPEN, "pidfd_open", [Int, Hex], Ret::Int, typed!(kernel::process::pidfd_open, i32, u32), Full),
-    entry!(PIDFD_GETFD, "pidfd_getfd", [Fd, Int, Hex], Ret::Int, typed!(kernel::process::pidfd_getfd, i32, i32, u32), Partial("no ptrace permission check: any process of the sandbox may take another's fds")),
+    entry!(PIDFD_GETFD, "pidfd_getfd", [Fd, Int, Hex], Ret::Int, typed!(kernel::process::pidfd_getfd, i32, i32, u32), Full),
     entry!(PIDFD_SEND_SIGNAL, "pidfd_send_signal", [Fd, Signal, Ptr, Hex], Ret::Int, typed!(kernel::signal::pidfd_send_signal, i32, i32, UserPtr<abi::signal::SigInfo>, u32), Full),
     entry!(SIGNALFD, "signalfd", [Int, Ptr, Uint], Ret::Int, typed!(kernel::signal::signalfd, i32, UserPtr<u64>, usize), Full),
     entry!(SIGNALFD4, "signalfd4", [Int, Ptr, Uint, Hex], Ret::Int, typed!(kernel::signal::signalfd4, i32, UserPtr<u64>, usize, u32), Full),

@@ -16,6 +16,7 @@ static const char *errname(int e) {
     case ENOENT: return "ENOENT";
     case ESRCH: return "ESRCH";
     case EINTR: return "EINTR";
+    case EIO: return "EIO";
     case EBADF: return "EBADF";
     case EAGAIN: return "EAGAIN";
     case ENOMEM: return "ENOMEM";

@@ -98,6 +98,12 @@ pub struct SetAttr {
 /// Every method has the errno Linux gives an inode that does not support it.
 pub trait Inode: Send + Sync {
     fn stat(&self) -> Stat;
+    /// Whether `creds` may access the inode as `want` (MAY_* bits) asks:
+    /// generic_permission on its attributes, unless the filesystem has
+    /// rules of its own (Linux's inode_operations.permission).
+    fn permission(&self, creds: &FsCreds, want: u32) -> bool {
+        creds.may(&self.stat(), want)
+    }
     fn setattr(&self, attr: &SetAttr) -> Result<(), Errno>;
     fn lookup(&self, _name: &[u8]) -> Result<InodeRef, Errno> {
         Err(Errno::ENOTDIR)

@@ -94,11 +94,10 @@ impl Resolver<'_> {
     /// Walks `comps` from `cur`. A final symlink is followed if `follow`.
     fn walk(&self, mut cur: Path, mut comps: VecDeque<Vec<u8>>, follow: bool, links: &mut u32) -> Result<Path, Errno> {
         while let Some(c) = comps.pop_front() {
-            let st = cur.inode().stat();
             if file_type(&**cur.inode()) != FileType::Directory {
                 return Err(Errno::ENOTDIR);
             }
-            if !self.creds.may(&st, MAY_EXEC) {
+            if !cur.inode().permission(self.creds, MAY_EXEC) {
                 return Err(Errno::EACCES);
             }
             match &c[..] {
@@ -140,7 +139,7 @@ impl Resolver<'_> {
                 for t in components(&target).into_iter().rev() {
                     comps.push_front(t);
                 }
-                if target[0] == b'/' {
+                if target.first() == Some(&b'/') {
                     cur = self.jump_root(&cur)?;
                 }
                 continue;
@@ -165,7 +164,7 @@ impl Resolver<'_> {
         if path.is_empty() {
             return Err(Errno::ENOENT);
         }
-        let from = if path[0] == b'/' { self.start_absolute()? } else { start.clone() };
+        let from = if path.first() == Some(&b'/') { self.start_absolute()? } else { start.clone() };
         let trailing = path.ends_with(b"/");
         let mut links = 0;
         let p = self.walk(from, components(path), follow || trailing, &mut links)?;
@@ -180,7 +179,7 @@ impl Resolver<'_> {
         if path.is_empty() {
             return Err(Errno::ENOENT);
         }
-        let from = if path[0] == b'/' { self.start_absolute()? } else { start.clone() };
+        let from = if path.first() == Some(&b'/') { self.start_absolute()? } else { start.clone() };
         let mut comps = components(path);
         let trailing_slash = path.ends_with(b"/");
         let name = comps.pop_back().unwrap_or_default();

@@ -208,8 +208,7 @@ impl Node {
                     added.push(page);
                 }
                 Err(_) => {
-                    for p in added {
-                        let mo = d.pages.remove(&p).unwrap();
+                    for mo in added.iter().filter_map(|p| d.pages.remove(p)) {
                         self.fs.mf.free(mo, PAGE_SIZE);
                     }
                     return Err(Errno::ENOSPC);
@@ -234,8 +233,7 @@ impl Node {
         }
         let (first_whole, last_whole) = (off.div_ceil(PAGE_SIZE), end / PAGE_SIZE);
         let gone: Vec<u64> = d.pages.range(first_whole..last_whole.max(first_whole)).map(|(&p, _)| p).collect();
-        for p in gone {
-            let mo = d.pages.remove(&p).unwrap();
+        for mo in gone.iter().filter_map(|p| d.pages.remove(p)) {
             self.fs.mf.free(mo, PAGE_SIZE);
         }
         // The partial pages at either end are zeroed in place.
@@ -272,9 +270,7 @@ impl Node {
         if size < d.size {
             // Whole pages past the end go back; the tail of the last page is zeroed.
             let keep = size.div_ceil(PAGE_SIZE);
-            let gone: Vec<u64> = d.pages.range(keep..).map(|(&p, _)| p).collect();
-            for p in gone {
-                let mo = d.pages.remove(&p).unwrap();
+            for (_, mo) in d.pages.split_off(&keep) {
                 self.fs.mf.free(mo, PAGE_SIZE);
             }
             if !size.is_multiple_of(PAGE_SIZE) {
@@ -438,7 +434,7 @@ impl Inode for Node {
             (true, true) if !n.entries()?.lock().unwrap().is_empty() => return Err(Errno::ENOTEMPTY),
             _ => {}
         }
-        let n = e.remove(name).unwrap();
+        let n = e.remove(name).ok_or(Errno::ENOENT)?;
         drop(e);
         let mut m = n.meta.lock().unwrap();
         m.nlink = if dir { 0 } else { m.nlink.saturating_sub(1) };

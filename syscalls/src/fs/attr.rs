@@ -140,7 +140,7 @@ fn set_times(t: &Task, p: Path, times: Option<[Timespec; 2]>) -> SyscallResult {
     }
     if !is_owner(t, node) {
         let creds = t.fs_creds();
-        if explicit || !creds.may(&node.stat(), MAY_WRITE) {
+        if explicit || !node.permission(&creds, MAY_WRITE) {
             return Err(if explicit { Errno::EPERM } else { Errno::EACCES });
         }
     }

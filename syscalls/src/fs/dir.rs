@@ -67,7 +67,7 @@ fn set_cwd(t: &mut Task, p: Path) -> SyscallResult {
     if file_type(&**p.inode()) != FileType::Directory {
         return Err(Errno::ENOTDIR);
     }
-    if !t.fs_creds().may(&p.inode().stat(), MAY_EXEC) {
+    if !p.inode().permission(&t.fs_creds(), MAY_EXEC) {
         return Err(Errno::EACCES);
     }
     t.fs.set_cwd(p);

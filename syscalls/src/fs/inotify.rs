@@ -46,7 +46,7 @@ pub fn inotify_add_watch(t: &mut Task, fd: Fd, path: UserCStr, mask: u32) -> Sys
         return Err(Errno::ENOTDIR);
     }
     let st = p.inode().stat();
-    if !t.fs_creds().may(&st, MAY_READ) {
+    if !p.inode().permission(&t.fs_creds(), MAY_READ) {
         return Err(Errno::EACCES);
     }
     group.add_watch(&st, mask).map(|wd| wd as u64)

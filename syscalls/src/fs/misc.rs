@@ -107,7 +107,7 @@ fn mknod_at(t: &mut Task, dirfd: Fd, path: UserCStr, mode: u32, _dev: u64) -> Sy
         return Err(Errno::EEXIST);
     }
     let creds = t.fs_creds();
-    if !creds.may(&parent.dir.inode().stat(), MAY_WRITE | MAY_EXEC) {
+    if !parent.dir.inode().permission(&creds, MAY_WRITE | MAY_EXEC) {
         return Err(Errno::EACCES);
     }
     let ty = if matches!(node, NewNode::Fifo) { S_IFIFO } else { S_IFREG };
@@ -157,7 +157,7 @@ pub fn chroot(t: &mut Task, path: UserCStr) -> SyscallResult {
     if file_type(&**p.inode()) != FileType::Directory {
         return Err(Errno::ENOTDIR);
     }
-    if !t.fs_creds().may(&p.inode().stat(), MAY_EXEC) {
+    if !p.inode().permission(&t.fs_creds(), MAY_EXEC) {
         return Err(Errno::EACCES);
     }
     if !t.creds.capable(sentry::task::CAP_SYS_CHROOT) {

@@ -31,7 +31,7 @@ fn may_rename(t: &Task, from: &Parent, to: &Parent) -> Result<FsCreds, Errno> {
 
 /// May the caller add or remove names in `dir`?
 fn may_change(creds: &FsCreds, dir: &Path) -> Result<(), Errno> {
-    if creds.may(&dir.inode().stat(), MAY_WRITE | MAY_EXEC) {
+    if dir.inode().permission(creds, MAY_WRITE | MAY_EXEC) {
         Ok(())
     } else {
         Err(Errno::EACCES)
@@ -314,7 +314,7 @@ pub fn truncate(t: &mut Task, path: UserCStr, len: i64) -> SyscallResult {
         FileType::Regular => {}
         _ => return Err(Errno::EINVAL),
     }
-    if !t.fs_creds().may(&target.inode().stat(), MAY_WRITE) {
+    if !target.inode().permission(&t.fs_creds(), MAY_WRITE) {
         return Err(Errno::EACCES);
     }
     target.inode().setattr(&SetAttr { size: Some(len as u64), ..SetAttr::default() })?;

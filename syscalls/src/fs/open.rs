@@ -88,11 +88,11 @@ fn open_resolving(t: &mut Task, dirfd: Fd, path: UserCStr, flags: u32, mode: u32
     if p.is_empty() {
         return Err(Errno::ENOENT);
     }
-    if p[0] == b'/' && restrict & RESOLVE_BENEATH != 0 {
+    if p.first() == Some(&b'/') && restrict & RESOLVE_BENEATH != 0 {
         return Err(Errno::EXDEV);
     }
     let scoped = restrict & (RESOLVE_BENEATH | RESOLVE_IN_ROOT) != 0;
-    let start = if p[0] == b'/' && !scoped { t.fs.cwd() } else { start_dir(t, dirfd)? };
+    let start = if p.first() == Some(&b'/') && !scoped { t.fs.cwd() } else { start_dir(t, dirfd)? };
     // A scoped resolution treats its starting directory as the root.
     let root = if scoped { start.clone() } else { t.fs.root() };
     let resolver = Resolver { ns: &t.kernel.mounts, root: &root, creds: &creds, restrict };
@@ -103,7 +103,7 @@ fn open_resolving(t: &mut Task, dirfd: Fd, path: UserCStr, flags: u32, mode: u32
         if file_type(&**dir.inode()) != FileType::Directory {
             return Err(Errno::ENOTDIR);
         }
-        if !creds.may(&dir.inode().stat(), MAY_WRITE | MAY_EXEC) {
+        if !dir.inode().permission(&creds, MAY_WRITE | MAY_EXEC) {
             return Err(Errno::EACCES);
         }
         let attrs = NewAttrs { mode: S_IFREG | (mode & 0o7777 & !t.fs.umask()), uid: creds.uid, gid: creds.gid };
@@ -131,7 +131,7 @@ fn open_resolving(t: &mut Task, dirfd: Fd, path: UserCStr, flags: u32, mode: u32
                 }
             }
             Err(Errno::ENOENT) => {
-                if !creds.may(&parent.dir.inode().stat(), MAY_WRITE | MAY_EXEC) {
+                if !parent.dir.inode().permission(&creds, MAY_WRITE | MAY_EXEC) {
                     return Err(Errno::EACCES);
                 }
                 let attrs =
@@ -170,7 +170,7 @@ fn open_resolving(t: &mut Task, dirfd: Fd, path: UserCStr, flags: u32, mode: u32
         if want_write || flags & O_TRUNC != 0 {
             need |= MAY_WRITE;
         }
-        if !created && !creds.may(&st, need) {
+        if !created && !target.inode().permission(&creds, need) {
             return Err(Errno::EACCES);
         }
         let ops: Box<dyn FileOps> = if kind == FileType::Directory {

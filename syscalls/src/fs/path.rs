@@ -50,7 +50,7 @@ pub fn lookup(t: &Task, dirfd: Fd, path: UserCStr, how: LookupFlags) -> Result<P
     if p.is_empty() {
         return if how.empty_path { fd_path(t, dirfd) } else { Err(Errno::ENOENT) };
     }
-    let start = if p[0] == b'/' { t.fs.cwd() } else { start_dir(t, dirfd)? };
+    let start = if p.first() == Some(&b'/') { t.fs.cwd() } else { start_dir(t, dirfd)? };
     let (creds, root) = (t.fs_creds(), t.fs.root());
     t.resolver(&root, &creds).resolve(&start, &p, how.follow)
 }
@@ -61,7 +61,7 @@ pub fn lookup_parent(t: &Task, dirfd: Fd, path: UserCStr) -> Result<Parent, Errn
     if p.is_empty() {
         return Err(Errno::ENOENT);
     }
-    let start = if p[0] == b'/' { t.fs.cwd() } else { start_dir(t, dirfd)? };
+    let start = if p.first() == Some(&b'/') { t.fs.cwd() } else { start_dir(t, dirfd)? };
     let (creds, root) = (t.fs_creds(), t.fs.root());
     t.resolver(&root, &creds).resolve_parent(&start, &p)
 }

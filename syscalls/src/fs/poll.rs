@@ -217,7 +217,7 @@ pub fn select(
     let ms = match timeout.read_opt(t)? {
         None => None,
         Some(tv) if tv.tv_sec < 0 || tv.tv_usec < 0 => return Err(Errno::EINVAL),
-        Some(tv) => Some(tv.tv_sec.saturating_mul(1000).saturating_add((tv.tv_usec + 999) / 1000)),
+        Some(tv) => Some(tv.tv_sec.saturating_mul(1000).saturating_add(tv.tv_usec.saturating_add(999) / 1000)),
     };
     let n = do_select(t, nfds, [r, w, e], ms)?;
     // Linux leaves the time not slept in the timeval; no wait is cut short

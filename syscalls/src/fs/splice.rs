@@ -273,7 +273,9 @@ pub fn copy_file_range(
     }
     // Shortened to the end of the source.
     let len = if start_in >= si.st_size { 0 } else { len.min(si.st_size - start_in) };
-    if (si.st_dev, si.st_ino) == (so.st_dev, so.st_ino) && start_out + len > start_in && start_out < start_in + len {
+    let overlap = |a: i64, b: i64| (a as i128) + (len as i128) > b as i128;
+    if (si.st_dev, si.st_ino) == (so.st_dev, so.st_ino) && overlap(start_out, start_in) && overlap(start_in, start_out)
+    {
         return Err(Errno::EINVAL);
     }
     if len == 0 {

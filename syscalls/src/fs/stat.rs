@@ -59,7 +59,7 @@ fn access_at(t: &mut Task, dirfd: Fd, path: UserCStr, mode: u32, flags: u32) -> 
             want |= may;
         }
     }
-    if want != 0 && !creds.may(&target.inode().stat(), want) {
+    if want != 0 && !target.inode().permission(&creds, want) {
         return Err(Errno::EACCES);
     }
     Ok(0)

@@ -73,8 +73,7 @@ fn set_uids(t: &mut Task, r: u32, e: u32, s: u32, saved_follows: bool) -> Syscal
     }
     new.fsuid = new.euid;
     fix_caps(&old, &mut new, t.keepcaps);
-    t.creds = new;
-    t.publish_creds();
+    t.commit_creds(new);
     Ok(0)
 }
 
@@ -98,8 +97,7 @@ fn set_gids(t: &mut Task, r: u32, e: u32, s: u32, saved_follows: bool) -> Syscal
         new.sgid = new.egid;
     }
     new.fsgid = new.egid;
-    t.creds = new;
-    t.publish_creds();
+    t.commit_creds(new);
     Ok(0)
 }
 
@@ -169,9 +167,10 @@ pub fn setfsuid(t: &mut Task, uid: u32) -> SyscallResult {
     let c = &t.creds;
     let old = c.fsuid;
     if uid != KEEP && (c.capable(CAP_SETUID) || [c.uid, c.euid, c.suid, c.fsuid].contains(&uid)) {
-        t.creds.fsuid = uid;
-        fix_fs_caps(old, &mut t.creds);
-        t.publish_creds();
+        let mut new = c.clone();
+        new.fsuid = uid;
+        fix_fs_caps(old, &mut new);
+        t.commit_creds(new);
     }
     Ok(old as u64)
 }
@@ -180,8 +179,8 @@ pub fn setfsgid(t: &mut Task, gid: u32) -> SyscallResult {
     let c = &t.creds;
     let old = c.fsgid;
     if gid != KEEP && (c.capable(CAP_SETGID) || [c.gid, c.egid, c.sgid, c.fsgid].contains(&gid)) {
-        t.creds.fsgid = gid;
-        t.publish_creds();
+        let new = Credentials { fsgid: gid, ..c.clone() };
+        t.commit_creds(new);
     }
     Ok(old as u64)
 }
@@ -211,8 +210,8 @@ pub fn setgroups(t: &mut Task, size: i32, list: u64) -> SyscallResult {
     let mut groups = vec![0u32; size as usize];
     t.mm.copy_in(list, groups.as_mut_bytes())?;
     groups.sort_unstable();
-    t.creds.groups = Arc::from(groups);
-    t.publish_creds();
+    let new = Credentials { groups: Arc::from(groups), ..t.creds.clone() };
+    t.commit_creds(new);
     Ok(0)
 }
 
@@ -298,9 +297,7 @@ pub fn capset(t: &mut Task, hdr: UserPtr<CapHeader>, data: u64) -> SyscallResult
     {
         return Err(Errno::EPERM);
     }
-    t.creds.cap_effective = eff;
-    t.creds.cap_permitted = perm;
-    t.creds.cap_inheritable = inh;
-    t.publish_creds();
+    let new = Credentials { cap_effective: eff, cap_permitted: perm, cap_inheritable: inh, ..t.creds.clone() };
+    t.commit_creds(new);
     Ok(0)
 }

@@ -50,7 +50,7 @@ fn deadline(t: &Task, timeout: UserPtr<Timespec>, absolute: bool, realtime: bool
     if !absolute {
         return Ok(Instant::now().checked_add(want));
     }
-    let now = super::time::host_now(if realtime { CLOCK_REALTIME } else { CLOCK_MONOTONIC });
+    let now = super::time::host_now(if realtime { CLOCK_REALTIME } else { CLOCK_MONOTONIC })?;
     let now = Duration::new(now.tv_sec as u64, now.tv_nsec as u32);
     Ok(Instant::now().checked_add(want.saturating_sub(now)))
 }

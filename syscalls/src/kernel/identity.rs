@@ -13,10 +13,10 @@ pub fn gettid(t: &mut Task) -> SyscallResult {
     Ok(t.tid as u64)
 }
 pub fn getppid(t: &mut Task) -> SyscallResult {
-    Ok(t.tasks().process(t.tgid).unwrap().parent as u64)
+    Ok(t.tasks().current_process(t).parent as u64)
 }
 pub fn getpgrp(t: &mut Task) -> SyscallResult {
-    Ok(t.tasks().process(t.tgid).unwrap().pgid as u64)
+    Ok(t.tasks().current_process(t).pgid as u64)
 }
 
 /// The process `pid` names (0: the caller), alive or a zombie.
@@ -48,7 +48,7 @@ pub fn setpgid(t: &mut Task, pid: i32, pgid: i32) -> SyscallResult {
         return Err(Errno::EINVAL);
     }
     let target = ts.process_of(pid).filter(|p| p.tgid == pid).ok_or(Errno::ESRCH)?;
-    let my_sid = ts.process(me).unwrap().sid;
+    let my_sid = ts.current_process(t).sid;
     if target.tgid != me {
         if target.parent != me {
             return Err(Errno::ESRCH);
@@ -66,7 +66,7 @@ pub fn setpgid(t: &mut Task, pid: i32, pgid: i32) -> SyscallResult {
     if pgid != pid && !ts.processes.values().any(|p| p.pgid == pgid && p.sid == my_sid && !p.threads.is_empty()) {
         return Err(Errno::EPERM);
     }
-    ts.process_mut(pid).unwrap().pgid = pgid;
+    ts.process_mut(pid).ok_or(Errno::ESRCH)?.pgid = pgid;
     Ok(0)
 }
 
@@ -78,7 +78,7 @@ pub fn setsid(t: &mut Task) -> SyscallResult {
     if ts.processes.values().any(|p| p.pgid == me) {
         return Err(Errno::EPERM);
     }
-    let p = ts.process_mut(me).unwrap();
+    let p = ts.current_process_mut(t);
     p.pgid = me;
     p.sid = me;
     Ok(me as u64)

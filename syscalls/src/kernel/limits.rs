@@ -48,7 +48,7 @@ pub fn prlimit64(t: &mut Task, pid: i32, resource: u32, new: UserPtr<Rlimit>, ol
     } else {
         let ts = t.tasks();
         let p = ts.process_of(pid).filter(|p| !p.threads.is_empty()).ok_or(Errno::ESRCH)?;
-        let target = &ts.threads[&p.threads[0]].view.creds;
+        let target = &p.threads.first().and_then(|tid| ts.threads.get(tid)).ok_or(Errno::ESRCH)?.view.creds;
         let c = &t.creds;
         let same = [target.uid, target.euid, target.suid].iter().all(|&u| u == c.uid)
             && [target.gid, target.egid, target.sgid].iter().all(|&g| g == c.gid);

@@ -28,19 +28,19 @@ pub fn prctl(t: &mut Task, option: i32, a2: u64, a3: u64, a4: u64, a5: u64) -> S
             if a2 > abi::signal::SIGRTMAX as u64 {
                 return Err(Errno::EINVAL);
             }
-            t.tasks().process_mut(t.tgid).unwrap().pdeathsig = a2 as i32;
+            t.tasks().current_process_mut(t).pdeathsig = a2 as i32;
             Ok(0)
         }
         PR_GET_PDEATHSIG => {
-            let sig = t.tasks().process(t.tgid).unwrap().pdeathsig;
+            let sig = t.tasks().current_process(t).pdeathsig;
             t.mm.write_obj(a2, &sig).map(|_| 0)
         }
-        PR_GET_DUMPABLE => Ok(t.tasks().process(t.tgid).unwrap().dumpable as u64),
+        PR_GET_DUMPABLE => Ok(t.tasks().current_process(t).dumpable as u64),
         PR_SET_DUMPABLE => {
             if a2 > 1 {
                 return Err(Errno::EINVAL);
             }
-            t.tasks().process_mut(t.tgid).unwrap().dumpable = a2 == 1;
+            t.tasks().current_process_mut(t).dumpable = a2 == 1;
             Ok(0)
         }
         PR_GET_KEEPCAPS => Ok(t.keepcaps as u64),
@@ -83,11 +83,11 @@ pub fn prctl(t: &mut Task, option: i32, a2: u64, a3: u64, a4: u64, a5: u64) -> S
             Ok(0)
         }
         PR_SET_CHILD_SUBREAPER => {
-            t.tasks().process_mut(t.tgid).unwrap().subreaper = a2 != 0;
+            t.tasks().current_process_mut(t).subreaper = a2 != 0;
             Ok(0)
         }
         PR_GET_CHILD_SUBREAPER => {
-            let on = t.tasks().process(t.tgid).unwrap().subreaper as i32;
+            let on = t.tasks().current_process(t).subreaper as i32;
             t.mm.write_obj(a2, &on).map(|_| 0)
         }
         PR_SET_NO_NEW_PRIVS => {

@@ -14,7 +14,7 @@ use abi::signal::*;
 use abi::Errno;
 use sentry::eventfiles::PidFd;
 use sentry::kernel::{ExecRequest, TaskBuilder};
-use sentry::process::{ExitStatus, JobReport, Life, Process};
+use sentry::process::{ExitStatus, JobReport, Life, Process, PtraceMode};
 use sentry::task::VforkDone;
 use sentry::{SyscallResult, Task};
 
@@ -111,7 +111,7 @@ pub fn clone3(t: &mut Task, uargs: u64, size: usize) -> SyscallResult {
         return Err(Errno::E2BIG);
     }
     buf.resize(known, 0);
-    let a: CloneArgs3 = zerocopy::FromBytes::read_from_bytes(&buf[..]).unwrap();
+    let a: CloneArgs3 = zerocopy::FromBytes::read_from_bytes(&buf[..]).map_err(|_| Errno::EINVAL)?;
     if a.exit_signal > SIGRTMAX as u64 || a.set_tid != 0 || a.set_tid_size != 0 {
         return Err(Errno::EINVAL);
     }
@@ -215,7 +215,8 @@ fn do_clone(t: &mut Task, a: CloneArgs) -> SyscallResult {
         })?;
         (t.mm.clone(), Some(token))
     } else {
-        let aspace = thread.aspace.clone().expect("asked for an address space");
+        // new_thread made one, as asked.
+        let aspace = thread.aspace.clone().ok_or(Errno::EAGAIN)?;
         (Arc::new(t.mm.fork(aspace)?), None)
     };
     let tgid = if f & CLONE_THREAD != 0 { t.tgid } else { tid };
@@ -267,13 +268,13 @@ fn do_clone(t: &mut Task, a: CloneArgs) -> SyscallResult {
         move |mut context: Box<dyn sentry::platform::Context>| {
             if let Some(token) = vm_token {
                 if let Err(e) = mm.address_space().adopt_thread(token) {
-                    // The task never runs: it leaves at once, killed.
-                    eprintln!("rvisor: cannot start a thread: {e}");
-                    kernel.tasks.lock().unwrap().exit_thread(tid, ExitStatus::Signaled { sig: SIGKILL, core: false });
-                    return None;
+                    return never_runs(&kernel, tid, vfork.as_deref(), &format!("cannot start a thread: {e}"));
                 }
             }
-            context.set_fp_state(&fp).ok()?;
+            if let Err(e) = context.set_fp_state(&fp) {
+                mm.address_space().release_thread();
+                return never_runs(&kernel, tid, vfork.as_deref(), &format!("cannot start a task: {e}"));
+            }
             if f & CLONE_CHILD_SETTID != 0 {
                 // In the child's memory, by the child's thread (its address
                 // space answers only to it). A bad address is ignored, as in Linux.
@@ -308,11 +309,11 @@ fn do_clone(t: &mut Task, a: CloneArgs) -> SyscallResult {
             })
         }
     };
-    let mask = t.tasks().threads[&t.tid].mask;
+    let mask = t.mask();
     let entry = sentry::process::Thread { tgid, handle, mask, pending: Default::default(), waiting_for: 0, view };
     if f & CLONE_THREAD != 0 {
         let mut ts = t.tasks();
-        let p = ts.process_mut(t.tgid).unwrap();
+        let p = ts.current_process_mut(t);
         p.threads.push(tid);
         // A group exit or an execve already under way takes the new thread too.
         if !p.alive() {
@@ -325,12 +326,15 @@ fn do_clone(t: &mut Task, a: CloneArgs) -> SyscallResult {
         ts.threads.insert(tid, entry);
     } else {
         let mut ts = t.tasks();
-        let me = ts.process(t.tgid).unwrap();
+        let me = ts.current_process(t);
         let parent = if f & CLONE_PARENT != 0 { me.parent } else { t.tgid };
         let (pgid, sid) = (me.pgid, me.sid);
         let (nice, policy, prio) = (me.nice, me.sched_policy, me.sched_priority);
+        let dumpable = me.dumpable;
         let mut p = Process::new(tid, parent, pgid, sid, handlers, process_limits);
         p.exit_signal = a.exit_signal as i32;
+        // The child's memory is a copy of the parent's, and keeps its flag.
+        p.dumpable = dumpable;
         (p.nice, p.sched_policy, p.sched_priority) = (nice, policy, prio);
         p.threads.push(tid);
         ts.processes.insert(tid, p);
@@ -356,6 +360,18 @@ fn do_clone(t: &mut Task, a: CloneArgs) -> SyscallResult {
         }
     }
     Ok(tid as u64)
+}
+
+/// A new task that cannot start after all (its host thread could not take
+/// over the address space or the FP state): it leaves at once, as if killed,
+/// and a vfork parent stops waiting for it.
+fn never_runs(kernel: &sentry::Kernel, tid: i32, vfork: Option<&VforkDone>, why: &str) -> Option<Task> {
+    eprintln!("rvisor: {why}");
+    kernel.tasks.lock().unwrap().exit_thread(tid, ExitStatus::Signaled { sig: SIGKILL, core: false });
+    if let Some(v) = vfork {
+        v.release();
+    }
+    None
 }
 
 // ---- exec ----
@@ -427,6 +443,9 @@ fn do_execveat(t: &mut Task, dirfd: Fd, path: UserCStr, argv: u64, envp: u64, fl
         [format!("/dev/fd/{}/", dirfd.0).as_bytes(), &name].concat()
     };
     let creds = t.fs_creds();
+    // Linux's would_dump: a program the caller may not read leaves the
+    // process not dumpable.
+    let readable = target.inode().permission(&creds, vfs::inode::MAY_READ);
     let exe = sentry::exec::open_executable(target, &creds, execfn).map_err(|e| e.errno)?;
     let relative_to_fd = dirfd.0 != AT_FDCWD && name.first() != Some(&b'/');
     let path_inaccessible = relative_to_fd && t.fds.get(dirfd.0).is_ok_and(|e| e.cloexec);
@@ -476,10 +495,13 @@ fn do_execveat(t: &mut Task, dirfd: Fd, path: UserCStr, argv: u64, envp: u64, fl
     {
         let mut ts = t.tasks();
         let view = t.view();
-        ts.threads.get_mut(&t.tid).unwrap().view = view;
-        let p = ts.process_mut(t.tgid).unwrap();
+        ts.current_thread_mut(t).view = view;
+        let p = ts.current_process_mut(t);
         p.handlers = t.handlers.clone();
         p.did_exec = true;
+        // The new memory is dumpable unless the ids differ (a set-id
+        // program; suid_dumpable 0) or the program was unreadable.
+        p.dumpable = readable && t.creds.euid == t.creds.uid && t.creds.egid == t.creds.gid;
         // POSIX timers do not survive exec (interval timers do).
         p.posix_timers.clear();
     }
@@ -526,13 +548,12 @@ fn wait_child(t: &Task, which: Which, options: i32) -> Result<Option<ChildEvent>
     let kernel = t.kernel.clone();
     let mut ts = kernel.tasks.lock().unwrap();
     loop {
-        let me = ts.process(t.tgid).unwrap();
+        let me = ts.current_process(t);
         let kids: Vec<i32> = me
             .children
             .iter()
-            .copied()
-            .filter(|c| {
-                let p = &ts.processes[c];
+            .filter_map(|c| ts.process(*c))
+            .filter(|p| {
                 let selected = match which {
                     Which::Any => true,
                     Which::Pid(pid) => p.tgid == pid,
@@ -543,13 +564,14 @@ fn wait_child(t: &Task, which: Which, options: i32) -> Result<Option<ChildEvent>
                 let clone_child = p.exit_signal != SIGCHLD;
                 selected && (options & WALL != 0 || clone_child == (options & WCLONE != 0))
             })
+            .map(|p| p.tgid)
             .collect();
         if kids.is_empty() {
             return Err(Errno::ECHILD);
         }
         let keep = options & WNOWAIT != 0;
         for k in kids {
-            let p = ts.process_mut(k).unwrap();
+            let Some(p) = ts.process(k) else { continue };
             if let (Life::Zombie(st), true) = (p.life, options & WEXITED != 0) {
                 let (code, si_status) = st.child_code();
                 let mut usage = p.usage;
@@ -560,7 +582,7 @@ fn wait_child(t: &Task, which: Which, options: i32) -> Result<Option<ChildEvent>
                 return Ok(Some(ChildEvent { pid: k, status: st.wait_status(), code, si_status, usage }));
             }
             let usage = ts.process_usage(k);
-            let p = ts.process_mut(k).unwrap();
+            let Some(p) = ts.process_mut(k) else { continue };
             match p.job_report {
                 Some(JobReport::Stopped(sig)) if options & WUNTRACED != 0 => {
                     if !keep {
@@ -582,7 +604,7 @@ fn wait_child(t: &Task, which: Which, options: i32) -> Result<Option<ChildEvent>
         if options & WNOHANG != 0 {
             return Ok(None);
         }
-        let events = ts.process(t.tgid).unwrap().child_events.clone();
+        let events = ts.current_process(t).child_events.clone();
         ts = events.sleep(&kernel.tasks, ts)?;
     }
 }
@@ -594,7 +616,7 @@ pub fn wait4(t: &mut Task, pid: i32, status: UserPtr<i32>, options: i32, rusage:
     let which = match pid {
         i32::MIN => return Err(Errno::ESRCH),
         -1 => Which::Any,
-        0 => Which::Pgid(t.tasks().process(t.tgid).unwrap().pgid),
+        0 => Which::Pgid(t.tasks().current_process(t).pgid),
         p if p < 0 => Which::Pgid(-p),
         p => Which::Pid(p),
     };
@@ -624,7 +646,7 @@ pub fn waitid(
     let which = match idtype {
         P_ALL => Which::Any,
         P_PID if id > 0 => Which::Pid(id),
-        P_PGID if id == 0 => Which::Pgid(t.tasks().process(t.tgid).unwrap().pgid),
+        P_PGID if id == 0 => Which::Pgid(t.tasks().current_process(t).pgid),
         P_PGID if id > 0 => Which::Pgid(id),
         P_PIDFD => Which::Pid(pidfd_pid(t, id)?),
         _ => return Err(Errno::EINVAL),
@@ -683,16 +705,19 @@ pub fn pidfd_open(t: &mut Task, pid: i32, flags: u32) -> SyscallResult {
     install_pidfd(t, pid, flags).map(|fd| fd as u64)
 }
 
-/// pidfd_getfd: a copy of fd `target` of the pidfd's process (close-on-exec).
+/// pidfd_getfd: a copy of fd `target` of the pidfd's process (close-on-exec),
+/// if the caller may ptrace-attach to it (EPERM otherwise).
 pub fn pidfd_getfd(t: &mut Task, pidfd: i32, target: i32, flags: u32) -> SyscallResult {
     if flags != 0 {
         return Err(Errno::EINVAL);
     }
     let pid = pidfd_pid(t, pidfd)?;
     let fds = {
+        // The task the pid names: the process's leader, while it lives.
         let ts = t.tasks();
-        let p = ts.process(pid).filter(|p| !p.threads.is_empty()).ok_or(Errno::ESRCH)?;
-        ts.threads[&p.threads[0]].view.fds.clone()
+        let leader = ts.threads.get(&pid).ok_or(Errno::ESRCH)?;
+        ts.ptrace_may_access(&t.creds, t.tgid, pid, PtraceMode::AttachRealCreds)?;
+        leader.view.fds.clone()
     };
     let file = fds.file(target)?;
     let entry = sentry::fdtable::FdEntry { file, cloexec: true };

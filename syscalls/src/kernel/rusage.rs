@@ -37,10 +37,10 @@ pub fn getrusage(t: &mut Task, who: i32, out: UserPtr<Rusage>) -> SyscallResult 
         let ts = t.tasks();
         match who {
             RUSAGE_SELF => ts.process_usage(t.tgid),
-            RUSAGE_CHILDREN => ts.process(t.tgid).unwrap().children_usage,
+            RUSAGE_CHILDREN => ts.current_process(t).children_usage,
             RUSAGE_THREAD => Usage {
                 user: t.handle.cpu_time(false),
-                system: sentry::process::host_thread_cpu(t.handle.host_tid),
+                system: sentry::host::thread_cpu_time(t.handle.host_tid),
                 maxrss_kb: t.mm.resident_bytes() / 1024,
             },
             _ => return Err(Errno::EINVAL),
@@ -70,13 +70,11 @@ pub struct Tms {
 pub fn times(t: &mut Task, buf: UserPtr<Tms>) -> SyscallResult {
     let (me, kids) = {
         let ts = t.tasks();
-        (ts.process_usage(t.tgid), ts.process(t.tgid).unwrap().children_usage)
+        (ts.process_usage(t.tgid), ts.current_process(t).children_usage)
     };
     let tms =
         Tms { utime: ticks(me.user), stime: ticks(me.system), cutime: ticks(kids.user), cstime: ticks(kids.system) };
     buf.write_opt(t, &tms)?;
-    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: clock_gettime writes one timespec.
-    unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut now) };
+    let now = sentry::host::clock_gettime(abi::consts::CLOCK_BOOTTIME)?;
     Ok(ticks(Duration::new(now.tv_sec as u64, now.tv_nsec as u32)))
 }

@@ -4,6 +4,7 @@
 
 use abi::Errno;
 use sentry::mm::Access;
+use sentry::process::{Process, Tasks};
 use sentry::{SyscallResult, Task};
 
 use crate::args::{UserBuf, UserPtr};
@@ -59,29 +60,27 @@ pub fn sched_get_priority_min(_t: &mut Task, policy: i32) -> SyscallResult {
     priority_range(policy).map(|r| r.0 as u64)
 }
 
-/// The process that thread or process `pid` (0: the caller) belongs to.
-fn target(t: &Task, pid: i32) -> Result<i32, Errno> {
+/// The live process that thread or process `pid` (0: the caller) belongs
+/// to. The caller keeps `ts` locked for as long as it uses the answer: a
+/// process found here may be reaped as soon as the lock is let go.
+fn target<'a>(t: &Task, ts: &'a Tasks, pid: i32) -> Result<&'a Process, Errno> {
     if pid < 0 {
         return Err(Errno::EINVAL);
     }
-    if pid == 0 {
-        return Ok(t.tgid);
-    }
-    let ts = t.tasks();
-    ts.process_of(pid).filter(|p| !p.threads.is_empty()).map(|p| p.tgid).ok_or(Errno::ESRCH)
+    let pid = if pid == 0 { t.tgid } else { pid };
+    ts.process_of(pid).filter(|p| !p.threads.is_empty()).ok_or(Errno::ESRCH)
 }
 
 pub fn sched_getscheduler(t: &mut Task, pid: i32) -> SyscallResult {
-    let tgid = target(t, pid)?;
-    Ok(t.tasks().process(tgid).unwrap().sched_policy as u64)
+    let ts = t.tasks();
+    Ok(target(t, &ts, pid)?.sched_policy as u64)
 }
 
 pub fn sched_getparam(t: &mut Task, pid: i32, param: UserPtr<i32>) -> SyscallResult {
     if param.is_null() {
         return Err(Errno::EINVAL);
     }
-    let tgid = target(t, pid)?;
-    let prio = t.tasks().process(tgid).unwrap().sched_priority;
+    let prio = target(t, &t.tasks(), pid)?.sched_priority;
     param.write(t, &prio).map(|_| 0)
 }
 
@@ -90,10 +89,11 @@ fn set_scheduler(t: &mut Task, pid: i32, policy: Option<i32>, param: UserPtr<i32
         return Err(Errno::EINVAL);
     }
     let prio = param.read(t)?;
-    let tgid = target(t, pid)?;
+    let mut ts = t.tasks();
+    let p = target(t, &ts, pid)?;
     let policy = match policy {
         Some(p) => p & !SCHED_RESET_ON_FORK,
-        None => t.tasks().process(tgid).unwrap().sched_policy,
+        None => p.sched_policy,
     };
     let (min, max) = priority_range(policy)?;
     if policy == SCHED_DEADLINE || prio < min || prio > max {
@@ -102,8 +102,8 @@ fn set_scheduler(t: &mut Task, pid: i32, policy: Option<i32>, param: UserPtr<i32
     if (policy == SCHED_FIFO || policy == SCHED_RR) && t.creds.euid != 0 {
         return Err(Errno::EPERM);
     }
-    let mut ts = t.tasks();
-    let p = ts.process_mut(tgid).unwrap();
+    let tgid = p.tgid;
+    let p = ts.process_mut(tgid).ok_or(Errno::ESRCH)?;
     (p.sched_policy, p.sched_priority) = (policy, prio);
     Ok(0)
 }
@@ -118,8 +118,7 @@ pub fn sched_setparam(t: &mut Task, pid: i32, param: UserPtr<i32>) -> SyscallRes
 
 /// The round-robin quantum Linux reports (its default sched_rr_timeslice, 100 ms).
 pub fn sched_rr_get_interval(t: &mut Task, pid: i32, ts: UserPtr<abi::structs::Timespec>) -> SyscallResult {
-    let tgid = target(t, pid)?;
-    let rr = t.tasks().process(tgid).unwrap().sched_policy == SCHED_RR;
+    let rr = target(t, &t.tasks(), pid)?.sched_policy == SCHED_RR;
     let v = abi::structs::Timespec { tv_sec: 0, tv_nsec: if rr { 100_000_000 } else { 0 } };
     ts.write(t, &v).map(|_| 0)
 }
@@ -128,17 +127,17 @@ const PRIO_PROCESS: i32 = 0;
 const PRIO_PGRP: i32 = 1;
 const PRIO_USER: i32 = 2;
 
-/// The processes `which` and `who` name for get/setpriority.
-fn priority_targets(t: &Task, which: i32, who: i32) -> Result<Vec<i32>, Errno> {
-    let ts = t.tasks();
-    let live = |p: &&sentry::process::Process| !p.threads.is_empty();
+/// The processes `which` and `who` name for get/setpriority; the caller
+/// keeps `ts` locked while it uses them.
+fn priority_targets(t: &Task, ts: &Tasks, which: i32, who: i32) -> Result<Vec<i32>, Errno> {
+    let live = |p: &&Process| !p.threads.is_empty();
     let v: Vec<i32> = match which {
         PRIO_PROCESS => {
             let pid = if who == 0 { t.tgid } else { who };
             ts.process_of(pid).filter(live).map(|p| p.tgid).into_iter().collect()
         }
         PRIO_PGRP => {
-            let pgid = if who == 0 { ts.process(t.tgid).unwrap().pgid } else { who };
+            let pgid = if who == 0 { ts.current_process(t).pgid } else { who };
             ts.group_members(pgid)
         }
         // Every process of the sandbox runs as the same user, unless it
@@ -158,18 +157,17 @@ fn priority_targets(t: &Task, which: i32, who: i32) -> Result<Vec<i32>, Errno> {
 
 /// getpriority: the best (lowest) nice value among the targets, as 20 - nice.
 pub fn getpriority(t: &mut Task, which: i32, who: i32) -> SyscallResult {
-    let targets = priority_targets(t, which, who)?;
     let ts = t.tasks();
+    let targets = priority_targets(t, &ts, which, who)?;
     let nice = targets.iter().filter_map(|p| ts.process(*p)).map(|p| p.nice).min().unwrap_or(0);
     Ok((20 - nice) as u64)
 }
 
 pub fn setpriority(t: &mut Task, which: i32, who: i32, prio: i32) -> SyscallResult {
-    let targets = priority_targets(t, which, who)?;
     let nice = prio.clamp(-20, 19);
     let mut ts = t.tasks();
-    for p in targets {
-        let p = ts.process_mut(p).unwrap();
+    for p in priority_targets(t, &ts, which, who)? {
+        let Some(p) = ts.process_mut(p) else { continue };
         // Lowering the nice value takes CAP_SYS_NICE.
         if nice < p.nice && t.creds.euid != 0 {
             return Err(Errno::EACCES);
@@ -181,8 +179,7 @@ pub fn setpriority(t: &mut Task, which: i32, who: i32, prio: i32) -> SyscallResu
 
 /// getcpu: the CPU the task's host thread runs on (it stays on one), node 0.
 pub fn getcpu(t: &mut Task, cpu: UserPtr<u32>, node: UserPtr<u32>, _cache: u64) -> SyscallResult {
-    // SAFETY: sched_getcpu only reads the CPU number.
-    let c = unsafe { libc::sched_getcpu() }.max(0) as u32;
+    let c = sentry::host::current_cpu();
     cpu.write_opt(t, &c)?;
     node.write_opt(t, &0).map(|_| 0)
 }

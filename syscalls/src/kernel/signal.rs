@@ -52,12 +52,7 @@ pub fn rt_sigaction(
         let ignores = n.handler == SIG_IGN
             || (n.handler == SIG_DFL && sentry::signal::default_action(sig) == sentry::signal::DefaultAction::Ignore);
         if ignores {
-            let bit = SigSet::bit(sig);
-            let p = ts.process_mut(t.tgid).unwrap();
-            p.pending.discard(bit);
-            for tid in p.threads.clone() {
-                ts.threads.get_mut(&tid).unwrap().pending.discard(bit);
-            }
+            ts.discard_everywhere(t.tgid, SigSet::bit(sig));
         }
     }
     drop(ts);
@@ -91,7 +86,7 @@ pub fn rt_sigprocmask(
 /// Pending signals of the thread and its process.
 fn pending(t: &Task) -> u64 {
     let ts = t.tasks();
-    ts.threads[&t.tid].pending.set | ts.process(t.tgid).unwrap().pending.set
+    ts.current_thread(t).pending.set | ts.current_process(t).pending.set
 }
 
 pub fn rt_sigpending(t: &mut Task, set: UserPtr<u64>, sigsetsize: usize) -> SyscallResult {
@@ -161,13 +156,13 @@ pub fn rt_sigtimedwait(
     };
     // While it waits, the thread takes the wanted signals even though it
     // blocks them (Linux's real_blocked).
-    t.tasks().threads.get_mut(&t.tid).unwrap().waiting_for = want;
+    t.tasks().current_thread_mut(t).waiting_for = want;
     let r = loop {
         let got = {
             let mut ts = t.tasks();
-            let got = match ts.threads.get_mut(&t.tid).unwrap().pending.take(!want) {
+            let got = match ts.current_thread_mut(t).pending.take(!want) {
                 Some(i) => Some(i),
-                None => ts.process_mut(t.tgid).unwrap().pending.take(!want),
+                None => ts.current_process_mut(t).pending.take(!want),
             };
             got.map(|mut i| {
                 ts.timer_signal_delivered(t.tgid, &mut i);
@@ -194,7 +189,7 @@ pub fn rt_sigtimedwait(
             t.handle.waiter.clear_interrupt();
         }
     };
-    t.tasks().threads.get_mut(&t.tid).unwrap().waiting_for = 0;
+    t.tasks().current_thread_mut(t).waiting_for = 0;
     let i = r?;
     info.write_opt(t, &i)?;
     Ok(i.signo as u64)
@@ -269,7 +264,7 @@ fn send_to_pid(t: &mut Task, pid: i32, info: SigInfo) -> SyscallResult {
             vec![p.tgid]
         }
         0 => {
-            let pgid = ts.process(t.tgid).unwrap().pgid;
+            let pgid = ts.current_process(t).pgid;
             ts.group_members(pgid)
         }
         -1 => ts

@@ -5,9 +5,7 @@ use sentry::{SyscallResult, Task};
 /// `struct sysinfo` (112 bytes): uptime from the boot clock, no load, the
 /// host's memory as of boot, and the sandbox's task count.
 pub fn sysinfo(t: &mut Task, buf: u64) -> SyscallResult {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: clock_gettime writes one timespec.
-    unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
+    let ts = sentry::host::clock_gettime(abi::consts::CLOCK_BOOTTIME)?;
     let host = &t.kernel.host;
     let procs = t.kernel.tasks.lock().unwrap().threads.len() as u16;
     let mut b = [0u8; 112];

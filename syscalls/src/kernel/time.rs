@@ -24,21 +24,22 @@ fn host_clock(id: i32) -> bool {
     )
 }
 
-pub(crate) fn host_now(id: i32) -> Timespec {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // The alarm clocks read as their base clocks, and the coarse clocks as
-    // the precise ones, as the vDSO reads them (`sentry::vdso`; gVisor does
-    // the same): a coarse reading is then never behind a precise one, by
-    // either path.
-    let id = match id {
+/// The host clock that sandbox clock `id` reads. The alarm clocks read as
+/// their base clocks, and the coarse clocks as the precise ones, as the vDSO
+/// reads them (`sentry::vdso`; gVisor does the same): a coarse reading is
+/// then never behind a precise one, by either path.
+fn host_id(id: i32) -> i32 {
+    match id {
         CLOCK_REALTIME_ALARM | CLOCK_REALTIME_COARSE => CLOCK_REALTIME,
         CLOCK_BOOTTIME_ALARM => CLOCK_BOOTTIME,
         CLOCK_MONOTONIC_COARSE => CLOCK_MONOTONIC,
         other => other,
-    };
-    // SAFETY: clock_gettime writes one timespec; `id` is a valid host clock.
-    unsafe { libc::clock_gettime(id, &mut ts) };
-    Timespec { tv_sec: ts.tv_sec, tv_nsec: ts.tv_nsec }
+    }
+}
+
+/// Sandbox clock `id` (one `host_clock` accepts) now.
+pub(crate) fn host_now(id: i32) -> Result<Timespec, Errno> {
+    sentry::host::clock_gettime(host_id(id))
 }
 
 /// The value of CPU clock `id`: the process's or thread's own clocks, or a
@@ -73,7 +74,7 @@ pub fn cpu_clock_now(t: &Task, id: i32) -> Result<std::time::Duration, Errno> {
 
 pub fn clock_gettime(t: &mut Task, id: i32, tp: UserPtr<Timespec>) -> SyscallResult {
     let now = if host_clock(id) {
-        host_now(id)
+        host_now(id)?
     } else {
         let d = cpu_clock_now(t, id)?;
         Timespec { tv_sec: d.as_secs() as i64, tv_nsec: d.subsec_nanos() as i64 }
@@ -87,20 +88,18 @@ pub fn clock_getres(t: &mut Task, id: i32, res: UserPtr<Timespec>) -> SyscallRes
         cpu_clock_now(t, id)?;
         return res.write_opt(t, &Timespec { tv_sec: 0, tv_nsec: 1 }).map(|_| 0);
     }
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: clock_getres writes one timespec; `id` is a valid host clock id.
-    unsafe { libc::clock_getres(id, &mut ts) };
-    res.write_opt(t, &Timespec { tv_sec: ts.tv_sec, tv_nsec: ts.tv_nsec }).map(|_| 0)
+    let r = sentry::host::clock_getres(id)?;
+    res.write_opt(t, &r).map(|_| 0)
 }
 
 pub fn gettimeofday(t: &mut Task, tv: UserPtr<Timeval>, tz: UserPtr<Timezone>) -> SyscallResult {
-    let now = host_now(CLOCK_REALTIME);
+    let now = host_now(CLOCK_REALTIME)?;
     tv.write_opt(t, &Timeval { tv_sec: now.tv_sec, tv_usec: now.tv_nsec / 1000 })?;
     tz.write_opt(t, &Timezone::default()).map(|_| 0)
 }
 
 pub fn time(t: &mut Task, tloc: UserPtr<i64>) -> SyscallResult {
-    let now = host_now(CLOCK_REALTIME).tv_sec;
+    let now = host_now(CLOCK_REALTIME)?.tv_sec;
     tloc.write_opt(t, &now)?;
     Ok(now as u64)
 }
@@ -124,7 +123,7 @@ fn to_ns(ts: Timespec) -> i64 {
 /// absolute one is simply restarted (ERESTARTNOHAND).
 fn sleep_until(t: &mut Task, id: i32, deadline_ns: i64, rem: UserPtr<Timespec>, relative: bool) -> SyscallResult {
     loop {
-        let left = deadline_ns.saturating_sub(to_ns(host_now(id)));
+        let left = deadline_ns.saturating_sub(to_ns(host_now(id)?));
         if left <= 0 {
             return Ok(0);
         }
@@ -135,7 +134,7 @@ fn sleep_until(t: &mut Task, id: i32, deadline_ns: i64, rem: UserPtr<Timespec>, 
         if !relative {
             return Err(Errno::ERESTARTNOHAND);
         }
-        let left = deadline_ns.saturating_sub(to_ns(host_now(id))).max(0);
+        let left = deadline_ns.saturating_sub(to_ns(host_now(id)?)).max(0);
         rem.write_opt(t, &Timespec { tv_sec: left / 1_000_000_000, tv_nsec: left % 1_000_000_000 })?;
         t.restart_block = Some(RestartBlock::Sleep { clock: id, deadline_ns, rem: rem.addr });
         return Err(Errno::ERESTART_RESTARTBLOCK);
@@ -154,7 +153,7 @@ pub fn restart_syscall(t: &mut Task) -> SyscallResult {
 
 pub fn nanosleep(t: &mut Task, req: UserPtr<Timespec>, rem: UserPtr<Timespec>) -> SyscallResult {
     let ts = read_request(t, req)?;
-    let deadline = to_ns(host_now(CLOCK_MONOTONIC)).saturating_add(to_ns(ts));
+    let deadline = to_ns(host_now(CLOCK_MONOTONIC)?).saturating_add(to_ns(ts));
     sleep_until(t, CLOCK_MONOTONIC, deadline, rem, true)
 }
 
@@ -190,7 +189,7 @@ pub fn clock_nanosleep(
     if flags & TIMER_ABSTIME != 0 {
         sleep_until(t, host_id, to_ns(ts), rem, false)
     } else {
-        let deadline = to_ns(host_now(host_id)).saturating_add(to_ns(ts));
+        let deadline = to_ns(host_now(host_id)?).saturating_add(to_ns(ts));
         sleep_until(t, host_id, deadline, rem, true)
     }
 }

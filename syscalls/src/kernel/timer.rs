@@ -10,13 +10,13 @@ use abi::signal::*;
 use abi::structs::{Timespec, Timeval};
 use abi::Errno;
 use sentry::process::{Overrun, PosixTimer, Target};
-use sentry::timer::{Timer, TimerAction, TimerClock, TimerValue};
+use sentry::timer::{Timer, TimerAction, TimerClock, TimerFd, TimerValue};
 use sentry::{Kernel, SyscallResult, Task};
 use vfs::file::FileDescription;
 use zerocopy::{FromBytes, Immutable, IntoBytes};
 
 use crate::args::UserPtr;
-use crate::kernel::time::cpu_clock_now;
+use crate::kernel::time::{cpu_clock_now, host_now};
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, Immutable)]
@@ -67,11 +67,12 @@ const ITIMER_VIRTUAL: i32 = 1;
 const ITIMER_PROF: i32 = 2;
 
 /// The process's interval timer `which`, made on first use.
-fn itimer(t: &Task, which: i32) -> Arc<Timer> {
+fn itimer(t: &Task, which: i32) -> Result<Arc<Timer>, Errno> {
     let mut ts = t.tasks();
-    let p = ts.process_mut(t.tgid).unwrap();
-    if let Some(timer) = &p.itimers[which as usize] {
-        return timer.clone();
+    let p = ts.current_process_mut(t);
+    let slot = usize::try_from(which).ok().and_then(|w| p.itimers.get_mut(w)).ok_or(Errno::EINVAL)?;
+    if let Some(timer) = slot {
+        return Ok(timer.clone());
     }
     let (sig, clock) = match which {
         ITIMER_REAL => (SIGALRM, TimerClock::Wall),
@@ -85,8 +86,8 @@ fn itimer(t: &Task, which: i32) -> Arc<Timer> {
             send();
         }),
     );
-    p.itimers[which as usize] = Some(timer.clone());
-    timer
+    *slot = Some(timer.clone());
+    Ok(timer)
 }
 
 /// A clock of process `tgid`'s CPU time.
@@ -108,7 +109,7 @@ pub fn setitimer(t: &mut Task, which: i32, new: UserPtr<Itimerval>, old: UserPtr
     // A NULL new value disarms, as Linux (with a warning) does.
     let n = new.read_opt(t)?.unwrap_or_default();
     let (value, interval) = (dur_tv(n.value)?, dur_tv(n.interval)?);
-    let timer = itimer(t, which);
+    let timer = itimer(t, which)?;
     let prev = t.kernel.timers.set(&timer, value, interval);
     old.write_opt(t, &itimerval(prev)).map(|_| 0)
 }
@@ -117,14 +118,14 @@ pub fn getitimer(t: &mut Task, which: i32, cur: UserPtr<Itimerval>) -> SyscallRe
     if !(ITIMER_REAL..=ITIMER_PROF).contains(&which) {
         return Err(Errno::EINVAL);
     }
-    let v = itimer(t, which).get(&t.kernel.timers);
+    let v = itimer(t, which)?.get(&t.kernel.timers);
     cur.write(t, &itimerval(v)).map(|_| 0)
 }
 
 /// alarm: ITIMER_REAL in whole seconds; returns the seconds that were left
 /// (rounded to the nearest, at least 1 if any time was left).
 pub fn alarm(t: &mut Task, secs: u32) -> SyscallResult {
-    let timer = itimer(t, ITIMER_REAL);
+    let timer = itimer(t, ITIMER_REAL)?;
     let prev = t.kernel.timers.set(&timer, Duration::from_secs(secs as u64), Duration::ZERO);
     if prev.left.is_zero() {
         return Ok(0);
@@ -190,11 +191,12 @@ pub fn timer_create(t: &mut Task, clock_id: i32, sevp: UserPtr<SigEvent>, id_out
     let ev = sevp.read_opt(t)?;
     let id = {
         let ts = t.tasks();
-        let p = ts.process(t.tgid).unwrap();
+        let p = ts.current_process(t);
         if p.posix_timers.len() >= MAX_TIMERS {
             return Err(Errno::EAGAIN);
         }
-        (0..).find(|i| !p.posix_timers.contains_key(i)).unwrap()
+        // Fewer than MAX_TIMERS ids are taken: one of the first MAX_TIMERS is free.
+        (0..MAX_TIMERS as i32).find(|i| !p.posix_timers.contains_key(i)).ok_or(Errno::EAGAIN)?
     };
     let ev = ev.unwrap_or(SigEvent { value: id as u64, signo: SIGALRM, notify: SIGEV_SIGNAL, ..Default::default() });
     let target = match ev.notify {
@@ -242,13 +244,13 @@ pub fn timer_create(t: &mut Task, clock_id: i32, sevp: UserPtr<SigEvent>, id_out
     let timer = t.kernel.timers.new_timer(clock, action);
     id_out.write(t, &id)?;
     let pt = PosixTimer { timer, clock_id, overrun };
-    t.tasks().process_mut(t.tgid).unwrap().posix_timers.insert(id, pt);
+    t.tasks().current_process_mut(t).posix_timers.insert(id, pt);
     Ok(0)
 }
 
 /// The timer `id` of the caller's process.
 fn posix_timer(t: &Task, id: i32) -> Result<PosixTimer, Errno> {
-    t.tasks().process(t.tgid).unwrap().posix_timers.get(&id).cloned().ok_or(Errno::EINVAL)
+    t.tasks().current_process(t).posix_timers.get(&id).cloned().ok_or(Errno::EINVAL)
 }
 
 fn itimerspec(v: TimerValue) -> Itimerspec {
@@ -260,14 +262,7 @@ fn itimerspec(v: TimerValue) -> Itimerspec {
 fn until(t: &Task, clock_id: i32, at: Duration) -> Result<Duration, Errno> {
     let now = match clock_id {
         CLOCK_REALTIME | CLOCK_MONOTONIC | CLOCK_BOOTTIME | CLOCK_TAI | CLOCK_REALTIME_ALARM | CLOCK_BOOTTIME_ALARM => {
-            let id = match clock_id {
-                CLOCK_REALTIME_ALARM => CLOCK_REALTIME,
-                CLOCK_BOOTTIME_ALARM => CLOCK_BOOTTIME,
-                c => c,
-            };
-            let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-            // SAFETY: clock_gettime writes one timespec.
-            unsafe { libc::clock_gettime(id, &mut ts) };
+            let ts = host_now(clock_id)?;
             Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
         }
         id => cpu_clock_now(t, id)?,
@@ -305,7 +300,7 @@ pub fn timer_getoverrun(t: &mut Task, id: i32) -> SyscallResult {
 }
 
 pub fn timer_delete(t: &mut Task, id: i32) -> SyscallResult {
-    let pt = t.tasks().process_mut(t.tgid).unwrap().posix_timers.remove(&id).ok_or(Errno::EINVAL)?;
+    let pt = t.tasks().current_process_mut(t).posix_timers.remove(&id).ok_or(Errno::EINVAL)?;
     t.kernel.timers.set(&pt.timer, Duration::ZERO, Duration::ZERO);
     Ok(0)
 }
@@ -325,18 +320,15 @@ pub fn timerfd_create(t: &mut Task, clock_id: i32, flags: u32) -> SyscallResult 
         CLOCK_REALTIME_ALARM | CLOCK_BOOTTIME_ALARM => return Err(Errno::EPERM),
         _ => return Err(Errno::EINVAL),
     }
-    let tfd = sentry::timer::TimerFd::new(&t.kernel.timers, clock_id);
+    let tfd = TimerFd::new(&t.kernel.timers, clock_id);
     let file = FileDescription::new(O_RDWR | (flags & O_NONBLOCK), Box::new(tfd), None);
     let entry = sentry::fdtable::FdEntry { file: Arc::new(file), cloexec: flags & O_CLOEXEC != 0 };
     t.fds.install(0, entry, t.nofile_limit()).map(|fd| fd as u64)
 }
 
-fn timerfd(t: &Task, fd: i32) -> Result<Arc<FileDescription>, Errno> {
-    let file = t.fds.file(fd)?;
-    if file.ops().as_any().and_then(|a| a.downcast_ref::<sentry::timer::TimerFd>()).is_none() {
-        return Err(Errno::EINVAL);
-    }
-    Ok(file)
+/// The timerfd `file` is (EINVAL for any other file).
+fn timerfd(file: &FileDescription) -> Result<&TimerFd, Errno> {
+    file.ops().as_any().and_then(|a| a.downcast_ref::<TimerFd>()).ok_or(Errno::EINVAL)
 }
 
 pub fn timerfd_settime(
@@ -350,8 +342,8 @@ pub fn timerfd_settime(
         return Err(Errno::EINVAL);
     }
     let n = new.read(t)?;
-    let file = timerfd(t, fd)?;
-    let tfd = file.ops().as_any().and_then(|a| a.downcast_ref::<sentry::timer::TimerFd>()).unwrap();
+    let file = t.fds.file(fd)?;
+    let tfd = timerfd(&file)?;
     let (mut value, interval) = (dur_ts(n.value)?, dur_ts(n.interval)?);
     if flags & TFD_TIMER_ABSTIME != 0 && !value.is_zero() {
         value = until(t, tfd.clock_id(), value)?;
@@ -361,8 +353,8 @@ pub fn timerfd_settime(
 }
 
 pub fn timerfd_gettime(t: &mut Task, fd: i32, cur: UserPtr<Itimerspec>) -> SyscallResult {
-    let file = timerfd(t, fd)?;
-    let tfd = file.ops().as_any().and_then(|a| a.downcast_ref::<sentry::timer::TimerFd>()).unwrap();
+    let file = t.fds.file(fd)?;
+    let tfd = timerfd(&file)?;
     let v = tfd.timer().get(&t.kernel.timers);
     cur.write(t, &itimerspec(v)).map(|_| 0)
 }
