@@ -373,7 +373,7 @@ fn supervise(sentry: Pid, ids: HostIds, alive: OwnedFd) -> ! {
 
 /// What the supervisor does once confined: wait for the Sentry, pass
 /// signals on, and end.
-fn supervisor_policy() -> confine::seccomp::Policy {
+pub fn supervisor_policy() -> confine::seccomp::Policy {
     use confine::seccomp::Rule;
     use libc::*;
     let allow = vec![

@@ -131,6 +131,40 @@ fn launch(opts: &SandboxOpts, argv: &[OsString]) -> Result<i32, (i32, String)> {
     Err((128 + sig, format!("rvisor: the sentry was killed by {}{why}", abi::signal::name(sig))))
 }
 
+/// `rvisor do --print-seccomp`: every host seccomp policy of a sandbox with
+/// these options, as data with its reasons.
+pub fn print_seccomp(opts: &SandboxOpts) -> i32 {
+    let volumes = match opts.volumes.iter().map(|v| parse_volume(v)).collect::<Result<Vec<_>, _>>() {
+        Ok(v) => v,
+        Err((code, msg)) => {
+            eprintln!("{msg}");
+            return code;
+        }
+    };
+    let writable = volumes.iter().any(|v| !v.readonly);
+    let out = &mut std::io::stdout().lock();
+    let sentry = sentry::seccomp::policy(&platform_ptrace::seccomp_rules());
+    let printed = sentry
+        .print("Sentry (every thread)", out)
+        .and_then(|()| crate::boot::supervisor_policy().print("the Sentry's supervisor", out))
+        .and_then(|()| platform_ptrace::factory_policy().print("stub factory and every stub", out))
+        .and_then(|()| {
+            use std::io::Write;
+            writeln!(out, "# each stub, under the factory's policy too: {}", platform_ptrace::STUB_FILTER)
+        })
+        .and_then(|()| {
+            let title = if writable { "gofer (with a writable volume)" } else { "gofer (read-only exports)" };
+            gofer::seccomp::policy(writable).print(title, out)
+        });
+    match printed {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("rvisor: {e}");
+            1
+        }
+    }
+}
+
 /// A `--volume HOST:SANDBOX[:ro]`.
 struct Volume {
     host: std::path::PathBuf,

@@ -36,6 +36,11 @@ pub struct SandboxOpts {
     /// unless :ro is given. Repeatable.
     #[arg(long = "volume", value_name = "HOST:SANDBOX[:ro]")]
     volumes: Vec<String>,
+    /// Print the host seccomp policies this sandbox would install (the
+    /// Sentry's, its supervisor's, the stub factory's and stubs', the
+    /// gofer's), with the reason for each rule, and exit without running.
+    #[arg(long)]
+    print_seccomp: bool,
     /// Make the Sentry try a forbidden host syscall once its seccomp filter is
     /// in force (it must be killed).
     #[arg(long, hide = true)]
@@ -49,7 +54,7 @@ enum Command {
         #[command(flatten)]
         opts: SandboxOpts,
         /// The program and its arguments.
-        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        #[arg(required_unless_present = "print_seccomp", trailing_var_arg = true, allow_hyphen_values = true)]
         argv: Vec<std::ffi::OsString>,
     },
     /// The Sentry process of a sandbox (started by rvisor itself).
@@ -65,6 +70,7 @@ enum Command {
 fn main() {
     let cli = Cli::parse();
     let code = match cli.command {
+        Command::Do { opts, .. } if opts.print_seccomp => launch::print_seccomp(&opts),
         Command::Do { opts, argv } => launch::run_do(&opts, &argv),
         Command::Boot(args) => boot::boot(args),
         Command::Gofer(args) => gofer_cmd::gofer(args),

@@ -433,6 +433,46 @@ fn the_sentry_holds_no_host_privilege() {
     }
 }
 
+/// The allowed-syscall count on a policy's header line of --print-seccomp.
+fn policy_count(printed: &str, title: &str) -> usize {
+    let line =
+        printed.lines().find(|l| l.starts_with(&format!("# {title}"))).unwrap_or_else(|| panic!("{title}: {printed}"));
+    line.split(": ").nth(1).and_then(|r| r.split(' ').next()).and_then(|n| n.parse().ok()).unwrap()
+}
+
+#[test]
+fn seccomp_policies_are_small_and_explained() {
+    let print = |extra: &[&str]| {
+        let o = Command::new(RVISOR).arg("do").arg("--print-seccomp").args(extra).output().unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let plain = print(&[]);
+    let volume = common::test_dir().join("seccomp-volume");
+    std::fs::create_dir_all(&volume).unwrap();
+    let writable = print(&["--volume", &format!("{}:/v", volume.display())]);
+    // gVisor's Sentry allows 71 host syscalls and its gofer 52.
+    let sentry = policy_count(&plain, "Sentry");
+    assert!(sentry <= 45, "the Sentry allows {sentry} host syscalls:\n{plain}");
+    let gofer_ro = policy_count(&plain, "gofer (read-only exports)");
+    let gofer_rw = policy_count(&writable, "gofer (with a writable volume)");
+    assert!(gofer_ro < gofer_rw && gofer_rw <= 30, "gofer: {gofer_ro} read-only, {gofer_rw} writable");
+    assert!(policy_count(&plain, "the Sentry's supervisor") <= 8);
+    // Every rule says why, and a read-only gofer may not open for writing.
+    let allows = plain.lines().filter(|l| l.starts_with("allow ")).count();
+    let whys = plain.lines().filter(|l| l.trim_start().starts_with("why: ")).count();
+    assert_eq!(allows, whys, "{plain}");
+    let ro_gofer = &plain[plain.find("# gofer").unwrap()..];
+    assert!(ro_gofer.contains("allow openat             arg2 & "), "{ro_gofer}");
+    assert!(!ro_gofer.contains("allow unlinkat"), "{ro_gofer}");
+    // No executable memory for the Sentry itself.
+    let sentry_part = &plain[..plain.find("# the Sentry's supervisor").unwrap()];
+    assert!(sentry_part.contains("allow mmap               arg2 & 0x4 == 0x0"), "{sentry_part}");
+    // --print-seccomp runs nothing; without it a program is required.
+    let o = Command::new(RVISOR).arg("do").output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
 #[test]
 fn a_forbidden_host_syscall_kills_the_sentry() {
     let bin = build_guest("hello", Link::Static);

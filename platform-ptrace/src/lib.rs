@@ -28,7 +28,7 @@ use sentry::platform::{
     PlatformSeccomp, Registers, Result, Rule,
 };
 
-pub use stub::factory_policy;
+pub use stub::{factory_policy, STUB_FILTER};
 use stub::{Stub, StubFactory, StubPage};
 
 pub struct PtracePlatform {
@@ -107,39 +107,46 @@ impl Platform for PtracePlatform {
     }
 
     fn seccomp_rules(&self) -> PlatformSeccomp {
-        use libc::*;
-        // A signal to one of our stubs: a positive pid and exactly this signal.
-        let to_stub = |nr: c_long, pid_arg: u8, sig_arg: u8, sig: c_int, why| {
-            let mut conds = ArgFilter::positive_int(pid_arg).to_vec();
-            conds.push(ArgCond { arg: sig_arg, cmp: ArgCmp::Eq(sig as u64) });
-            Rule::when(nr, vec![conds], why)
-        };
-        let ptrace_requests = [
-            PTRACE_CONT,
-            PTRACE_GETREGS,
-            PTRACE_SETREGS,
-            PTRACE_POKEUSER,
-            PTRACE_GETSIGINFO,
-            PTRACE_SYSEMU,
-            PTRACE_GETREGSET,
-            PTRACE_SETREGSET,
-            PTRACE_SEIZE,
-            PTRACE_INTERRUPT,
-        ];
-        PlatformSeccomp {
-            rules: vec![
-                Rule::one_of(
-                    SYS_ptrace,
-                    0,
-                    &ptrace_requests.map(|r| r as u64),
-                    "running application code in stubs (PTRACE_SYSEMU) and changing their mappings",
-                ),
-                Rule::any(SYS_wait4, "the stops of traced stubs"),
-                Rule::any(SYS_sched_setaffinity, "each task thread pinned to the CPU of its stub"),
-                to_stub(SYS_kill, 0, 1, SIGKILL, "ending a stub process"),
-                to_stub(SYS_tgkill, 0, 2, SIGSTOP, "interrupting a stub thread that runs application code"),
-            ],
-        }
+        seccomp_rules()
+    }
+}
+
+/// The host syscalls the ptrace platform needs in the Sentry, on top of the
+/// Sentry's own (what stubs do is the stub factory's and the stubs' own
+/// filters' business: `factory_policy`).
+pub fn seccomp_rules() -> PlatformSeccomp {
+    use libc::*;
+    // A signal to one of our stubs: a positive pid and exactly this signal.
+    let to_stub = |nr: c_long, pid_arg: u8, sig_arg: u8, sig: c_int, why| {
+        let mut conds = ArgFilter::positive_int(pid_arg).to_vec();
+        conds.push(ArgCond { arg: sig_arg, cmp: ArgCmp::Eq(sig as u64) });
+        Rule::when(nr, vec![conds], why)
+    };
+    let ptrace_requests = [
+        PTRACE_CONT,
+        PTRACE_GETREGS,
+        PTRACE_SETREGS,
+        PTRACE_POKEUSER,
+        PTRACE_GETSIGINFO,
+        PTRACE_SYSEMU,
+        PTRACE_GETREGSET,
+        PTRACE_SETREGSET,
+        PTRACE_SEIZE,
+        PTRACE_INTERRUPT,
+    ];
+    PlatformSeccomp {
+        rules: vec![
+            Rule::one_of(
+                SYS_ptrace,
+                0,
+                &ptrace_requests.map(|r| r as u64),
+                "running application code in stubs (PTRACE_SYSEMU) and changing their mappings",
+            ),
+            Rule::any(SYS_wait4, "the stops of traced stubs"),
+            Rule::any(SYS_sched_setaffinity, "each task thread pinned to the CPU of its stub"),
+            to_stub(SYS_kill, 0, 1, SIGKILL, "ending a stub process"),
+            to_stub(SYS_tgkill, 0, 2, SIGSTOP, "interrupting a stub thread that runs application code"),
+        ],
     }
 }
 

@@ -88,6 +88,12 @@ impl StubPage {
     }
 }
 
+/// The stub's own filter, in words (`rvisor do --print-seccomp`).
+pub const STUB_FILTER: &str = "mmap, munmap, mprotect and exit only from the stub page's syscall site \
+    (injected by the tracer), clone only from its clone site, pause only from its wait loop; any \
+    call from elsewhere (application code's vsyscalls) traps to the Sentry, a wrong call from a \
+    stub site kills the stub";
+
 /// The stub's own seccomp filter. Syscalls run only from the stub's own
 /// instructions, and each site only its calls: the main site the memory
 /// calls the Sentry injects and exit (a thread leaving), the clone site

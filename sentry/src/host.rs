@@ -19,7 +19,8 @@ pub fn clock_gettime(id: i32) -> Result<Timespec, Errno> {
     Ok(Timespec { tv_sec: ts.tv_sec, tv_nsec: ts.tv_nsec })
 }
 
-/// The resolution of the host's clock `id` (clock_getres).
+/// The resolution of the host's clock `id` (clock_getres), read at boot
+/// (`HostInfo::clock_res`): the Sentry's filter does not allow the call.
 pub fn clock_getres(id: i32) -> Result<Timespec, Errno> {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: clock_getres writes one timespec through the pointer, which

@@ -51,6 +51,10 @@ pub struct HostInfo {
     /// Total and free RAM as the host reported them at boot (bytes).
     pub totalram: u64,
     pub freeram: u64,
+    /// The resolution of each host clock the sandbox reads (by clock id;
+    /// None for ids the host lacks), read once so that clock_getres needs
+    /// no host call.
+    pub clock_res: [Option<abi::structs::Timespec>; 12],
 }
 
 impl HostInfo {
@@ -81,6 +85,7 @@ impl HostInfo {
             minsigstksz: minsig,
             totalram: si.totalram * unit,
             freeram: si.freeram * unit,
+            clock_res: std::array::from_fn(|id| crate::host::clock_getres(id as i32).ok()),
         }
     }
 }

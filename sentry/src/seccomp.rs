@@ -1,7 +1,7 @@
 //! The Sentry's host seccomp policy: the host syscalls the Sentry and its
 //! platform need, each with its reason; any other kills the Sentry.
 
-use confine::seccomp::{Policy, Refusal, Rule};
+use confine::seccomp::{ArgCmp, ArgCond, Policy, Refusal, Rule};
 
 use crate::platform::PlatformSeccomp;
 
@@ -24,6 +24,7 @@ fn sentry_rules() -> Vec<Rule> {
     let mem = "the Sentry's own memory (allocator, thread stacks, mappings of the memory file)";
     let sig = "the Sentry's own signal handling (host signals forwarded to the sandbox, thread setup)";
     let time = "time, when the host's vDSO falls back to the system call";
+    let no_exec = vec![ArgCond { arg: 2, cmp: ArgCmp::MaskedEq { mask: PROT_EXEC as u64, value: 0 } }];
     vec![
         Rule::any(SYS_read, io),
         Rule::any(SYS_write, io),
@@ -41,9 +42,11 @@ fn sentry_rules() -> Vec<Rule> {
             "only the queries a program may make about its stdio",
         ),
         Rule::one_of(SYS_fcntl, 1, &[F_GETFL as u64, F_GETFD as u64], "the status flags of stdio"),
-        Rule::any(SYS_mmap, mem),
+        // Never executable: the Sentry makes no code after it is sealed (the
+        // stub page is mapped before; stubs map application code themselves).
+        Rule::when(SYS_mmap, vec![no_exec.clone()], mem),
         Rule::any(SYS_munmap, mem),
-        Rule::any(SYS_mprotect, mem),
+        Rule::when(SYS_mprotect, vec![no_exec], mem),
         Rule::any(SYS_madvise, mem),
         Rule::any(SYS_mremap, mem),
         Rule::any(SYS_brk, mem),
@@ -65,7 +68,6 @@ fn sentry_rules() -> Vec<Rule> {
         Rule::any(SYS_gettid, "the task thread's own id (stub ownership)"),
         Rule::one_of(SYS_tgkill, 2, &[SIGABRT as u64], "abort() on a Sentry panic"),
         Rule::any(SYS_clock_gettime, time),
-        Rule::any(SYS_clock_getres, time),
         Rule::any(SYS_clock_nanosleep, "sleeps of the timer and timekeeper threads"),
         Rule::any(SYS_getrandom, "AT_RANDOM, /dev/urandom and getrandom for the sandbox"),
         Rule::one_of(
