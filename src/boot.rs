@@ -37,6 +37,12 @@ pub struct BootArgs {
     /// Where each gofer volume (exports 1, 2, ...) is mounted: SANDBOX[:ro].
     #[arg(long = "volume")]
     volumes: Vec<String>,
+    /// The cap on the sandbox's application memory, in bytes.
+    #[arg(long)]
+    memory: Option<u64>,
+    /// The cap on the sandbox's tasks.
+    #[arg(long)]
+    pids: Option<usize>,
     #[arg(long)]
     selftest_forbidden_syscall: bool,
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -212,6 +218,11 @@ pub fn boot(args: BootArgs) -> i32 {
             return 125;
         }
     };
+    let oom = Arc::new(sentry::oom::OomKiller::default());
+    let memory_max = args.memory.unwrap_or_else(|| host.default_memory_max());
+    let pids_max = args.pids.unwrap_or_else(|| host.default_pids_max());
+    let to_oom = oom.clone();
+    memfile.set_limit(memory_max, Box::new(move || to_oom.request()));
     let kernel = Arc::new(Kernel {
         memfd_root: vfs::Path::detached(memfd_fs.inode().clone()),
         platform,
@@ -224,6 +235,7 @@ pub fn boot(args: BootArgs) -> i32 {
         init_status: Default::default(),
         init_exited: Default::default(),
         syscalls: table,
+        oom,
         hostname: args.hostname,
         host,
     });
@@ -231,6 +243,11 @@ pub fn boot(args: BootArgs) -> i32 {
         eprintln!("rvisor: /proc is not mounted: the root has no /proc directory ({e})");
     }
     forwarded.forward_to(&kernel);
+    kernel.tasks.lock().unwrap().pids_max = Some(pids_max);
+    if let Err(e) = kernel.oom.start(&kernel) {
+        eprintln!("rvisor: cannot start the OOM killer: {e}");
+        return 125;
+    }
     let init = InitProcess {
         prog: prog.into_vec(),
         cwd,

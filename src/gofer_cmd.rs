@@ -3,7 +3,8 @@
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
-use confine::ids::{cap, drop_capabilities};
+use abi::consts::{CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_FSETID};
+use confine::ids::drop_capabilities;
 use confine::mounts::{enter_jail, open_export, private_mount_namespace};
 use gofer::server::{Export, Server};
 
@@ -23,9 +24,9 @@ pub struct GoferArgs {
 /// The capabilities the gofer keeps: reading any file the sandbox's root may
 /// read and, with a writable volume, changing files the way root may.
 fn kept_capabilities(writable: bool) -> Vec<u32> {
-    let mut keep = vec![cap::DAC_OVERRIDE, cap::DAC_READ_SEARCH];
+    let mut keep = vec![CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH];
     if writable {
-        keep.extend([cap::CHOWN, cap::FOWNER, cap::FSETID]);
+        keep.extend([CAP_CHOWN, CAP_FOWNER, CAP_FSETID]);
     }
     keep
 }

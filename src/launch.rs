@@ -62,6 +62,12 @@ fn launch(opts: &SandboxOpts, argv: &[OsString]) -> Result<i32, (i32, String)> {
     if debug_log.is_some() {
         cmd.arg("--debug-fd").arg(DEBUG_FD.to_string());
     }
+    if let Some(bytes) = opts.memory {
+        cmd.arg("--memory").arg(bytes.to_string());
+    }
+    if let Some(n) = opts.pids {
+        cmd.arg("--pids").arg(n.to_string());
+    }
     if opts.selftest_forbidden_syscall {
         cmd.arg("--selftest-forbidden-syscall");
     }

@@ -36,6 +36,16 @@ pub struct SandboxOpts {
     /// unless :ro is given. Repeatable.
     #[arg(long = "volume", value_name = "HOST:SANDBOX[:ro]")]
     volumes: Vec<String>,
+    /// Cap the sandbox's application memory at BYTES (suffixes k, m, g):
+    /// past it, the Sentry's OOM killer ends a process of the sandbox.
+    /// Default: the host's memory minus an eighth (at least 512 MiB).
+    #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
+    memory: Option<u64>,
+    /// Cap the sandbox's tasks (processes and threads) at N: past it, fork
+    /// and clone fail with EAGAIN. Default: 1024, or less on a host with a
+    /// small pid space.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pids: Option<u32>,
     /// Print the host seccomp policies this sandbox would install (the
     /// Sentry's, its supervisor's, the stub factory's and stubs', the
     /// gofer's), with the reason for each rule, and exit without running.
@@ -65,6 +75,23 @@ enum Command {
     Gofer(gofer_cmd::GoferArgs),
     /// Print the syscall table (markdown).
     Syscalls,
+}
+
+/// A size in bytes, with an optional k, m or g suffix (powers of 1024).
+fn parse_bytes(s: &str) -> Result<u64, String> {
+    let bad = || format!("{s:?} is not a size: BYTES, or a number with k, m or g");
+    let (digits, shift) = match s.chars().last().map(|c| c.to_ascii_lowercase()) {
+        Some('k') => (&s[..s.len() - 1], 10),
+        Some('m') => (&s[..s.len() - 1], 20),
+        Some('g') => (&s[..s.len() - 1], 30),
+        _ => (s, 0),
+    };
+    let n: u64 = digits.parse().map_err(|_| bad())?;
+    let bytes = n.checked_mul(1 << shift).ok_or_else(bad)?;
+    if bytes < 1 << 20 {
+        return Err(format!("{s:?}: the least is 1m"));
+    }
+    Ok(bytes)
 }
 
 fn main() {

@@ -474,6 +474,92 @@ fn seccomp_policies_are_small_and_explained() {
 }
 
 #[test]
+fn the_memory_cap_has_an_oom_killer() {
+    let bin = build_guest("oom", Link::Static);
+    let o = rvisor(&["--memory", "64m"], &bin, &[], b"");
+    assert_eq!(shell_status(&o), 0, "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    // With CAP_SYS_RESOURCE (not every host's root has it), a process may
+    // exempt itself; an exempt hog with nothing left to kill then fails.
+    let exempt = out.lines().find(|l| l.starts_with("exempt hog: ")).unwrap_or_default().to_string();
+    assert!(["exempt hog: killed by signal 7", "exempt hog: skipped (EACCES)"].contains(&exempt.as_str()), "{out}");
+    let expected = format!(
+        "totalram = 64 MiB\n\
+         init oom_score_adj = 0\n\
+         set oom_score_adj 1001: EINVAL\n\
+         set oom_score_adj -1001: EINVAL\n\
+         set oom_score_adj ten: EINVAL\n\
+         oom_score readable = 1\n\
+         hog: killed by signal 9\n\
+         first to go: the small one, killed by signal 9\n\
+         then: the big one, killed by signal 9\n\
+         {exempt}\n\
+         unprivileged oom_score_adj = 100\n\
+         set oom_score_adj -1: EACCES\n\
+         unprivileged oom_score_adj = 100\n\
+         done\n"
+    );
+    assert_eq!(out, expected);
+}
+
+#[test]
+fn a_fork_bomb_meets_the_task_cap() {
+    use std::io::BufRead;
+    // The default cap (1024 tasks, or less on a small host) holds a bash
+    // fork bomb: forks fail with EAGAIN, the host stays responsive, and the
+    // shell that started the bomb carries on and ends the sandbox. The
+    // shell waits without forking (read -t on /dev/zero, which never gives
+    // it a line) and counts processes with a builtin glob.
+    let script = "f() { f | f & }; f 2>/dev/null; \
+                  for ((i = 0; i < 300; i++)); do read -t 1 x; n=(/proc/[0-9]*); \
+                  if ((${#n[@]} >= 900)); then echo at the cap; break; fi; done; \
+                  read -t 1 x; echo survived";
+    let mut bomb = Command::new(RVISOR)
+        .args(["do", "--", "bash", "-c", script])
+        .current_dir("/")
+        .stdin(std::fs::File::open("/dev/zero").unwrap())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(bomb.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line, "at the cap\n");
+    // The host can still start and run a process while the bomb is at its cap.
+    let host = Command::new("/bin/sh").args(["-c", "echo alive"]).output().expect("the host can fork");
+    assert_eq!(String::from_utf8_lossy(&host.stdout), "alive\n");
+    line.clear();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line, "survived\n");
+    assert!(bomb.wait().unwrap().success());
+    // An explicit cap: a sandbox capped at 3 tasks forks twice, then gets
+    // EAGAIN; threads count too, and a task that ends makes room.
+    let forks = "import os, errno, signal, threading\n\
+                 kids = []\n\
+                 while True:\n\
+                 \x20   try: pid = os.fork()\n\
+                 \x20   except OSError as e: print(len(kids), errno.errorcode[e.errno]); break\n\
+                 \x20   if pid == 0: signal.pause(); os._exit(0)\n\
+                 \x20   kids.append(pid)\n\
+                 try: threading.Thread(target=print).start()\n\
+                 except RuntimeError as e: print('thread:', e)\n\
+                 os.kill(kids.pop(), 9); os.wait()\n\
+                 t = threading.Thread(target=print, args=('thread after one ended',)); t.start(); t.join()\n";
+    let o = Command::new(RVISOR)
+        .args(["do", "--pids", "3", "--", "/usr/bin/python3", "-c", forks])
+        .current_dir("/")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "2 EAGAIN\nthread: can't start new thread\nthread after one ended\n",
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
 fn a_forbidden_host_syscall_kills_the_sentry() {
     let bin = build_guest("hello", Link::Static);
     let o = rvisor(&["--selftest-forbidden-syscall"], &bin, &[], b"");

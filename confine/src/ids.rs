@@ -177,15 +177,6 @@ pub fn become_unprivileged(ids: HostIds) -> io::Result<()> {
     drop_capabilities(&[])
 }
 
-/// The capabilities, by number, that `drop_capabilities` may keep.
-pub mod cap {
-    pub const CHOWN: u32 = 0;
-    pub const DAC_OVERRIDE: u32 = 1;
-    pub const DAC_READ_SEARCH: u32 = 2;
-    pub const FOWNER: u32 = 3;
-    pub const FSETID: u32 = 4;
-}
-
 /// Drops every capability but `keep` from the bounding, ambient, inheritable,
 /// permitted and effective sets, sets no_new_privs, and makes the process
 /// non-dumpable (so a host process with the same uid cannot ptrace it or
@@ -212,8 +203,7 @@ pub fn drop_capabilities(keep: &[u32]) -> io::Result<()> {
 /// gains nothing from it.
 fn drop_bounding_set(keep: &[u32]) -> io::Result<u64> {
     let kept: u64 = keep.iter().fold(0, |m, &c| m | 1 << c);
-    const CAP_SETPCAP: u32 = 8;
-    if !effective_capability(CAP_SETPCAP) {
+    if !effective_capability(abi::consts::CAP_SETPCAP) {
         return Ok(kept);
     }
     for c in 0..64 {

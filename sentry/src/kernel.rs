@@ -55,9 +55,33 @@ pub struct HostInfo {
     /// None for ids the host lacks), read once so that clock_getres needs
     /// no host call.
     pub clock_res: [Option<abi::structs::Timespec>; 12],
+    /// The host's pid space and thread limit (kernel.pid_max, threads-max).
+    pub pid_max: usize,
+    pub threads_max: usize,
+}
+
+/// A number in a /proc/sys file.
+fn read_sysctl(path: &str) -> Option<usize> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
 impl HostInfo {
+    /// The default cap on a sandbox's tasks: 1024, or less where the host's
+    /// pid or thread space is small: each sandbox task costs the host two
+    /// (a Sentry thread and a stub's), and a sandbox takes at most a
+    /// sixteenth of either.
+    pub fn default_pids_max(&self) -> usize {
+        1024.min(self.pid_max / 16).min(self.threads_max / 16).max(64)
+    }
+
+    /// The default cap on the sandbox's application memory: the host's RAM
+    /// minus a reserve of an eighth of it (at least 512 MiB), so that the
+    /// Sentry's own OOM killer acts before the host's has to.
+    pub fn default_memory_max(&self) -> u64 {
+        let reserve = (self.totalram / 8).max(512 << 20);
+        self.totalram.saturating_sub(reserve).max(64 << 20)
+    }
+
     pub fn read() -> HostInfo {
         let mut mask = vec![0u8; 1024];
         // SAFETY: the host writes at most `mask.len()` bytes into `mask`.
@@ -86,6 +110,8 @@ impl HostInfo {
             totalram: si.totalram * unit,
             freeram: si.freeram * unit,
             clock_res: std::array::from_fn(|id| crate::host::clock_getres(id as i32).ok()),
+            pid_max: read_sysctl("/proc/sys/kernel/pid_max").unwrap_or(32768),
+            threads_max: read_sysctl("/proc/sys/kernel/threads-max").unwrap_or(32768),
         }
     }
 }
@@ -119,6 +145,8 @@ pub struct Kernel {
     pub init_status: Mutex<Option<ExitStatus>>,
     pub init_exited: Condvar,
     pub syscalls: Arc<dyn SyscallTable>,
+    /// Makes room when the application memory reaches its cap.
+    pub oom: Arc<crate::oom::OomKiller>,
     pub hostname: String,
     pub host: HostInfo,
 }

@@ -100,11 +100,14 @@ struct Pma {
     cow: bool,
 }
 
-/// A signal the application gets for a fault the memory manager cannot serve.
+/// Why the memory manager could not serve a fault.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FaultSignal {
-    pub signo: i32,
-    pub code: i32,
+pub enum FaultError {
+    /// A signal for the application.
+    Signal { signo: i32, code: i32 },
+    /// The memory cap refused the backing: the OOM killer makes room and
+    /// the access is tried again.
+    OutOfMemory,
 }
 
 /// How the application will access memory, for permission checks.
@@ -656,10 +659,10 @@ impl MemoryManager {
     /// Serves a host fault at `addr`: maps the chunk around it, or says which
     /// signal the application gets.
     /// `ip` is where the application was (an instruction fetch faults there).
-    pub fn handle_fault(&self, addr: u64, code: i32, ip: u64) -> Result<(), FaultSignal> {
+    pub fn handle_fault(&self, addr: u64, code: i32, ip: u64) -> Result<(), FaultError> {
         let mut s = self.lock();
         let Some((vstart, vma)) = s.vma_for_access(addr) else {
-            return Err(FaultSignal { signo: SIGSEGV, code: SEGV_MAPERR });
+            return Err(FaultError::Signal { signo: SIGSEGV, code: SEGV_MAPERR });
         };
         // Host mappings carry their VMA's full protection, except for
         // copy-on-write pages. So an access error in a writable VMA is a
@@ -668,10 +671,18 @@ impl MemoryManager {
         // tried again. Elsewhere it is real: a write to a read-only VMA, or
         // an instruction fetch from one without PROT_EXEC.
         let fetch = page_down(addr) == page_down(ip) && !vma.prot.contains(Prot::EXEC);
+        let refusals = self.mf.refusals();
         if vma.prot.is_empty() || (code == SEGV_ACCERR && (fetch || !vma.prot.contains(Prot::WRITE))) {
-            return Err(FaultSignal { signo: SIGSEGV, code: SEGV_ACCERR });
+            return Err(FaultError::Signal { signo: SIGSEGV, code: SEGV_ACCERR });
         }
-        let sigbus = |_| FaultSignal { signo: abi::signal::SIGBUS, code: BUS_ADRERR };
+        let sigbus = |e| {
+            let cap_refused = e == Errno::ENOMEM && self.mf.refusals() != refusals;
+            if cap_refused {
+                FaultError::OutOfMemory
+            } else {
+                FaultError::Signal { signo: abi::signal::SIGBUS, code: BUS_ADRERR }
+            }
+        };
         if vma.prot.contains(Prot::WRITE) {
             // The access may be a write (the host does not say): a page shared
             // with a fork gets its own copy now. Reads of the rest of the chunk
@@ -685,7 +696,7 @@ impl MemoryManager {
         self.populate(&mut s, start, end).map_err(sigbus)?;
         if s.pmas_in(addr, addr + 1).is_empty() {
             // A file mapping past the end of its file.
-            return Err(FaultSignal { signo: abi::signal::SIGBUS, code: BUS_ADRERR });
+            return Err(FaultError::Signal { signo: abi::signal::SIGBUS, code: BUS_ADRERR });
         }
         Ok(())
     }

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use abi::consts::CAP_SYS_PTRACE;
 use abi::signal::*;
 use abi::Errno;
 use vfs::waiter::{WaitQueue, Waiter};
@@ -204,6 +205,12 @@ pub struct Process {
     pub pdeathsig: i32,
     /// PR_SET_DUMPABLE.
     pub dumpable: bool,
+    /// /proc/PID/oom_score_adj: how the OOM killer weighs this process
+    /// (-1000 exempts it), and the least value a caller without
+    /// CAP_SYS_RESOURCE may set (the last one a capable caller set). A
+    /// fork inherits both.
+    pub oom_score_adj: i32,
+    pub oom_score_adj_min: i32,
     /// Stopped by this signal (group stop), until SIGCONT or SIGKILL.
     pub stopped: Option<i32>,
     pub job_report: Option<JobReport>,
@@ -297,6 +304,8 @@ impl Process {
             subreaper: false,
             pdeathsig: 0,
             dumpable: true,
+            oom_score_adj: 0,
+            oom_score_adj_min: 0,
             stopped: None,
             job_report: None,
             did_exec: false,
@@ -348,9 +357,6 @@ impl PtraceMode {
     }
 }
 
-/// CAP_SYS_PTRACE.
-pub const CAP_SYS_PTRACE: u32 = 19;
-
 /// The invariant the `Tasks::current_*` accessors rely on.
 const CURRENT_REGISTERED: &str = "a running task's thread and process are in the task set until its exit";
 
@@ -365,11 +371,23 @@ pub struct Tasks {
     last_pid: i32,
     pub threads: BTreeMap<i32, Thread>,
     pub processes: BTreeMap<i32, Process>,
+    /// The most tasks the sandbox may hold at once, as a pids cgroup's
+    /// pids.max (None: no cap). Each task costs a host thread and a stub
+    /// thread, so this keeps a sandbox from using up the host's pid space.
+    pub pids_max: Option<usize>,
 }
 
 impl Tasks {
-    /// The next free pid, as Linux hands them out (increasing, wrapping).
+    /// The next free pid for a new task, as Linux hands them out
+    /// (increasing, wrapping). EAGAIN past `pids_max` (counting threads
+    /// and zombies, as a pids cgroup does until a task is reaped).
     pub fn alloc_pid(&mut self) -> Result<i32, Errno> {
+        if let Some(max) = self.pids_max {
+            let zombies = self.processes.values().filter(|p| p.threads.is_empty()).count();
+            if self.threads.len() + zombies >= max {
+                return Err(Errno::EAGAIN);
+            }
+        }
         for _ in 0..PID_MAX {
             self.last_pid = if self.last_pid + 1 >= PID_MAX { 2 } else { self.last_pid + 1 };
             let p = self.last_pid;

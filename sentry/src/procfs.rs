@@ -57,6 +57,10 @@ enum Kind {
     MountsLink,
     Mounts(i32),
     MountInfo(i32),
+    /// /proc/PID/oom_score_adj (read-write) and oom_score: the OOM killer's
+    /// weighing of the process.
+    OomScoreAdj(i32),
+    OomScore(i32),
 }
 
 struct ProcNode {
@@ -86,7 +90,13 @@ impl ProcNode {
             Kind::SelfLink | Kind::MountsLink | Kind::Exe(_) | Kind::Cwd(_) | Kind::RootDir(_) | Kind::Fd(..) => {
                 FileType::Symlink
             }
-            Kind::Maps(_) | Kind::Mounts(_) | Kind::MountInfo(_) | Kind::Environ(_) | Kind::Mem(_) => FileType::Regular,
+            Kind::Maps(_)
+            | Kind::Mounts(_)
+            | Kind::MountInfo(_)
+            | Kind::Environ(_)
+            | Kind::Mem(_)
+            | Kind::OomScoreAdj(_)
+            | Kind::OomScore(_) => FileType::Regular,
         }
     }
 
@@ -108,6 +118,8 @@ impl ProcNode {
             Kind::TaskDir(p) => per_pid(p, 9),
             Kind::Environ(p) => per_pid(p, 10),
             Kind::Mem(p) => per_pid(p, 11),
+            Kind::OomScoreAdj(p) => per_pid(p, 12),
+            Kind::OomScore(p) => per_pid(p, 13),
         }
     }
 
@@ -263,7 +275,9 @@ impl Inode for ProcNode {
             | Kind::Mounts(p)
             | Kind::MountInfo(p)
             | Kind::Environ(p)
-            | Kind::Mem(p) => self.owner(p, false),
+            | Kind::Mem(p)
+            | Kind::OomScoreAdj(p)
+            | Kind::OomScore(p) => self.owner(p, false),
         };
         let mode = match self.kind {
             Kind::Root | Kind::PidDir(_) | Kind::TaskDir(_) => S_IFDIR | 0o555,
@@ -271,7 +285,8 @@ impl Inode for ProcNode {
             Kind::SelfLink | Kind::MountsLink => S_IFLNK | 0o777,
             Kind::Exe(_) | Kind::Cwd(_) | Kind::RootDir(_) => S_IFLNK | 0o777,
             Kind::Fd(..) => S_IFLNK | 0o700,
-            Kind::Maps(_) | Kind::Mounts(_) | Kind::MountInfo(_) => S_IFREG | 0o444,
+            Kind::Maps(_) | Kind::Mounts(_) | Kind::MountInfo(_) | Kind::OomScore(_) => S_IFREG | 0o444,
+            Kind::OomScoreAdj(_) => S_IFREG | 0o644,
             Kind::Environ(_) => S_IFREG | 0o400,
             Kind::Mem(_) => S_IFREG | 0o600,
         };
@@ -321,6 +336,8 @@ impl Inode for ProcNode {
                     b"maps" => Ok(self.child(Kind::Maps(p))),
                     b"mounts" => Ok(self.child(Kind::Mounts(p))),
                     b"mountinfo" => Ok(self.child(Kind::MountInfo(p))),
+                    b"oom_score" => Ok(self.child(Kind::OomScore(p))),
+                    b"oom_score_adj" => Ok(self.child(Kind::OomScoreAdj(p))),
                     b"task" => Ok(self.child(Kind::TaskDir(p))),
                     _ => Err(Errno::ENOENT),
                 }
@@ -371,6 +388,8 @@ impl Inode for ProcNode {
                 entry(b"mem".to_vec(), Kind::Mem(p)),
                 entry(b"mountinfo".to_vec(), Kind::MountInfo(p)),
                 entry(b"mounts".to_vec(), Kind::Mounts(p)),
+                entry(b"oom_score".to_vec(), Kind::OomScore(p)),
+                entry(b"oom_score_adj".to_vec(), Kind::OomScoreAdj(p)),
                 entry(b"root".to_vec(), Kind::RootDir(p)),
                 entry(b"task".to_vec(), Kind::TaskDir(p)),
             ]),
@@ -465,6 +484,24 @@ impl Inode for ProcNode {
                 let mm = Arc::downgrade(&self.task(p)?.mm);
                 Ok(Box::new(MemFile { mm, stat: self.stat() }))
             }
+            Kind::OomScoreAdj(p) => {
+                let k = self.kernel.upgrade().ok_or(Errno::ENOENT)?;
+                let tgid = self.task(p)?.tgid;
+                let adj = k.tasks.lock().unwrap().process(tgid).ok_or(Errno::ESRCH)?.oom_score_adj;
+                let data = format!("{adj}\n").into_bytes();
+                Ok(Box::new(OomScoreAdjFile { kernel: self.kernel.clone(), tgid, data, stat: self.stat() }))
+            }
+            Kind::OomScore(p) => {
+                let k = self.kernel.upgrade().ok_or(Errno::ENOENT)?;
+                let t = self.task(p)?;
+                let adj = k.tasks.lock().unwrap().process(t.tgid).ok_or(Errno::ESRCH)?.oom_score_adj;
+                let limit = k.memfile.limit();
+                let points = crate::oom::badness(t.mm.resident_bytes(), adj, limit).unwrap_or(0).max(0);
+                // Linux's proc_oom_score: badness scaled to 0..2000 of the
+                // memory there is (here: the cap).
+                let score = points * 1000 / (limit / PAGE_SIZE).max(1) as i64;
+                Ok(Box::new(SnapshotFile { data: format!("{score}\n").into_bytes(), stat: self.stat() }))
+            }
             Kind::Root | Kind::PidDir(_) | Kind::FdDir(_) => {
                 Ok(Box::new(DirectoryFile::new(self.clone(), self.stat().st_ino)))
             }
@@ -478,6 +515,61 @@ impl Inode for ProcNode {
 
     fn as_any_arc(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
         self
+    }
+}
+
+/// /proc/PID/oom_score_adj: reads the value as it was at open; a write sets
+/// it, as Linux's oom_score_adj_write: an integer in -1000..=1000 (EINVAL
+/// otherwise); going below the process's oom_score_adj_min takes
+/// CAP_SYS_RESOURCE (EACCES), and a capable writer sets that minimum.
+struct OomScoreAdjFile {
+    kernel: Weak<Kernel>,
+    tgid: i32,
+    data: Vec<u8>,
+    stat: Stat,
+}
+
+impl FileOps for OomScoreAdjFile {
+    fn read(&self, file: &FileDescription, dst: &BlockSeq, offset: Option<i64>) -> Result<usize, Errno> {
+        let (pos, guard) = start_at(file, offset);
+        let start = (pos.max(0) as usize).min(self.data.len());
+        let n = dst.copy_from(&self.data[start..]);
+        if let Some(mut g) = guard {
+            *g += n as i64;
+        }
+        Ok(n)
+    }
+    fn write(&self, _: &FileDescription, src: &BlockSeq, _: Option<i64>) -> Result<usize, Errno> {
+        let mut buf = [0u8; 24];
+        let n = src.copy_to(&mut buf[..src.len().min(23)]);
+        let text = std::str::from_utf8(&buf[..n]).map_err(|_| Errno::EINVAL)?;
+        let adj: i32 = text.trim().parse().map_err(|_| Errno::EINVAL)?;
+        if !(crate::oom::OOM_SCORE_ADJ_MIN..=crate::oom::OOM_SCORE_ADJ_MAX).contains(&adj) {
+            return Err(Errno::EINVAL);
+        }
+        let k = self.kernel.upgrade().ok_or(Errno::ESRCH)?;
+        let mut ts = k.tasks.lock().unwrap();
+        let capable = ts.threads.get(&current_tid()).is_none_or(|me| me.view.creds.capable(CAP_SYS_RESOURCE));
+        let p = ts.process_mut(self.tgid).ok_or(Errno::ESRCH)?;
+        if adj < p.oom_score_adj_min && !capable {
+            return Err(Errno::EACCES);
+        }
+        p.oom_score_adj = adj;
+        if capable {
+            p.oom_score_adj_min = adj;
+        }
+        Ok(src.len())
+    }
+    fn stat(&self) -> Result<Stat, Errno> {
+        Ok(self.stat)
+    }
+    fn seekable(&self) -> bool {
+        true
+    }
+    fn seek(&self, file: &FileDescription, off: i64, whence: i32) -> Result<i64, Errno> {
+        let mut pos = file.pos();
+        *pos = vfs::file::seek_set_or_cur(*pos, off, whence)?;
+        Ok(*pos)
     }
 }
 

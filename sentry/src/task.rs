@@ -4,13 +4,14 @@ use std::cell::Cell;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use abi::consts::CAP_FOWNER;
 use abi::signal::*;
 use abi::Errno;
 
 use crate::fdtable::FdTable;
 use crate::kernel::{Kernel, TaskView};
 use crate::limits::Limits;
-use crate::mm::MemoryManager;
+use crate::mm::{FaultError, MemoryManager};
 use crate::platform::{Context, Exit, Registers};
 use crate::process::{ExitStatus, Life, TaskHandle, Tasks, Thread};
 use crate::signal::{default_action, DefaultAction, SignalHandlers};
@@ -173,10 +174,6 @@ pub struct Task {
 
 /// Every capability Linux defines (CAP_LAST_CAP is 40).
 pub const ALL_CAPS: u64 = (1 << 41) - 1;
-pub const CAP_CHOWN: u32 = 0;
-pub const CAP_FOWNER: u32 = 3;
-pub const CAP_FSETID: u32 = 4;
-pub const CAP_SYS_CHROOT: u32 = 18;
 /// The capabilities that follow the fs uid to and from 0 (CAP_FS_MASK).
 pub const CAP_FS_MASK: u64 = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 9) | (1 << 27) | (1 << 32);
 
@@ -219,12 +216,31 @@ impl Task {
             match self.context.switch(self.mm.address_space(), &mut self.regs) {
                 Ok(Exit::Syscall) => {
                     let table = self.kernel.syscalls.clone();
+                    let refusals = self.kernel.memfile.refusals();
                     table.dispatch(self);
+                    if self.regs.rax == Errno::ENOMEM.as_return() && self.kernel.memfile.refusals() != refusals {
+                        // The memory cap refused the call's memory: as in
+                        // Linux, a process is killed to make room and the
+                        // call runs again (unless this task was chosen, or
+                        // there was nothing to kill: then it fails).
+                        if self.wait_for_memory() {
+                            self.regs.rax = Errno::ERESTARTNOINTR.as_return();
+                        }
+                    }
                     self.restart_pending = self.regs.orig_rax != SYS_RT_SIGRETURN && is_restart_code(self.regs.rax);
                 }
                 Ok(Exit::Fault { addr, code }) => {
-                    if let Err(sig) = self.mm.handle_fault(addr, code, self.regs.rip) {
-                        self.force_signal(SigInfo::fault(sig.signo, sig.code, addr));
+                    match self.mm.handle_fault(addr, code, self.regs.rip) {
+                        Ok(()) => {}
+                        Err(FaultError::Signal { signo, code }) => self.force_signal(SigInfo::fault(signo, code, addr)),
+                        // Once a process is killed to make room, the access
+                        // runs again (or this task dies, if it was chosen).
+                        // With nothing to kill, the access fails.
+                        Err(FaultError::OutOfMemory) => {
+                            if !self.wait_for_memory() {
+                                self.force_signal(SigInfo::fault(SIGBUS, BUS_ADRERR, addr));
+                            }
+                        }
                     }
                 }
                 Ok(Exit::Signal { signo: SIGSYS, addr, .. }) if (VSYSCALL..VSYSCALL + PAGE_SIZE).contains(&addr) => {
@@ -238,6 +254,16 @@ impl Task {
                 }
             }
         }
+    }
+
+    /// Waits for the OOM killer to make room (or to choose this task);
+    /// false if it could not.
+    fn wait_for_memory(&self) -> bool {
+        let killed = || {
+            self.handle.zapped.load(Ordering::SeqCst)
+                || self.kernel.tasks.lock().unwrap().process(self.tgid).is_none_or(|p| !p.alive())
+        };
+        self.kernel.oom.wait_round(&killed)
     }
 
     /// A call into the legacy vsyscall page: the host emulated the call's

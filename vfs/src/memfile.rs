@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr::NonNull;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use crate::safemem::Block;
 use abi::consts::PAGE_SIZE;
@@ -16,17 +17,18 @@ use abi::Errno;
 pub const MEMORY_FILE_SIZE: u64 = 1 << 40;
 
 pub struct MemoryFile {
-    fd: OwnedFd,
-    base: NonNull<u8>,
+    file: std::fs::File,
+    /// The Sentry's mapping of the whole file.
+    map: memmap2::MmapRaw,
     size: u64,
     alloc: Mutex<Allocator>,
+    /// The most bytes that may be allocated at once (the sandbox's memory
+    /// cap), and what to tell when an allocation would pass it.
+    limit: AtomicU64,
+    over_limit: OnceLock<Box<dyn Fn() + Send + Sync>>,
+    /// How many allocations the cap has refused.
+    refusals: AtomicU64,
 }
-
-// SAFETY: `base` is a shared mapping that lives as long as the MemoryFile; all
-// access to it goes through raw copies (vfs::Block), never through references.
-unsafe impl Send for MemoryFile {}
-// SAFETY: as above; the allocator is behind a Mutex.
-unsafe impl Sync for MemoryFile {}
 
 #[derive(Default)]
 struct Allocator {
@@ -37,6 +39,8 @@ struct Allocator {
     /// Ranges with more than one owner (a fork shares its parent's pages):
     /// offset -> (end, owners beyond the first). `free` drops one owner.
     shared: BTreeMap<u64, (u64, u32)>,
+    /// Bytes handed out and not yet returned.
+    used: u64,
 }
 
 impl Allocator {
@@ -72,43 +76,71 @@ impl MemoryFile {
         // SAFETY: `raw` is a fresh fd that we own.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
         let size = MEMORY_FILE_SIZE;
-        // SAFETY: ftruncate on our own memfd.
-        if unsafe { libc::ftruncate(fd.as_raw_fd(), size as i64) } < 0 {
-            return Err(host_err("ftruncate"));
-        }
-        // SAFETY: a new shared mapping of the whole file at an address the kernel
-        // picks; nothing else is affected.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                size as usize,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_NORESERVE,
-                fd.as_raw_fd(),
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            return Err(host_err("mmap"));
-        }
-        let base = NonNull::new(p.cast::<u8>()).expect("mmap returned NULL");
-        Ok(MemoryFile { fd, base, size, alloc: Mutex::new(Allocator::default()) })
+        let file = std::fs::File::from(fd);
+        file.set_len(size).map_err(|e| std::io::Error::new(e.kind(), format!("ftruncate: {e}")))?;
+        // A shared mapping of the whole file (its pages are only used when
+        // touched).
+        let map = memmap2::MmapOptions::new()
+            .len(size as usize)
+            .map_raw(&file)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("mmap: {e}")))?;
+        Ok(MemoryFile {
+            file,
+            map,
+            size,
+            alloc: Mutex::new(Allocator::default()),
+            limit: AtomicU64::new(u64::MAX),
+            over_limit: OnceLock::new(),
+            refusals: AtomicU64::new(0),
+        })
     }
 
     pub fn fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
+        self.file.as_raw_fd()
+    }
+
+    /// Caps the bytes allocated at once at `limit`. An allocation past it
+    /// fails with ENOMEM and calls `over_limit` (which must not block: it
+    /// runs wherever the allocation was, locks held).
+    pub fn set_limit(&self, limit: u64, over_limit: Box<dyn Fn() + Send + Sync>) {
+        self.limit.store(limit, Ordering::Relaxed);
+        let _ = self.over_limit.set(over_limit);
+    }
+
+    pub fn limit(&self) -> u64 {
+        self.limit.load(Ordering::Relaxed)
+    }
+
+    /// Bytes allocated now.
+    pub fn used(&self) -> u64 {
+        self.alloc.lock().unwrap().used
+    }
+
+    /// How many allocations the cap has refused so far: a caller that got
+    /// ENOMEM tells by this whether the cap was the reason.
+    pub fn refusals(&self) -> u64 {
+        self.refusals.load(Ordering::SeqCst)
     }
 
     /// Allocates `len` (page-aligned) zeroed bytes; returns their offset.
     pub fn allocate(&self, len: u64) -> Result<u64, Errno> {
         debug_assert!(len > 0 && len.is_multiple_of(PAGE_SIZE));
         let mut a = self.alloc.lock().unwrap();
+        if a.used.saturating_add(len) > self.limit.load(Ordering::Relaxed) {
+            drop(a);
+            self.refusals.fetch_add(1, Ordering::SeqCst);
+            if let Some(tell) = self.over_limit.get() {
+                tell();
+            }
+            return Err(Errno::ENOMEM);
+        }
         let fit = a.free.iter().find(|(_, &l)| l >= len).map(|(&o, &l)| (o, l));
         if let Some((off, l)) = fit {
             a.free.remove(&off);
             if l > len {
                 a.free.insert(off + len, l - len);
             }
+            a.used += len;
             return Ok(off);
         }
         if a.next + len > self.size {
@@ -116,6 +148,7 @@ impl MemoryFile {
         }
         let off = a.next;
         a.next += len;
+        a.used += len;
         Ok(off)
     }
 
@@ -173,7 +206,7 @@ impl MemoryFile {
         // SAFETY: punching a hole in our own memfd only discards its contents.
         let r = unsafe {
             libc::fallocate(
-                self.fd.as_raw_fd(),
+                self.file.as_raw_fd(),
                 libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
                 off as i64,
                 len as i64,
@@ -181,6 +214,7 @@ impl MemoryFile {
         };
         assert!(r == 0, "{}", host_err("fallocate(PUNCH_HOLE) on the memory file"));
         let mut a = self.alloc.lock().unwrap();
+        a.used -= len;
         let (mut start, mut l) = (off, len);
         if let Some((&po, &pl)) = a.free.range(..off).next_back() {
             if po + pl == off {
@@ -203,16 +237,11 @@ impl MemoryFile {
     /// The Sentry's view of `len` bytes at `off`.
     pub fn block(&self, off: u64, len: u64) -> Block {
         assert!(off.checked_add(len).is_some_and(|e| e <= self.size));
-        // SAFETY: the range lies inside the mapping made in `new`, which lives as
-        // long as `self`; MemoryFile is kept alive (Arc) by every user of blocks.
-        unsafe { Block::new(NonNull::new_unchecked(self.base.as_ptr().add(off as usize)), len as usize) }
-    }
-}
-
-impl Drop for MemoryFile {
-    fn drop(&mut self) {
-        // SAFETY: unmaps exactly the mapping made in `new`.
-        unsafe { libc::munmap(self.base.as_ptr().cast(), self.size as usize) };
+        // SAFETY: the range lies inside the mapping made in `new` (never
+        // NULL), which lives as long as `self`; MemoryFile is kept alive (Arc)
+        // by every user of blocks, and all access to it goes through raw
+        // copies (vfs::Block), never through references.
+        unsafe { Block::new(NonNull::new_unchecked(self.map.as_mut_ptr().add(off as usize)), len as usize) }
     }
 }
 
@@ -235,6 +264,30 @@ mod tests {
         crate::safemem::BlockSeq::new(vec![mf.block(c, 8)]).copy_to(&mut out);
         assert_eq!(out, [0; 8], "reused memory reads zero");
         assert_eq!(mf.allocate(MEMORY_FILE_SIZE), Err(Errno::ENOMEM));
+    }
+
+    #[test]
+    fn the_cap_refuses_and_tells() {
+        let mf = MemoryFile::new().unwrap();
+        let told = std::sync::Arc::new(AtomicU64::new(0));
+        let t = told.clone();
+        mf.set_limit(
+            4 * PAGE_SIZE,
+            Box::new(move || {
+                t.fetch_add(1, Ordering::SeqCst);
+            }),
+        );
+        let a = mf.allocate(3 * PAGE_SIZE).unwrap();
+        assert_eq!(mf.used(), 3 * PAGE_SIZE);
+        assert_eq!(mf.allocate(2 * PAGE_SIZE), Err(Errno::ENOMEM));
+        assert_eq!((told.load(Ordering::SeqCst), mf.refusals()), (1, 1));
+        // Shared pages count once, and are given back by their last owner.
+        mf.share(a, PAGE_SIZE);
+        mf.free(a, 3 * PAGE_SIZE);
+        assert_eq!(mf.used(), PAGE_SIZE);
+        mf.free(a, PAGE_SIZE);
+        assert_eq!(mf.used(), 0);
+        assert!(mf.allocate(4 * PAGE_SIZE).is_ok());
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! chmod, chown and utimes in all their forms.
 
 use abi::consts::*;
+use abi::consts::{CAP_CHOWN, CAP_FSETID};
 use abi::structs::{Timespec, Timeval};
 use abi::Errno;
-use sentry::task::{CAP_CHOWN, CAP_FSETID};
 use sentry::{SyscallResult, Task};
 use vfs::inode::{SetAttr, MAY_WRITE};
 use vfs::inotify::{notify_file, IN_ACCESS, IN_ATTRIB, IN_MODIFY};

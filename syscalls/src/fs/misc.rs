@@ -160,7 +160,7 @@ pub fn chroot(t: &mut Task, path: UserCStr) -> SyscallResult {
     if !p.inode().permission(&t.fs_creds(), MAY_EXEC) {
         return Err(Errno::EACCES);
     }
-    if !t.creds.capable(sentry::task::CAP_SYS_CHROOT) {
+    if !t.creds.capable(abi::consts::CAP_SYS_CHROOT) {
         return Err(Errno::EPERM);
     }
     t.fs.set_root(p);

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use abi::consts::{CAP_SETGID, CAP_SETPCAP, CAP_SETUID};
 use abi::Errno;
 use sentry::task::Credentials;
 use sentry::{SyscallResult, Task};
@@ -11,9 +12,6 @@ use zerocopy::{FromBytes, Immutable, IntoBytes};
 
 use crate::args::UserPtr;
 
-const CAP_SETGID: u32 = 6;
-const CAP_SETUID: u32 = 7;
-const CAP_SETPCAP: u32 = 8;
 /// NGROUPS_MAX.
 const NGROUPS_MAX: usize = 65536;
 /// An id argument meaning "unchanged".

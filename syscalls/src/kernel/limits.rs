@@ -8,8 +8,6 @@ use sentry::{SyscallResult, Task};
 
 use crate::args::UserPtr;
 
-const CAP_SYS_RESOURCE: u32 = 24;
-
 fn do_prlimit(
     t: &mut Task,
     limits: &Limits,

@@ -48,8 +48,6 @@ const CLONE_NEWNET: u64 = 0x4000_0000;
 const CLONE_IO: u64 = 0x8000_0000;
 const CLONE_CLEAR_SIGHAND: u64 = 0x1_0000_0000;
 const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
-const CAP_SYS_ADMIN: u32 = 21;
-const CAP_SYS_RESOURCE: u32 = 24;
 const NAMESPACES: u64 =
     CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET;
 
@@ -330,11 +328,12 @@ fn do_clone(t: &mut Task, a: CloneArgs) -> SyscallResult {
         let parent = if f & CLONE_PARENT != 0 { me.parent } else { t.tgid };
         let (pgid, sid) = (me.pgid, me.sid);
         let (nice, policy, prio) = (me.nice, me.sched_policy, me.sched_priority);
-        let dumpable = me.dumpable;
+        let (dumpable, oom_adj) = (me.dumpable, (me.oom_score_adj, me.oom_score_adj_min));
         let mut p = Process::new(tid, parent, pgid, sid, handlers, process_limits);
         p.exit_signal = a.exit_signal as i32;
         // The child's memory is a copy of the parent's, and keeps its flag.
         p.dumpable = dumpable;
+        (p.oom_score_adj, p.oom_score_adj_min) = oom_adj;
         (p.nice, p.sched_policy, p.sched_priority) = (nice, policy, prio);
         p.threads.push(tid);
         ts.processes.insert(tid, p);

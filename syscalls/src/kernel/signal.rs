@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use abi::consts::CAP_KILL;
 use abi::signal::*;
 use abi::structs::Timespec;
 use abi::Errno;
@@ -235,8 +236,6 @@ fn valid_signal(sig: i32) -> Result<(), Errno> {
         Err(Errno::EINVAL)
     }
 }
-
-const CAP_KILL: u32 = 5;
 
 /// Linux's kill permission: CAP_KILL, or the sender's real or effective uid
 /// is the target's real or saved uid (SIGCONT: or the same session).
