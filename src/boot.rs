@@ -18,7 +18,7 @@ use sentry::kernel::HostInfo;
 use sentry::limits::Limits;
 use sentry::platform::Platform;
 use sentry::task::Credentials;
-use sentry::{ExitStatus, InitProcess, Kernel};
+use sentry::{ExitStatus, InitError, InitProcess, Kernel};
 use vfs::memfile::MemoryFile;
 
 #[derive(clap::Args, Debug)]
@@ -43,6 +43,10 @@ pub struct BootArgs {
     /// The cap on the sandbox's tasks.
     #[arg(long)]
     pids: Option<usize>,
+    /// The working directory in the sandbox (`rvisor do --cwd`); without it,
+    /// the caller's own working directory's path.
+    #[arg(long)]
+    cwd: Option<std::path::PathBuf>,
     #[arg(long)]
     selftest_forbidden_syscall: bool,
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -96,8 +100,17 @@ pub fn boot(args: BootArgs) -> i32 {
     let host = HostInfo::read();
     let creds = Credentials::of_host_user();
     let limits = Limits::from_host();
-    // The caller's working directory, to start in inside the sandbox.
-    let cwd = std::env::current_dir().map(|d| d.into_os_string().into_vec()).unwrap_or_else(|_| b"/".to_vec());
+    // The working directory, a path in the sandbox: --cwd, or the path of
+    // the caller's own (as runc and runsc take the spec's cwd). Whether the
+    // sandbox has it is the Sentry's to say, in its own tree.
+    let cwd_given = args.cwd.is_some();
+    let cwd = match args.cwd.map_or_else(std::env::current_dir, Ok) {
+        Ok(d) => d.into_os_string().into_vec(),
+        Err(e) => {
+            eprintln!("rvisor: cannot read the working directory ({e}); give --cwd DIR");
+            return 125;
+        }
+    };
     match confine::ids::fork_into_namespaces() {
         Ok(Forked::Parent { child, ids, alive }) => supervise(child, ids, alive),
         Ok(Forked::Child { .. }) => {}
@@ -248,6 +261,7 @@ pub fn boot(args: BootArgs) -> i32 {
         eprintln!("rvisor: cannot start the OOM killer: {e}");
         return 125;
     }
+    let shown_cwd = String::from_utf8_lossy(&cwd).into_owned();
     let init = InitProcess {
         prog: prog.into_vec(),
         cwd,
@@ -260,7 +274,11 @@ pub fn boot(args: BootArgs) -> i32 {
     match kernel.run_init(init) {
         Ok(ExitStatus::Exited(code)) => code,
         Ok(ExitStatus::Signaled { sig, .. }) => 128 + sig,
-        Err(e) => {
+        Err(InitError::Cwd(errno)) => {
+            eprintln!("{}", cwd_message(&shown_cwd, cwd_given, errno));
+            125
+        }
+        Err(InitError::Exec(e)) => {
             eprintln!("rvisor: {shown}: {} ({})", e.msg, e.errno);
             if e.errno == abi::Errno::ENOENT {
                 127
@@ -269,6 +287,27 @@ pub fn boot(args: BootArgs) -> i32 {
             }
         }
     }
+}
+
+/// Why the sandbox cannot start in `cwd`, as runc says it ("chdir to cwd
+/// ... no such file or directory"), with what to do about it.
+fn cwd_message(cwd: &str, given: bool, errno: abi::Errno) -> String {
+    let why = format!("{} ({})", errno.message(), errno.name().unwrap_or("?"));
+    if given {
+        return format!("rvisor: --cwd {cwd}: cannot chdir to it in the sandbox: {why}");
+    }
+    // The host paths the sandbox has mounts of its own over.
+    let own = ["/tmp", "/dev", "/proc"]
+        .into_iter()
+        .find(|m| cwd.strip_prefix(m).is_some_and(|rest| rest.is_empty() || rest.starts_with('/')));
+    let hint = match own {
+        Some(m) => format!(" The sandbox's {m} is its own, not the host's."),
+        None => String::new(),
+    };
+    format!(
+        "rvisor: cannot chdir to the working directory {cwd} in the sandbox: {why}.{hint} \
+         Give --cwd DIR to start in another directory."
+    )
 }
 
 /// The signals someone sends the sandbox from outside (a terminal's Ctrl-C,

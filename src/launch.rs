@@ -39,7 +39,12 @@ fn launch(opts: &SandboxOpts, argv: &[OsString]) -> Result<i32, (i32, String)> {
     if !rootfs.is_dir() {
         return Err((125, format!("rvisor: --rootfs {}: not a directory", rootfs.display())));
     }
-    let volumes = opts.volumes.iter().map(|v| parse_volume(v)).collect::<Result<Vec<_>, _>>()?;
+    let volumes = parse_volumes(&opts.volumes)?;
+    if let Some(cwd) = &opts.cwd {
+        if !cwd.is_absolute() {
+            return Err((125, format!("rvisor: --cwd {}: must be an absolute path in the sandbox", cwd.display())));
+        }
+    }
     let (sentry_end, gofer_end) = gofer_protocol::transport::socketpair()
         .map_err(|e| (125, format!("rvisor: cannot create the gofer socket: {e}")))?;
     let mut gofer = spawn_gofer(&self_exe, rootfs, &volumes, gofer_end)?;
@@ -67,6 +72,9 @@ fn launch(opts: &SandboxOpts, argv: &[OsString]) -> Result<i32, (i32, String)> {
     }
     if let Some(n) = opts.pids {
         cmd.arg("--pids").arg(n.to_string());
+    }
+    if let Some(cwd) = &opts.cwd {
+        cmd.arg("--cwd").arg(cwd);
     }
     if opts.selftest_forbidden_syscall {
         cmd.arg("--selftest-forbidden-syscall");
@@ -140,7 +148,7 @@ fn launch(opts: &SandboxOpts, argv: &[OsString]) -> Result<i32, (i32, String)> {
 /// `rvisor do --print-seccomp`: every host seccomp policy of a sandbox with
 /// these options, as data with its reasons.
 pub fn print_seccomp(opts: &SandboxOpts) -> i32 {
-    let volumes = match opts.volumes.iter().map(|v| parse_volume(v)).collect::<Result<Vec<_>, _>>() {
+    let volumes = match parse_volumes(&opts.volumes) {
         Ok(v) => v,
         Err((code, msg)) => {
             eprintln!("{msg}");
@@ -174,8 +182,67 @@ pub fn print_seccomp(opts: &SandboxOpts) -> i32 {
 /// A `--volume HOST:SANDBOX[:ro]`.
 struct Volume {
     host: std::path::PathBuf,
+    /// The target, normalized: absolute, no empty, `.` or `..` components.
     sandbox: std::path::PathBuf,
     readonly: bool,
+}
+
+impl Volume {
+    fn components(&self) -> Vec<&std::ffi::OsStr> {
+        self.sandbox.iter().skip(1).collect()
+    }
+}
+
+/// The files the Sentry makes in the sandbox's /dev (`initial_mounts`): the
+/// memory devices, tty and the /proc/self/fd links. (/dev/shm, a tmpfs
+/// mount of its own, may be replaced by a volume, as /tmp may.)
+fn sandbox_dev_entry(name: &std::ffi::OsStr) -> bool {
+    let name = name.as_encoded_bytes();
+    vfs::dev::MEM_DEVICES.iter().any(|(n, _)| *n == name)
+        || [&b"tty"[..], b"fd", b"stdin", b"stdout", b"stderr"].contains(&name)
+}
+
+/// Every `--volume`, checked against the way the Sentry mounts: first the
+/// root, then its own /tmp, /dev and /dev/shm, then the volumes in the
+/// order given (each over whatever its target then is), and /proc last. A
+/// mount hides everything at and below its target that was mounted before.
+/// So a volume may not be the root, may not lie at or below /proc, may not
+/// replace /dev or sit on a file the Sentry makes there, and no later
+/// volume may have the same target or one above it.
+fn parse_volumes(specs: &[String]) -> Result<Vec<Volume>, (i32, String)> {
+    let volumes = specs.iter().map(|v| parse_volume(v)).collect::<Result<Vec<_>, _>>()?;
+    for (v, spec) in volumes.iter().zip(specs) {
+        let bad = |why: String| Err((125, format!("rvisor: --volume {spec}: {why}")));
+        match v.components().as_slice() {
+            [] => return bad("a volume cannot be the sandbox's root (that is --rootfs)".into()),
+            [top, ..] if *top == "proc" => {
+                return bad("the sandbox's /proc is mounted over it (after the volumes)".into());
+            }
+            [top] if *top == "dev" => {
+                return bad("it would hide the sandbox's /dev (its devices and /dev/shm)".into());
+            }
+            [top, name, ..] if *top == "dev" && sandbox_dev_entry(name) => {
+                return bad(format!("the sandbox makes /dev/{} itself", name.to_string_lossy()));
+            }
+            _ => {}
+        }
+    }
+    for (i, (v, spec)) in volumes.iter().zip(specs).enumerate() {
+        let bad = |why: String| Err((125, format!("rvisor: --volume {spec}: {why}")));
+        let c = v.components();
+        for (later, later_spec) in volumes.iter().zip(specs).skip(i + 1) {
+            let lc = later.components();
+            if lc == c {
+                return bad(format!("--volume {later_spec} has the same target and would hide it"));
+            }
+            if c.starts_with(&lc) {
+                return bad(format!(
+                    "the later --volume {later_spec} is mounted above it and would hide it; give the outer volume first"
+                ));
+            }
+        }
+    }
+    Ok(volumes)
 }
 
 fn parse_volume(spec: &str) -> Result<Volume, (i32, String)> {
@@ -192,10 +259,15 @@ fn parse_volume(spec: &str) -> Result<Volume, (i32, String)> {
     if parts.next().is_some() || host.is_empty() || !sandbox.starts_with('/') {
         return Err(bad("expected HOST:SANDBOX[:ro] with an absolute SANDBOX path"));
     }
+    let comps: Vec<&str> = sandbox.split('/').filter(|c| !c.is_empty()).collect();
+    if comps.iter().any(|c| *c == "." || *c == "..") {
+        return Err(bad("SANDBOX may not contain . or .. components"));
+    }
     let host = Path::new(host);
     if !host.is_dir() {
         return Err(bad("the host path is missing or not a directory"));
     }
+    let sandbox = format!("/{}", comps.join("/"));
     Ok(Volume { host: host.to_path_buf(), sandbox: sandbox.into(), readonly })
 }
 

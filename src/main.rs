@@ -32,8 +32,13 @@ pub struct SandboxOpts {
     /// The directory the sandbox sees as its root (read-only, through the gofer).
     #[arg(long, value_name = "DIR", default_value = "/")]
     rootfs: PathBuf,
+    /// The program's working directory, a path in the sandbox (default: the
+    /// caller's working directory's path, which the sandbox must have).
+    #[arg(long, value_name = "DIR")]
+    cwd: Option<PathBuf>,
     /// Mount host directory HOST at SANDBOX (absolute); writes reach the host
-    /// unless :ro is given. Repeatable.
+    /// unless :ro is given. Repeatable; not at /, /dev or /proc, and an
+    /// inner volume after the outer one.
     #[arg(long = "volume", value_name = "HOST:SANDBOX[:ro]")]
     volumes: Vec<String>,
     /// Cap the sandbox's application memory at BYTES (suffixes k, m, g):
@@ -63,8 +68,10 @@ enum Command {
     Do {
         #[command(flatten)]
         opts: SandboxOpts,
-        /// The program and its arguments.
-        #[arg(required_unless_present = "print_seccomp", trailing_var_arg = true, allow_hyphen_values = true)]
+        /// The program and its arguments. Everything after PROG is passed to
+        /// it as is; an option of rvisor's own must come before PROG (and an
+        /// unknown one is an error), and `--` lets PROG itself start with '-'.
+        #[arg(required_unless_present = "print_seccomp", trailing_var_arg = true, value_name = "PROG")]
         argv: Vec<std::ffi::OsString>,
     },
     /// The Sentry process of a sandbox (started by rvisor itself).

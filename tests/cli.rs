@@ -692,7 +692,7 @@ fn the_rootfs_is_a_jail() {
     let _listener = std::os::unix::net::UnixListener::bind(root.join("sock")).unwrap();
     let run = |args: &[&str]| {
         let mut c = Command::new(RVISOR);
-        c.arg("do").arg("--rootfs").arg(&root).arg("--").arg("/bin/busybox").args(args);
+        c.arg("do").arg("--rootfs").arg(&root).args(["--cwd", "/", "--", "/bin/busybox"]).args(args);
         common::run(c, b"")
     };
     let o = run(&["cat", "/data/inside.txt"]);
@@ -757,6 +757,192 @@ fn the_program_starts_in_the_callers_directory() {
     c.current_dir(&dir).args(["do", "--", "/bin/pwd"]);
     let o = common::run(c, b"");
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim_end(), dir.to_str().unwrap(), "{}", stderr(&o));
+}
+
+/// The working directory is a path in the sandbox: the caller's own, or
+/// --cwd. One the sandbox does not have (under the host's /tmp, /proc, or
+/// outside --rootfs) is a clear error before the program starts, as runc's
+/// "chdir to cwd".
+#[test]
+fn the_working_directory_must_exist_in_the_sandbox() {
+    let Some(bb) = busybox() else { panic!("busybox-static is required") };
+    let refused = |o: &std::process::Output, words: &[&str]| {
+        assert_eq!(shell_status(o), 125, "{}", stderr(o));
+        assert!(o.stdout.is_empty(), "the program ran: {}", String::from_utf8_lossy(&o.stdout));
+        for w in words {
+            assert!(stderr(o).contains(w), "{w:?} missing: {}", stderr(o));
+        }
+    };
+    let pwd = |o: &std::process::Output| {
+        assert_eq!(shell_status(o), 0, "{}", stderr(o));
+        String::from_utf8_lossy(&o.stdout).trim_end().to_string()
+    };
+    let host_tmp = std::env::temp_dir().join(format!("rvisor-cwd-{}", std::process::id()));
+    std::fs::create_dir_all(&host_tmp).unwrap();
+    let shown = host_tmp.to_str().unwrap();
+    // Under the host's /tmp: the sandbox's /tmp is its own.
+    let mut c = Command::new(RVISOR);
+    c.current_dir(&host_tmp).args(["do", "--", "/bin/pwd"]);
+    let o = common::run(c, b"");
+    if host_tmp.starts_with("/tmp") {
+        refused(&o, &[shown, "No such file or directory", "/tmp is its own", "--cwd"]);
+    }
+    // --cwd names the directory in the sandbox, wherever rvisor runs.
+    let mut c = Command::new(RVISOR);
+    c.current_dir(&host_tmp).args(["do", "--cwd", "/etc", "--", "/bin/pwd"]);
+    assert_eq!(pwd(&common::run(c, b"")), "/etc");
+    std::fs::remove_dir_all(&host_tmp).unwrap();
+    // A host /proc directory the sandbox's /proc lacks.
+    let mut c = Command::new(RVISOR);
+    c.current_dir("/proc/self/fdinfo").args(["do", "--", "/bin/pwd"]);
+    refused(&common::run(c, b""), &["/fdinfo", "/proc is its own", "--cwd"]);
+    // A --cwd that is missing, not a directory, or relative.
+    for (dir, why) in [
+        ("/no/such/dir", "--cwd /no/such/dir: cannot chdir to it in the sandbox: No such file or directory"),
+        ("/etc/passwd", "--cwd /etc/passwd: cannot chdir to it in the sandbox: Not a directory"),
+        ("etc", "--cwd etc: must be an absolute path"),
+    ] {
+        let mut c = Command::new(RVISOR);
+        c.args(["do", "--cwd", dir, "--", "/bin/pwd"]);
+        refused(&common::run(c, b""), &[why]);
+    }
+    // With --rootfs, the caller's directory is looked up in that root.
+    let root = common::test_dir().join("cwd-root");
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(root.join("bin")).unwrap();
+    std::fs::create_dir_all(root.join("work/sub")).unwrap();
+    std::fs::copy(bb, root.join("bin/busybox")).unwrap();
+    let in_root = |dir: &Path, cwd: Option<&str>| {
+        let mut c = Command::new(RVISOR);
+        c.current_dir(dir).arg("do").arg("--rootfs").arg(&root);
+        if let Some(cwd) = cwd {
+            c.args(["--cwd", cwd]);
+        }
+        c.args(["--", "/bin/busybox", "pwd"]);
+        common::run(c, b"")
+    };
+    let here = std::env::current_dir().unwrap();
+    refused(&in_root(&here, None), &[here.to_str().unwrap(), "No such file or directory", "--cwd"]);
+    assert_eq!(pwd(&in_root(&here, Some("/work/sub"))), "/work/sub");
+    // "/" is in every root.
+    assert_eq!(pwd(&in_root(Path::new("/"), None)), "/");
+    // A volume's directory works as the working directory too.
+    let vol = common::test_dir().join("cwd-volume");
+    std::fs::create_dir_all(&vol).unwrap();
+    let mut c = Command::new(RVISOR);
+    c.args(["do", "--volume", &format!("{}:/data", vol.display()), "--cwd", "/data", "--", "/bin/pwd"]);
+    assert_eq!(pwd(&common::run(c, b"")), "/data");
+}
+
+/// The Sentry mounts the root, its own /tmp, /dev (its devices and links)
+/// and /dev/shm, then the volumes in order, then /proc; a mount hides what
+/// lies at and below its target. A volume that would be hidden, or would
+/// hide /dev, is refused before anything starts.
+#[test]
+fn volume_targets_that_a_mount_would_hide_are_refused() {
+    let base = common::test_dir();
+    let (a, b) = (base.join("hide-volume-a"), base.join("hide-volume-b"));
+    let _ = std::fs::remove_dir_all(&a);
+    let _ = std::fs::remove_dir_all(&b);
+    std::fs::create_dir_all(a.join("inner")).unwrap();
+    std::fs::create_dir_all(&b).unwrap();
+    let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+    let run = |volumes: &[String], prog: &[&str]| {
+        let mut c = Command::new(RVISOR);
+        c.current_dir("/").arg("do");
+        for v in volumes {
+            c.args(["--volume", v]);
+        }
+        c.arg("--").args(prog);
+        common::run(c, b"")
+    };
+    for (volumes, why) in [
+        (vec![format!("{a}:/")], "a volume cannot be the sandbox's root"),
+        (vec![format!("{a}:/proc")], "the sandbox's /proc is mounted over it"),
+        (vec![format!("{a}:/proc/sys/x")], "the sandbox's /proc is mounted over it"),
+        (vec![format!("{a}:/dev")], "it would hide the sandbox's /dev"),
+        (vec![format!("{a}:/dev/")], "it would hide the sandbox's /dev"),
+        (vec![format!("{a}:/dev/null")], "the sandbox makes /dev/null itself"),
+        (vec![format!("{a}:/dev/fd/7")], "the sandbox makes /dev/fd itself"),
+        (vec![format!("{a}:/x/../proc")], "may not contain . or .."),
+        (vec![format!("{a}:/data"), format!("{b}:/data/")], "has the same target and would hide it"),
+        (vec![format!("{a}:/data/inner"), format!("{b}://data")], "is mounted above it and would hide it"),
+    ] {
+        let o = run(&volumes, &["/bin/echo", "ran"]);
+        assert_eq!(shell_status(&o), 125, "{volumes:?}: {}", stderr(&o));
+        assert!(o.stdout.is_empty(), "{volumes:?}: the program ran");
+        let first_bad = stderr(&o);
+        assert!(first_bad.starts_with("rvisor: --volume ") && first_bad.contains(why), "{volumes:?}: {first_bad}");
+    }
+    // The outer volume first, the inner one after: both are seen.
+    std::fs::write(
+        Path::new(a).join("outer.txt"),
+        "outer
+",
+    )
+    .unwrap();
+    std::fs::write(
+        Path::new(b).join("inner.txt"),
+        "inner
+",
+    )
+    .unwrap();
+    let o = run(
+        &[format!("{a}:/data"), format!("{b}:/data/inner:ro")],
+        &["/bin/cat", "/data/outer.txt", "/data/inner/inner.txt"],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "outer
+inner
+",
+        "{}",
+        stderr(&o)
+    );
+    // A volume may take the place of the sandbox's /tmp or /dev/shm, and
+    // live below /tmp or /dev.
+    for at in ["/tmp", "/dev/shm", "/tmp/deeper", "/dev/host"] {
+        let o = run(&[format!("{b}:{at}:ro")], &["/bin/cat", &format!("{at}/inner.txt")]);
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout),
+            "inner
+",
+            "{at}: {}",
+            stderr(&o)
+        );
+    }
+}
+
+/// Options of rvisor's own come before the program; an unknown one is a
+/// usage error, never taken as the program. Everything after the program
+/// is its own, dashes included.
+#[test]
+fn unknown_options_are_usage_errors_and_the_programs_arguments_pass_as_is() {
+    let mut c = Command::new(RVISOR);
+    c.args(["do", "--bogus-option", "/bin/true"]);
+    let o = common::run(c, b"");
+    assert_eq!(shell_status(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("unexpected argument '--bogus-option'"), "{}", stderr(&o));
+    let mut c = Command::new(RVISOR);
+    c.args(["do", "-z"]);
+    assert_eq!(shell_status(&common::run(c, b"")), 2);
+    // Without "--": the program's own options, and ones that look like
+    // rvisor's, are the program's.
+    let mut c = Command::new(RVISOR);
+    c.current_dir("/").args(["do", "/bin/echo", "-n", "--strace", "--bogus", "--", "x"]);
+    let o = common::run(c, b"");
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "--strace --bogus -- x", "{}", stderr(&o));
+    assert!(o.stderr.is_empty(), "{}", stderr(&o));
+    let native = Command::new("ls").args(["-la", "/etc/hostname"]).output().unwrap();
+    let mut c = Command::new(RVISOR);
+    c.current_dir("/").args(["do", "ls", "-la", "/etc/hostname"]);
+    let o = common::run(c, b"");
+    assert_eq!(String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&native.stdout), "{}", stderr(&o));
+    // After "--", a program may even start with a dash (and is not found).
+    let mut c = Command::new(RVISOR);
+    c.args(["do", "--", "-x"]);
+    let o = common::run(c, b"");
+    assert_eq!(shell_status(&o), 127, "{}", stderr(&o));
 }
 
 #[test]
@@ -928,7 +1114,7 @@ fn volumes_do_not_open_a_way_out_of_the_jail() {
     let spec = format!("{}:/vol", vol.display());
     let run = |args: &[&str]| {
         let mut c = Command::new(RVISOR);
-        c.arg("do").arg("--rootfs").arg(&root).args(["--volume", &spec, "--", "/bin/busybox"]).args(args);
+        c.arg("do").arg("--rootfs").arg(&root).args(["--cwd", "/", "--volume", &spec, "--", "/bin/busybox"]).args(args);
         common::run(c, b"")
     };
     // Symlinks in the volume resolve in the sandbox: no host /etc there.

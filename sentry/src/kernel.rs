@@ -243,7 +243,9 @@ const TMPFS_DEV_BASE: u64 = 0x20;
 pub struct InitProcess {
     /// The program, found as execvp finds it (PATH from `envp`).
     pub prog: Vec<u8>,
-    /// The working directory to start in; the root if the sandbox lacks it.
+    /// The working directory to start in, a path in the sandbox; if it is
+    /// not a directory there, the process does not start
+    /// (`InitError::Cwd`).
     pub cwd: Vec<u8>,
     pub argv: Vec<Vec<u8>>,
     pub envp: Vec<Vec<u8>>,
@@ -251,6 +253,16 @@ pub struct InitProcess {
     pub stdio: Vec<Option<OwnedFd>>,
     pub creds: Credentials,
     pub limits: Limits,
+}
+
+/// Why the sandbox's first process did not start.
+#[derive(Debug)]
+pub enum InitError {
+    /// The working directory cannot be entered in the sandbox: what chdir
+    /// to it would return (ENOENT, ENOTDIR, EACCES, ...).
+    Cwd(Errno),
+    /// The program could not be loaded.
+    Exec(ExecError),
 }
 
 /// The pid, in the sandbox's pid namespace, of its first process.
@@ -459,19 +471,28 @@ impl Kernel {
     }
 
     /// Starts the first process and waits for it to exit.
-    pub fn run_init(self: &Arc<Self>, init: InitProcess) -> Result<ExitStatus, ExecError> {
-        let boot = |what: &str| ExecError { errno: Errno::ENOMEM, msg: what.to_string() };
-        let thread = self.new_thread(true).map_err(|_| boot("cannot create the first task"))?;
-        let aspace = thread.aspace.clone().expect("asked for an address space");
+    pub fn run_init(self: &Arc<Self>, init: InitProcess) -> Result<ExitStatus, InitError> {
         let root = self.mounts.root();
-        let fs_creds = vfs::FsCreds { uid: init.creds.euid, gid: init.creds.egid, groups: Vec::new() };
-        let path_env =
-            init.envp.iter().find_map(|e| e.strip_prefix(b"PATH=")).unwrap_or(b"/usr/local/bin:/usr/bin:/bin").to_vec();
+        let fs_creds =
+            vfs::FsCreds { uid: init.creds.fsuid, gid: init.creds.fsgid, groups: init.creds.groups.to_vec() };
+        // As chdir would: the path resolves, is a directory, and may be searched.
         let cwd = Resolver { ns: &self.mounts, root: &root, creds: &fs_creds, restrict: 0 }
             .resolve(&root, &init.cwd, true)
-            .ok()
-            .filter(|p| vfs::inode::file_type(&**p.inode()) == vfs::inode::FileType::Directory)
-            .unwrap_or_else(|| root.clone());
+            .and_then(|p| {
+                if vfs::inode::file_type(&**p.inode()) != vfs::inode::FileType::Directory {
+                    return Err(Errno::ENOTDIR);
+                }
+                if !p.inode().permission(&fs_creds, vfs::inode::MAY_EXEC) {
+                    return Err(Errno::EACCES);
+                }
+                Ok(p)
+            })
+            .map_err(InitError::Cwd)?;
+        let boot = |what: &str| InitError::Exec(ExecError { errno: Errno::ENOMEM, msg: what.to_string() });
+        let thread = self.new_thread(true).map_err(|_| boot("cannot create the first task"))?;
+        let aspace = thread.aspace.clone().expect("asked for an address space");
+        let path_env =
+            init.envp.iter().find_map(|e| e.strip_prefix(b"PATH=")).unwrap_or(b"/usr/local/bin:/usr/bin:/bin").to_vec();
         // The program is loaded on the task's own thread: the address space
         // answers only to it.
         let (loaded_tx, loaded_rx) = mpsc::channel();
@@ -542,7 +563,7 @@ impl Kernel {
         }));
         match loaded_rx.recv() {
             Ok(None) => {}
-            Ok(Some(e)) => return Err(e),
+            Ok(Some(e)) => return Err(InitError::Exec(e)),
             Err(_) => return Err(boot("the first task's thread ended")),
         }
         let mut st = self.init_status.lock().unwrap();

@@ -26,6 +26,6 @@ pub mod task;
 pub mod timer;
 pub mod vdso;
 
-pub use kernel::{InitProcess, Kernel, SyscallTable};
+pub use kernel::{InitError, InitProcess, Kernel, SyscallTable};
 pub use process::ExitStatus;
 pub use task::{SyscallResult, Task};

@@ -9,7 +9,12 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+// The name of an errno; one it does not know is printed as its number
+// ("E#95"), so two different unknown errnos never look the same. The number
+// goes into one of a few per-thread buffers, so a printf may show several.
 static const char *errname(int e) {
+    static __thread char unknown[4][16];
+    static __thread unsigned next;
     switch (e) {
     case 0: return "OK";
     case EPERM: return "EPERM";
@@ -56,7 +61,11 @@ static const char *errname(int e) {
     case EDEADLK: return "EDEADLK";
     case ETIMEDOUT: return "ETIMEDOUT";
     case EOWNERDEAD: return "EOWNERDEAD";
-    default: return "E?";
+    default: {
+        char *b = unknown[next++ % 4];
+        snprintf(b, sizeof unknown[0], "E#%d", e);
+        return b;
+    }
     }
 }
 
