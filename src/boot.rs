@@ -135,8 +135,11 @@ pub fn boot(args: BootArgs) -> i32 {
             return 125;
         }
     };
-    let strace = if args.strace { writer(args.strace_fd).or_else(|| Some(Box::new(std::io::stderr()))) } else { None };
-    let table = Arc::new(syscalls::SyscallTable::new(strace, writer(args.debug_fd)));
+    // --strace writes to its log, or to a copy of our stderr.
+    let strace = args.strace.then(|| args.strace_fd.and_then(take_fd).or_else(|| dup_stdio(2))).flatten();
+    let observers: Vec<Arc<dyn sentry::observe::Observer>> =
+        strace.map(|fd| Arc::new(syscalls::strace::Strace::new(File::from(fd))) as _).into_iter().collect();
+    let table = Arc::new(syscalls::SyscallTable::new(writer(args.debug_fd)));
 
     if let Err(e) = confine::mounts::empty_root() {
         eprintln!("rvisor: cannot seal the sentry: {e}");
@@ -248,6 +251,7 @@ pub fn boot(args: BootArgs) -> i32 {
         init_status: Default::default(),
         init_exited: Default::default(),
         syscalls: table,
+        observers,
         oom,
         hostname: args.hostname,
         host,

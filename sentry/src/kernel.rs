@@ -145,6 +145,8 @@ pub struct Kernel {
     pub init_status: Mutex<Option<ExitStatus>>,
     pub init_exited: Condvar,
     pub syscalls: Arc<dyn SyscallTable>,
+    /// What watches the application's syscalls and faults (--strace).
+    pub observers: Vec<Arc<dyn crate::observe::Observer>>,
     /// Makes room when the application memory reaches its cap.
     pub oom: Arc<crate::oom::OomKiller>,
     pub hostname: String,
@@ -551,6 +553,7 @@ impl Kernel {
                 keepcaps: false,
                 cap_bset: crate::task::ALL_CAPS,
                 context,
+                observers: kernel.observers.iter().map(|o| o.task_started()).collect(),
             };
             let mut ts = kernel.tasks.lock().unwrap();
             let mut p = Process::new(INIT_PID, 0, INIT_PID, INIT_PID, task.handlers.clone(), task.limits.share());

@@ -15,6 +15,7 @@ pub mod limits;
 pub mod loader;
 
 pub mod mm;
+pub mod observe;
 pub mod oom;
 pub mod platform;
 pub mod process;

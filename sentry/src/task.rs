@@ -12,6 +12,7 @@ use crate::fdtable::FdTable;
 use crate::kernel::{Kernel, TaskView};
 use crate::limits::Limits;
 use crate::mm::{FaultError, MemoryManager};
+use crate::observe::TaskObserver;
 use crate::platform::{Context, Exit, Registers};
 use crate::process::{ExitStatus, Life, TaskHandle, Tasks, Thread};
 use crate::signal::{default_action, DefaultAction, SignalHandlers};
@@ -170,6 +171,8 @@ pub struct Task {
     /// The capability bounding set (PR_CAPBSET_DROP).
     pub cap_bset: u64,
     pub context: Box<dyn Context>,
+    /// The watchers of this task's syscalls and faults, one per observer.
+    pub observers: Vec<Box<dyn TaskObserver>>,
 }
 
 /// Every capability Linux defines (CAP_LAST_CAP is 40).
@@ -201,6 +204,13 @@ fn is_restart_code(rax: u64) -> bool {
         .any(|r| r.0 as i64 == e)
 }
 
+/// A syscall as it entered, for its observers' exit call.
+struct EnteredSyscall {
+    nr: u64,
+    args: [u64; 6],
+    start: std::time::Instant,
+}
+
 impl Task {
     /// The task loop: deliver signals, run application code, serve what
     /// stopped it, repeat. Returns when the task exits.
@@ -217,7 +227,11 @@ impl Task {
                 Ok(Exit::Syscall) => {
                     let table = self.kernel.syscalls.clone();
                     let refusals = self.kernel.memfile.refusals();
+                    let watched = self.observe_syscall_enter();
                     table.dispatch(self);
+                    if let Some(entered) = watched {
+                        self.observe_syscall_exit(entered);
+                    }
                     if self.regs.rax == Errno::ENOMEM.as_return() && self.kernel.memfile.refusals() != refusals {
                         // The memory cap refused the call's memory: as in
                         // Linux, a process is killed to make room and the
@@ -230,7 +244,16 @@ impl Task {
                     self.restart_pending = self.regs.orig_rax != SYS_RT_SIGRETURN && is_restart_code(self.regs.rax);
                 }
                 Ok(Exit::Fault { addr, code }) => {
-                    match self.mm.handle_fault(addr, code, self.regs.rip) {
+                    let start = (!self.observers.is_empty()).then(std::time::Instant::now);
+                    let result = self.mm.handle_fault(addr, code, self.regs.rip);
+                    if let Some(start) = start {
+                        let mut observers = std::mem::take(&mut self.observers);
+                        for o in &mut observers {
+                            o.fault(self, addr, code, &result, start.elapsed());
+                        }
+                        self.observers = observers;
+                    }
+                    match result {
                         Ok(()) => {}
                         Err(FaultError::Signal { signo, code }) => self.force_signal(SigInfo::fault(signo, code, addr)),
                         // Once a process is killed to make room, the access
@@ -254,6 +277,34 @@ impl Task {
                 }
             }
         }
+    }
+
+    /// Tells the observers a syscall is about to be served; returns the
+    /// call as it entered (None when nothing watches).
+    fn observe_syscall_enter(&mut self) -> Option<EnteredSyscall> {
+        if self.observers.is_empty() {
+            return None;
+        }
+        let (nr, args) = (self.regs.orig_rax, self.regs.syscall_args());
+        let mut observers = std::mem::take(&mut self.observers);
+        for o in &mut observers {
+            o.syscall_enter(self, nr, &args);
+        }
+        self.observers = observers;
+        Some(EnteredSyscall { nr, args, start: std::time::Instant::now() })
+    }
+
+    /// Tells the observers the syscall `entered` was served (its arguments
+    /// as they were: an execve has replaced the registers).
+    fn observe_syscall_exit(&mut self, entered: EnteredSyscall) {
+        let elapsed = entered.start.elapsed();
+        let EnteredSyscall { nr, args, .. } = entered;
+        let ret = self.regs.rax;
+        let mut observers = std::mem::take(&mut self.observers);
+        for o in &mut observers {
+            o.syscall_exit(self, nr, &args, ret, elapsed);
+        }
+        self.observers = observers;
     }
 
     /// Waits for the OOM killer to make room (or to choose this task);

@@ -14,7 +14,6 @@ mod table;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::Mutex;
-use std::time::Instant;
 
 use abi::Errno;
 use sentry::{SyscallResult, Task};
@@ -43,29 +42,31 @@ pub struct Entry {
     pub support: Support,
 }
 
-/// The table as the Sentry uses it, with the strace sink and the counts of
-/// unimplemented numbers.
+/// The table's entry for syscall `nr`, if rVisor has one.
+pub fn entry(nr: u64) -> Option<&'static Entry> {
+    static BY_NR: std::sync::OnceLock<Vec<Option<&'static Entry>>> = std::sync::OnceLock::new();
+    let by_nr = BY_NR.get_or_init(|| {
+        let mut by_nr = vec![None; abi::sysno::COUNT];
+        for e in TABLE {
+            by_nr[e.nr] = Some(e);
+        }
+        by_nr
+    });
+    usize::try_from(nr).ok().and_then(|n| by_nr.get(n).copied().flatten())
+}
+
+/// The table as the Sentry uses it, with the counts of unimplemented
+/// numbers.
 pub struct SyscallTable {
-    by_nr: Vec<Option<&'static Entry>>,
-    strace: Option<Mutex<Box<dyn Write + Send>>>,
     log: Option<Mutex<Box<dyn Write + Send>>>,
     unimplemented: Mutex<BTreeMap<u64, u64>>,
 }
 
 impl SyscallTable {
-    /// `strace` receives one line per syscall; `log` the debug messages
-    /// (an unimplemented syscall, once per number).
-    pub fn new(strace: Option<Box<dyn Write + Send>>, log: Option<Box<dyn Write + Send>>) -> SyscallTable {
-        let mut by_nr = vec![None; abi::sysno::COUNT];
-        for e in TABLE {
-            by_nr[e.nr] = Some(e);
-        }
-        SyscallTable {
-            by_nr,
-            strace: strace.map(Mutex::new),
-            log: log.map(Mutex::new),
-            unimplemented: Mutex::default(),
-        }
+    /// `log` receives the debug messages (an unimplemented syscall, once
+    /// per number).
+    pub fn new(log: Option<Box<dyn Write + Send>>) -> SyscallTable {
+        SyscallTable { log: log.map(Mutex::new), unimplemented: Mutex::default() }
     }
 
     /// Counts of the unimplemented syscall numbers the application asked for.
@@ -100,9 +101,7 @@ impl sentry::SyscallTable for SyscallTable {
     fn dispatch(&self, task: &mut Task) {
         let nr = task.regs.orig_rax;
         let args = task.regs.syscall_args();
-        let start = self.strace.as_ref().map(|_| Instant::now());
-        let entry = usize::try_from(nr).ok().and_then(|n| self.by_nr.get(n).copied().flatten());
-        let ret = match entry {
+        let ret = match entry(nr) {
             _ if is_int80(task) => {
                 // The 32-bit syscall ABI is not offered; its numbers and
                 // argument registers differ, so never serve it as 64-bit.
@@ -119,19 +118,6 @@ impl sentry::SyscallTable for SyscallTable {
             Ok(v) => v,
             Err(e) => e.as_return(),
         };
-        if let (Some(sink), Some(start)) = (&self.strace, start) {
-            let line = match entry {
-                Some(e) => strace::line(task, e.name, e.args, e.ret, &args, &ret, start.elapsed()),
-                None => {
-                    let name = usize::try_from(nr)
-                        .ok()
-                        .and_then(abi::sysno::name)
-                        .map_or(format!("syscall_{nr:#x}"), String::from);
-                    strace::line(task, &name, &[strace::Arg::Hex; 6], strace::Ret::Int, &args, &ret, start.elapsed())
-                }
-            };
-            let _ = sink.lock().unwrap().write_all(line.as_bytes());
-        }
     }
 }
 

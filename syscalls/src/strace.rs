@@ -1,11 +1,15 @@
 //! strace-style lines: `[pid:tid] name(args) = ret <elapsed>`.
 
 use std::fmt::Write as _;
+use std::fs::File;
+use std::io::Write as _;
+use std::sync::Arc;
 use std::time::Duration;
 
 use abi::consts::{MapFlags, Prot, AT_FDCWD};
 use abi::structs::Iovec;
 use abi::Errno;
+use sentry::observe::{Observer, TaskObserver};
 use sentry::Task;
 
 /// How strace shows one argument.
@@ -199,6 +203,49 @@ pub fn line(
     let _ = write!(s, " <{}.{:06}>", elapsed.as_secs(), elapsed.subsec_micros());
     s.push('\n');
     s
+}
+
+/// `--strace`, an observer of every task: one line per syscall, written
+/// with one write of its own to `sink` (so lines of different threads never
+/// mix, and no lock is taken).
+pub struct Strace {
+    sink: Arc<File>,
+}
+
+impl Strace {
+    pub fn new(sink: File) -> Strace {
+        Strace { sink: Arc::new(sink) }
+    }
+}
+
+impl Observer for Strace {
+    fn task_started(&self) -> Box<dyn TaskObserver> {
+        Box::new(StraceTask { sink: self.sink.clone() })
+    }
+}
+
+struct StraceTask {
+    sink: Arc<File>,
+}
+
+impl TaskObserver for StraceTask {
+    fn syscall_exit(&mut self, t: &Task, nr: u64, args: &[u64; 6], ret: u64, elapsed: Duration) {
+        let ret = match ret as i64 {
+            e @ -4095..=-1 => Err(Errno(-e as i32)),
+            _ => Ok(ret),
+        };
+        let text = match crate::entry(nr) {
+            Some(e) => line(t, e.name, e.args, e.ret, args, &ret, elapsed),
+            None => {
+                let name = usize::try_from(nr)
+                    .ok()
+                    .and_then(abi::sysno::name)
+                    .map_or(format!("syscall_{nr:#x}"), String::from);
+                line(t, &name, &[Arg::Hex; 6], Ret::Int, args, &ret, elapsed)
+            }
+        };
+        let _ = (&*self.sink).write_all(text.as_bytes());
+    }
 }
 
 #[cfg(test)]

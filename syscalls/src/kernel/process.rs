@@ -279,7 +279,6 @@ fn do_clone(t: &mut Task, a: CloneArgs) -> SyscallResult {
                 let _ = mm.write_obj(a.child_tid, &tid);
             }
             Some(Task {
-                kernel,
                 tid,
                 tgid,
                 handle,
@@ -303,6 +302,8 @@ fn do_clone(t: &mut Task, a: CloneArgs) -> SyscallResult {
                 no_new_privs,
                 keepcaps,
                 cap_bset,
+                observers: kernel.observers.iter().map(|o| o.task_started()).collect(),
+                kernel,
                 context,
             })
         }
