@@ -1,6 +1,6 @@
 //! Finding and opening a program to exec, in the sandbox's own filesystem.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use abi::consts::*;
 use abi::Errno;
@@ -9,7 +9,9 @@ use vfs::inode::{file_type, FileType, MAY_EXEC};
 use vfs::resolve::Resolver;
 use vfs::{FsCreds, MountNamespace, Path};
 
+use crate::kernel::ExecRequest;
 use crate::loader::{ExecError, ExecSource};
+use crate::Task;
 
 /// An executable read through the VFS; its segments map pages of the file
 /// (the file's own in the memory file, or a page cache of it in `mf`).
@@ -154,6 +156,91 @@ pub struct ScriptLine {
 pub const SCRIPT_HEAD: usize = 256;
 /// Interpreters may themselves be scripts this many times (BINPRM_MAX_RECURSION).
 pub const MAX_SCRIPT_DEPTH: usize = 4;
+
+/// What execve has read from the application: the program (resolved in the
+/// sandbox), its name as given, AT_EXECFN, the arguments and environment,
+/// and whether the path will be unreachable once the fd it was relative
+/// to is closed on exec.
+pub struct ExecveArgs {
+    pub target: vfs::Path,
+    pub name: Vec<u8>,
+    pub execfn: Vec<u8>,
+    pub argv: Vec<Vec<u8>>,
+    pub envp: Vec<Vec<u8>>,
+    pub path_inaccessible: bool,
+}
+
+/// Linux's do_execveat_common past the reading of its arguments: loads the
+/// program in a new address space, ends the other threads (de_thread), and
+/// past the point of no return swaps the task over to it.
+pub fn execve(t: &mut Task, args: ExecveArgs) -> Result<(), Errno> {
+    let ExecveArgs { target, name, execfn, argv, envp, path_inaccessible } = args;
+    let creds = t.fs_creds();
+    // Linux's would_dump: a program the caller may not read leaves the
+    // process not dumpable.
+    let readable = target.inode().permission(&creds, vfs::inode::MAY_READ);
+    let exe = open_executable(target, &creds, execfn).map_err(|e| e.errno)?;
+
+    let kernel = t.kernel.clone();
+    let aspace = kernel.platform.new_address_space().map_err(|_| Errno::ENOMEM)?;
+    let (root, cwd) = (t.fs.root(), t.fs.cwd());
+    let req = ExecRequest {
+        prog: &name,
+        path_env: None,
+        file: Some(exe),
+        path_inaccessible,
+        root: &root,
+        cwd: &cwd,
+        creds: &t.creds,
+        argv,
+        envp: &envp,
+        stack_limit: t.limits.get(RLIMIT_STACK).rlim_cur,
+    };
+    let program = kernel.load_program(aspace, req).map_err(|e| e.errno)?;
+    // Other threads end first (Linux's de_thread).
+    t.end_other_threads()?;
+
+    // The point of no return: the old program is gone.
+    t.release_robust_futexes();
+    if t.clear_child_tid != 0 {
+        if t.mm.write_obj(t.clear_child_tid, &0u32).is_ok() {
+            if let Ok(key) = crate::futex::Key::of(&t.mm, t.clear_child_tid, false) {
+                kernel.futexes.wake(key, 1, u32::MAX);
+            }
+        }
+        t.clear_child_tid = 0;
+    }
+    t.mm.address_space().release_thread();
+    t.mm = Arc::new(program.mm);
+    t.regs = crate::platform::Registers::for_exec(program.entry, program.sp);
+    t.exe = program.exe;
+    t.comm = crate::task::comm_of(&name);
+    // The fd table is the process's own from here on (CLONE_FILES ends).
+    t.fds = Arc::new(t.fds.copy());
+    t.fds.close_on_exec();
+    let mut handlers = t.handlers.lock().unwrap().clone();
+    handlers.reset_for_exec();
+    t.handlers = Arc::new(Mutex::new(handlers));
+    t.altstack = crate::sigframe::DISABLED_ALTSTACK;
+    t.restart_block = None;
+    {
+        let mut ts = t.tasks();
+        let view = t.view();
+        ts.current_thread_mut(t).view = view;
+        let p = ts.current_process_mut(t);
+        p.handlers = t.handlers.clone();
+        p.did_exec = true;
+        // The new memory is dumpable unless the ids differ (a set-id
+        // program; suid_dumpable 0) or the program was unreadable.
+        p.dumpable = readable && t.creds.euid == t.creds.uid && t.creds.egid == t.creds.gid;
+        // POSIX timers do not survive exec (interval timers do).
+        p.posix_timers.clear();
+    }
+    if let Some(v) = t.vfork_done.take() {
+        v.release();
+    }
+    Ok(())
+}
 
 #[cfg(test)]
 mod tests {

@@ -24,6 +24,8 @@ pub mod seccomp;
 pub mod sigframe;
 pub mod signal;
 pub mod task;
+pub mod task_clone;
+pub mod task_wait;
 pub mod timer;
 pub mod vdso;
 
