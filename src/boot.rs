@@ -25,6 +25,8 @@ use vfs::memfile::MemoryFile;
 pub struct BootArgs {
     #[arg(long)]
     hostname: String,
+    #[arg(long, value_enum)]
+    platform: crate::PlatformKind,
     #[arg(long)]
     strace: bool,
     #[arg(long)]
@@ -167,12 +169,14 @@ pub fn boot(args: BootArgs) -> i32 {
     }
     // The platform's helper processes (the stub factory) are forked now:
     // without capabilities, and before the Sentry's filter.
-    let platform = match PtracePlatform::new(memfile.fd()) {
-        Ok(p) => Arc::new(p),
-        Err(e) => {
-            eprintln!("rvisor: cannot start the ptrace platform: {e}");
-            return 125;
-        }
+    let platform: Arc<dyn Platform> = match args.platform {
+        crate::PlatformKind::Ptrace => match PtracePlatform::new(memfile.fd()) {
+            Ok(p) => Arc::new(p),
+            Err(e) => {
+                eprintln!("rvisor: cannot start the ptrace platform: {e}");
+                return 125;
+            }
+        },
     };
     let trap = std::env::var_os("RVISOR_SECCOMP_TRAP").is_some();
     if let Err(e) = sentry::seccomp::policy(&platform.seccomp_rules()).install(trap) {

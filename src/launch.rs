@@ -51,6 +51,7 @@ fn launch(opts: &SandboxOpts, argv: &[OsString]) -> Result<i32, (i32, String)> {
     let mut cmd = Command::new(self_exe);
     cmd.arg("boot").arg("--hostname").arg(&opts.hostname);
     cmd.arg("--gofer-fd").arg(GOFER_FD.to_string());
+    cmd.arg("--platform").arg(opts.platform.name());
     for v in &volumes {
         let mut arg = v.sandbox.clone().into_os_string();
         if v.readonly {
@@ -157,7 +158,10 @@ pub fn print_seccomp(opts: &SandboxOpts) -> i32 {
     };
     let writable = volumes.iter().any(|v| !v.readonly);
     let out = &mut std::io::stdout().lock();
-    let sentry = sentry::seccomp::policy(&platform_ptrace::seccomp_rules());
+    let platform_rules = match opts.platform {
+        crate::PlatformKind::Ptrace => platform_ptrace::seccomp_rules(),
+    };
+    let sentry = sentry::seccomp::policy(&platform_rules);
     let printed = sentry
         .print("Sentry (every thread)", out)
         .and_then(|()| crate::boot::supervisor_policy().print("the Sentry's supervisor", out))

@@ -17,6 +17,10 @@ struct Cli {
 
 #[derive(clap::Args, Clone, Debug)]
 pub struct SandboxOpts {
+    /// How application code runs: ptrace (stub processes traced with
+    /// PTRACE_SYSEMU). KVM comes with its own issue.
+    #[arg(long, value_enum, default_value_t = PlatformKind::Ptrace)]
+    platform: PlatformKind,
     /// Print one strace-style line per syscall (to stderr, or --strace-log).
     #[arg(long)]
     strace: bool,
@@ -60,6 +64,20 @@ pub struct SandboxOpts {
     /// in force (it must be killed).
     #[arg(long, hide = true)]
     selftest_forbidden_syscall: bool,
+}
+
+/// The platforms rVisor can run application code on.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlatformKind {
+    Ptrace,
+}
+
+impl PlatformKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            PlatformKind::Ptrace => "ptrace",
+        }
+    }
 }
 
 #[derive(Subcommand)]

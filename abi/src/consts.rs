@@ -319,3 +319,7 @@ pub const WNOTHREAD: i32 = 0x2000_0000;
 pub const WALL: i32 = 0x4000_0000;
 pub const WCLONE: i32 = 0x8000_0000u32 as i32;
 pub const PIDFD_NONBLOCK: u32 = 0o4000;
+
+/// The legacy vsyscall page (x86-64): gettimeofday at +0, time at +0x400,
+/// getcpu at +0x800.
+pub const VSYSCALL_ADDR: u64 = 0xffff_ffff_ff60_0000;

@@ -123,6 +123,7 @@ pub fn seccomp_rules() -> PlatformSeccomp {
         Rule::when(nr, vec![conds], why)
     };
     let ptrace_requests = [
+        PTRACE_PEEKDATA,
         PTRACE_CONT,
         PTRACE_GETREGS,
         PTRACE_SETREGS,

@@ -4,7 +4,7 @@ use std::mem::size_of;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
-use abi::consts::{PAGE_SIZE, TASK_SIZE};
+use abi::consts::{PAGE_SIZE, TASK_SIZE, VSYSCALL_ADDR};
 use abi::signal::{SEGV_ACCERR, SEGV_MAPERR};
 use sentry::platform::{Exit, PlatformError, Registers, Result};
 
@@ -370,6 +370,31 @@ impl Stub {
         Ok(r.rax as i64)
     }
 
+    /// Whether the syscall stop in `regs` came from `int 0x80` (the 32-bit
+    /// ABI) rather than `syscall`. The `syscall` instruction leaves the
+    /// return address in rcx, so only when rcx differs are the instruction
+    /// bytes before rip read.
+    fn is_int80(&self, regs: &Registers) -> bool {
+        if regs.rcx == regs.rip {
+            return false;
+        }
+        let at = regs.rip.wrapping_sub(2);
+        // PTRACE_PEEKDATA returns the word, so an error is told apart only by
+        // errno; a word that cannot be read is not an int 0x80.
+        // SAFETY: PEEKDATA reads one word of the stopped tracee; no buffer.
+        let word = unsafe {
+            *libc::__errno_location() = 0;
+            let w = libc::ptrace(
+                libc::PTRACE_PEEKDATA,
+                self.pid,
+                at as *mut libc::c_void,
+                std::ptr::null_mut::<libc::c_void>(),
+            );
+            (*libc::__errno_location() == 0).then_some(w as u64)
+        };
+        word.is_some_and(|w| w & 0xffff == 0x80cd)
+    }
+
     /// Runs application code until it makes a syscall, faults or gets a signal.
     pub fn run(&self, regs: &mut Registers) -> Result<Exit> {
         let mut current = self.current.lock().unwrap();
@@ -391,7 +416,7 @@ impl Stub {
         ptrace(libc::PTRACE_GETREGS, self.pid, 0, regs as *mut Registers as u64)?;
         *current = Some(*regs);
         if sig == libc::SIGTRAP | 0x80 {
-            return Ok(Exit::Syscall);
+            return Ok(if self.is_int80(regs) { Exit::Syscall32 } else { Exit::Syscall });
         }
         if sig == libc::SIGSTOP {
             return Ok(Exit::Interrupted);
@@ -404,6 +429,11 @@ impl Stub {
         let code = info.si_code;
         if sig == libc::SIGSEGV && (code == SEGV_MAPERR || code == SEGV_ACCERR) {
             return Ok(Exit::Fault { addr, code });
+        }
+        // A call into the vsyscall page: the host emulated the call up to
+        // the syscall, which the stub's filter trapped.
+        if sig == libc::SIGSYS && (VSYSCALL_ADDR..VSYSCALL_ADDR + PAGE_SIZE).contains(&addr) {
+            return Ok(Exit::Vsyscall { addr });
         }
         Ok(Exit::Signal { signo: sig, code, addr })
     }

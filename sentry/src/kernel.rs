@@ -35,6 +35,8 @@ use vfs::waiter::Waiter;
 pub trait SyscallTable: Send + Sync {
     /// Runs the syscall in `task.regs` and stores its result there.
     fn dispatch(&self, task: &mut Task);
+    /// Answers a 32-bit (`int 0x80`) syscall, which is not offered: ENOSYS.
+    fn refuse_syscall32(&self, task: &mut Task);
 }
 
 /// Host facts the Sentry reads once at boot, before its seccomp filter is in force.

@@ -90,6 +90,13 @@ pub enum Backing {
 pub enum Exit {
     /// It made a system call; the number and arguments are in the registers.
     Syscall,
+    /// It made a system call through `int 0x80`, the 32-bit ABI, whose
+    /// numbers and argument registers differ: never served as a 64-bit one.
+    Syscall32,
+    /// It called into the legacy vsyscall page (`abi::consts::VSYSCALL_ADDR`)
+    /// at `addr`: the Sentry serves the call that address stands for, and
+    /// the application returns to its caller.
+    Vsyscall { addr: u64 },
     /// It touched `addr` where the host has no mapping (`code` SEGV_MAPERR) or a
     /// mapping without the needed access (SEGV_ACCERR).
     Fault { addr: u64, code: i32 },

@@ -189,10 +189,6 @@ pub fn comm_of(path: &[u8]) -> [u8; 16] {
     c
 }
 
-/// The legacy vsyscall page's address (x86-64).
-const VSYSCALL: u64 = 0xffff_ffff_ff60_0000;
-const PAGE_SIZE: u64 = abi::consts::PAGE_SIZE;
-
 /// The restart_syscall number.
 const SYS_RESTART_SYSCALL: u64 = 219;
 const SYS_RT_SIGRETURN: u64 = 15;
@@ -266,9 +262,8 @@ impl Task {
                         }
                     }
                 }
-                Ok(Exit::Signal { signo: SIGSYS, addr, .. }) if (VSYSCALL..VSYSCALL + PAGE_SIZE).contains(&addr) => {
-                    self.emulate_vsyscall(addr)
-                }
+                Ok(Exit::Syscall32) => self.kernel.syscalls.clone().refuse_syscall32(self),
+                Ok(Exit::Vsyscall { addr }) => self.emulate_vsyscall(addr),
                 Ok(Exit::Signal { signo, code, addr }) => self.force_signal(SigInfo::fault(signo, code, addr)),
                 Ok(Exit::Interrupted) => {}
                 Err(e) => {
@@ -321,7 +316,7 @@ impl Task {
     /// return and refused the call itself (the stub's filter), so the Sentry
     /// serves it as the syscall it stands for.
     fn emulate_vsyscall(&mut self, addr: u64) {
-        let nr = match (addr - VSYSCALL) / 0x400 {
+        let nr = match addr.wrapping_sub(abi::consts::VSYSCALL_ADDR) / 0x400 {
             0 => 96,  // gettimeofday
             1 => 201, // time
             _ => 309, // getcpu

@@ -102,12 +102,6 @@ impl sentry::SyscallTable for SyscallTable {
         let nr = task.regs.orig_rax;
         let args = task.regs.syscall_args();
         let ret = match entry(nr) {
-            _ if is_int80(task) => {
-                // The 32-bit syscall ABI is not offered; its numbers and
-                // argument registers differ, so never serve it as 64-bit.
-                self.note_unimplemented(nr, true);
-                Err(Errno::ENOSYS)
-            }
             Some(e) => (e.handler)(task, &args),
             None => {
                 self.note_unimplemented(nr, false);
@@ -119,23 +113,17 @@ impl sentry::SyscallTable for SyscallTable {
             Err(e) => e.as_return(),
         };
     }
+
+    fn refuse_syscall32(&self, task: &mut Task) {
+        self.note_unimplemented(task.regs.orig_rax, true);
+        task.regs.rax = Errno::ENOSYS.as_return();
+    }
 }
 
 /// Keys of the unimplemented counts past the syscall numbers: every number
 /// beyond the table, and calls through `int 0x80`.
 pub const BEYOND_TABLE: u64 = abi::sysno::COUNT as u64;
 pub const INT80: u64 = BEYOND_TABLE + 1;
-
-/// Whether the stop came from `int 0x80` (the 32-bit ABI) rather than
-/// `syscall`. The `syscall` instruction leaves the return address in rcx, so
-/// only when rcx differs are the instruction bytes read.
-fn is_int80(task: &Task) -> bool {
-    if task.regs.rcx == task.regs.rip {
-        return false;
-    }
-    let mut insn = [0u8; 2];
-    task.mm.copy_in(task.regs.rip.wrapping_sub(2), &mut insn).is_ok() && insn == [0xcd, 0x80]
-}
 
 /// The README's table of supported syscalls, generated from TABLE.
 pub fn markdown_table() -> String {
