@@ -80,8 +80,17 @@ fn dup_stdio(fd: RawFd) -> Option<OwnedFd> {
     (n >= 0).then(|| unsafe { OwnedFd::from_raw_fd(n) })
 }
 
-fn writer(fd: Option<RawFd>) -> Option<Box<dyn Write + Send>> {
-    fd.and_then(take_fd).map(|f| Box::new(File::from(f)) as Box<dyn Write + Send>)
+/// The debug log, as tracing's writer: each event is one write of the
+/// shared file, so lines of different threads never mix.
+struct LogFile(std::sync::Arc<File>);
+
+impl Write for LogFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        (&*self.0).write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 pub fn boot(args: BootArgs) -> i32 {
@@ -141,7 +150,17 @@ pub fn boot(args: BootArgs) -> i32 {
     let strace = args.strace.then(|| args.strace_fd.and_then(take_fd).or_else(|| dup_stdio(2))).flatten();
     let observers: Vec<Arc<dyn sentry::observe::Observer>> =
         strace.map(|fd| Arc::new(syscalls::strace::Strace::new(File::from(fd))) as _).into_iter().collect();
-    let table = Arc::new(syscalls::SyscallTable::new(writer(args.debug_fd)));
+    if let Some(log) = args.debug_fd.and_then(take_fd) {
+        // The Sentry's log lines, to --debug-log (one write each).
+        let log = std::sync::Arc::new(File::from(log));
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_max_level(tracing::Level::DEBUG)
+            .with_writer(move || LogFile(log.clone()))
+            .finish();
+        let _ = tracing::subscriber::set_global_default(subscriber);
+    }
+    let table = Arc::new(syscalls::SyscallTable::new());
 
     if let Err(e) = confine::mounts::empty_root() {
         eprintln!("rvisor: cannot seal the sentry: {e}");

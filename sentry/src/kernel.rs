@@ -435,7 +435,7 @@ impl Kernel {
             }
         });
         if let Err(e) = spawned {
-            eprintln!("rvisor: cannot start a task thread: {e}");
+            crate::warn_limited!("cannot start a task thread: {e}");
             return Err(Errno::EAGAIN);
         }
         match ready_rx.recv() {
@@ -445,7 +445,7 @@ impl Kernel {
                 Ok(NewThread { handle, aspace, start: start_tx })
             }
             Ok(Err(e)) => {
-                eprintln!("rvisor: cannot set up a task: {e}");
+                crate::warn_limited!("cannot set up a task: {e}");
                 Err(Errno::EAGAIN)
             }
             Err(_) => Err(Errno::EAGAIN),

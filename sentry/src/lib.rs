@@ -13,6 +13,7 @@ pub mod host;
 pub mod kernel;
 pub mod limits;
 pub mod loader;
+pub mod log;
 
 pub mod mm;
 pub mod observe;

@@ -267,7 +267,7 @@ impl Task {
                 Ok(Exit::Signal { signo, code, addr }) => self.force_signal(SigInfo::fault(signo, code, addr)),
                 Ok(Exit::Interrupted) => {}
                 Err(e) => {
-                    eprintln!("rvisor: task {}: {e}", self.tid);
+                    crate::warn_limited!("task {}: {e}", self.tid);
                     self.exit_group(ExitStatus::Signaled { sig: SIGKILL, core: false });
                 }
             }

@@ -100,7 +100,7 @@ pub fn clone(t: &mut Task, a: CloneArgs) -> SyscallResult {
     // copy-on-write copy in the new address space.
     let (mm, vm_token) = if share_vm {
         let token = t.mm.address_space().clone_thread().map_err(|e| {
-            eprintln!("rvisor: cannot make a thread: {e}");
+            crate::warn_limited!("cannot make a thread: {e}");
             Errno::EAGAIN
         })?;
         (t.mm.clone(), Some(token))
@@ -258,7 +258,7 @@ pub fn clone(t: &mut Task, a: CloneArgs) -> SyscallResult {
 /// over the address space or the FP state): it leaves at once, as if killed,
 /// and a vfork parent stops waiting for it.
 fn never_runs(kernel: &Kernel, tid: i32, vfork: Option<&VforkDone>, why: &str) -> Option<Task> {
-    eprintln!("rvisor: {why}");
+    crate::warn_limited!("{why}");
     kernel.tasks.lock().unwrap().exit_thread(tid, ExitStatus::Signaled { sig: SIGKILL, core: false });
     if let Some(v) = vfork {
         v.release();

@@ -142,7 +142,7 @@ impl TimerService {
             let svc = self.clone();
             if std::thread::Builder::new().spawn(move || svc.run()).is_err() {
                 q.running = false;
-                eprintln!("rvisor: cannot start the timer thread");
+                tracing::error!("cannot start the timer thread");
             }
         }
         drop(q);

@@ -12,7 +12,6 @@ pub mod strace;
 mod table;
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::sync::Mutex;
 
 use abi::Errno;
@@ -57,16 +56,14 @@ pub fn entry(nr: u64) -> Option<&'static Entry> {
 
 /// The table as the Sentry uses it, with the counts of unimplemented
 /// numbers.
+#[derive(Default)]
 pub struct SyscallTable {
-    log: Option<Mutex<Box<dyn Write + Send>>>,
     unimplemented: Mutex<BTreeMap<u64, u64>>,
 }
 
 impl SyscallTable {
-    /// `log` receives the debug messages (an unimplemented syscall, once
-    /// per number).
-    pub fn new(log: Option<Box<dyn Write + Send>>) -> SyscallTable {
-        SyscallTable { log: log.map(Mutex::new), unimplemented: Mutex::default() }
+    pub fn new() -> SyscallTable {
+        SyscallTable::default()
     }
 
     /// Counts of the unimplemented syscall numbers the application asked for.
@@ -85,15 +82,13 @@ impl SyscallTable {
         if *count > 1 {
             return;
         }
-        let Some(log) = &self.log else { return };
-        let msg = if int80 {
-            "rvisor: int 0x80 (the 32-bit syscall ABI) is not offered: ENOSYS".to_string()
+        if int80 {
+            tracing::info!("int 0x80 (the 32-bit syscall ABI) is not offered: ENOSYS");
         } else {
             let name =
                 usize::try_from(nr).ok().and_then(abi::sysno::name).unwrap_or("beyond the table; not logged again");
-            format!("rvisor: unimplemented syscall {nr} ({name}): ENOSYS")
-        };
-        let _ = writeln!(log.lock().unwrap(), "{msg}");
+            tracing::info!("unimplemented syscall {nr} ({name}): ENOSYS");
+        }
     }
 }
 
