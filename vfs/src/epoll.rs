@@ -84,7 +84,7 @@ impl EventPoll {
 
     /// EPOLL_CTL_ADD.
     pub fn add(&self, fd: i32, file: &Arc<FileDescription>, events: u32, data: u64) -> Result<(), Errno> {
-        if let Some(inner) = file.ops().epoll() {
+        if let Some(inner) = EventPoll::of(file) {
             if events & EPOLLEXCLUSIVE != 0 {
                 return Err(Errno::EINVAL);
             }
@@ -183,10 +183,17 @@ impl EventPoll {
             return true;
         }
         let w = self.watches.lock().unwrap();
-        w.iter().filter_map(|x| x.file.upgrade()).any(|f| match f.ops().epoll() {
+        w.iter().filter_map(|x| x.file.upgrade()).any(|f| match EventPoll::of(&f) {
             Some(inner) => std::ptr::eq(inner, target) || inner.reaches(target, depth - 1),
             None => false,
         })
+    }
+}
+
+impl EventPoll {
+    /// The epoll instance behind `file`, if it is an epoll fd.
+    pub fn of(file: &FileDescription) -> Option<&EventPoll> {
+        file.ops().as_any()?.downcast_ref::<EventPoll>()
     }
 }
 
@@ -216,7 +223,7 @@ impl FileOps for EventPoll {
         true
     }
 
-    fn epoll(&self) -> Option<&EventPoll> {
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
         Some(self)
     }
 

@@ -75,14 +75,6 @@ pub trait FileOps: Send + Sync {
     fn wake_count(&self, _events: u32) -> Option<u64> {
         None
     }
-    /// The inotify instance behind an inotify fd.
-    fn inotify(&self) -> Option<&crate::inotify::Inotify> {
-        None
-    }
-    /// The epoll instance behind an epoll fd.
-    fn epoll(&self) -> Option<&crate::epoll::EventPoll> {
-        None
-    }
     /// F_GETPIPE_SZ (None) and F_SETPIPE_SZ (Some): pipes only.
     fn pipe_size(&self, _new: Option<usize>) -> Result<usize, Errno> {
         Err(Errno::EBADF)
@@ -102,17 +94,15 @@ pub trait FileOps: Send + Sync {
         None
     }
 
-    /// The file as `Any`, for kinds that other crates define and look for
-    /// (a timerfd).
+    /// The file as `Any`, for the kinds that callers look for by type (a
+    /// pipe end, an epoll or inotify instance, a timerfd): each kind's
+    /// module offers the lookup (`pipe::pipe_of`, `EventPoll::of`, ...), so
+    /// this trait names none of them.
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         None
     }
 
     fn host_fd(&self) -> Option<std::os::fd::RawFd> {
-        None
-    }
-    /// The pipe behind a pipe end or an open FIFO (splice and tee).
-    fn pipe(&self) -> Option<&std::sync::Arc<crate::pipe::Pipe>> {
         None
     }
     /// What /proc/PID/fd shows for a file with no place in the tree that is
@@ -310,7 +300,8 @@ impl Drop for FileDescription {
     fn drop(&mut self) {
         if let Some(p) = &self.path {
             if self.flags() & O_PATH == 0 {
-                crate::inotify::notify_file(p, crate::inotify::close_event(self));
+                let event = if self.writable() { IN_CLOSE_WRITE } else { IN_CLOSE_NOWRITE };
+                crate::inotify::notify_file(p, event);
             }
         }
         // OFD locks and flock locks go with their description.

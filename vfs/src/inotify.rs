@@ -21,32 +21,6 @@ use crate::file::{FileDescription, FileOps, UserIo, POLLIN, POLLRDNORM};
 use crate::mount::Path;
 use crate::safemem::BlockSeq;
 
-pub const IN_ACCESS: u32 = 0x1;
-pub const IN_MODIFY: u32 = 0x2;
-pub const IN_ATTRIB: u32 = 0x4;
-pub const IN_CLOSE_WRITE: u32 = 0x8;
-pub const IN_CLOSE_NOWRITE: u32 = 0x10;
-pub const IN_OPEN: u32 = 0x20;
-pub const IN_MOVED_FROM: u32 = 0x40;
-pub const IN_MOVED_TO: u32 = 0x80;
-pub const IN_CREATE: u32 = 0x100;
-pub const IN_DELETE: u32 = 0x200;
-pub const IN_DELETE_SELF: u32 = 0x400;
-pub const IN_MOVE_SELF: u32 = 0x800;
-pub const IN_ALL_EVENTS: u32 = 0xfff;
-pub const IN_UNMOUNT: u32 = 0x2000;
-pub const IN_Q_OVERFLOW: u32 = 0x4000;
-pub const IN_IGNORED: u32 = 0x8000;
-pub const IN_ONLYDIR: u32 = 0x0100_0000;
-pub const IN_DONT_FOLLOW: u32 = 0x0200_0000;
-pub const IN_EXCL_UNLINK: u32 = 0x0400_0000;
-pub const IN_MASK_CREATE: u32 = 0x1000_0000;
-pub const IN_MASK_ADD: u32 = 0x2000_0000;
-pub const IN_ISDIR: u32 = 0x4000_0000;
-pub const IN_ONESHOT: u32 = 0x8000_0000;
-/// The bits inotify_add_watch accepts.
-pub const IN_VALID: u32 =
-    IN_ALL_EVENTS | IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK | IN_MASK_CREATE | IN_MASK_ADD | IN_ONESHOT;
 /// Linux's default /proc/sys/fs/inotify/max_queued_events.
 const MAX_QUEUED: usize = 16384;
 /// sizeof(struct inotify_event) without the name.
@@ -379,7 +353,7 @@ impl FileOps for Inotify {
         Some("anon_inode:inotify")
     }
 
-    fn inotify(&self) -> Option<&Inotify> {
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
         Some(self)
     }
 }
@@ -390,5 +364,12 @@ pub fn close_event(file: &FileDescription) -> u32 {
         IN_CLOSE_WRITE
     } else {
         IN_CLOSE_NOWRITE
+    }
+}
+
+impl Inotify {
+    /// The inotify instance behind `file`, if it is an inotify fd.
+    pub fn of(file: &FileDescription) -> Option<&Inotify> {
+        file.ops().as_any()?.downcast_ref::<Inotify>()
     }
 }

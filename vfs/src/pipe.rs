@@ -163,9 +163,14 @@ impl Drop for PipeEnd {
     }
 }
 
+/// The pipe behind a pipe end or an open FIFO (splice and tee).
+pub fn pipe_of(file: &FileDescription) -> Option<&Arc<Pipe>> {
+    file.ops().as_any()?.downcast_ref::<PipeEnd>().map(|end| &end.pipe)
+}
+
 impl FileOps for PipeEnd {
-    fn pipe(&self) -> Option<&Arc<Pipe>> {
-        Some(&self.pipe)
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
     }
 
     fn pollable(&self) -> bool {

@@ -2,11 +2,12 @@
 
 use abi::consts::*;
 use abi::consts::{CAP_CHOWN, CAP_FSETID};
+use abi::consts::{IN_ACCESS, IN_ATTRIB, IN_MODIFY};
 use abi::structs::{Timespec, Timeval};
 use abi::Errno;
 use sentry::{SyscallResult, Task};
 use vfs::inode::{SetAttr, MAY_WRITE};
-use vfs::inotify::{notify_file, IN_ACCESS, IN_ATTRIB, IN_MODIFY};
+use vfs::inotify::notify_file;
 use vfs::{InodeRef, Path};
 
 use crate::args::{Fd, UserCStr, UserPtr};

@@ -56,7 +56,7 @@ pub fn epoll_ctl(t: &mut Task, epfd: Fd, op: i32, fd: Fd, event: UserPtr<EpollEv
     if !target.ops().pollable() {
         return Err(Errno::EPERM);
     }
-    let ep = match ep_file.ops().epoll() {
+    let ep = match vfs::epoll::EventPoll::of(&ep_file) {
         Some(ep) if !Arc::ptr_eq(&ep_file, &target) => ep,
         _ => return Err(Errno::EINVAL),
     };
@@ -67,7 +67,7 @@ pub fn epoll_ctl(t: &mut Task, epfd: Fd, op: i32, fd: Fd, event: UserPtr<EpollEv
         if op == EPOLL_CTL_MOD {
             return Err(Errno::EINVAL);
         }
-        if op == EPOLL_CTL_ADD && (target.ops().epoll().is_some() || events & !EXCLUSIVE_OK != 0) {
+        if op == EPOLL_CTL_ADD && (vfs::epoll::EventPoll::of(&target).is_some() || events & !EXCLUSIVE_OK != 0) {
             return Err(Errno::EINVAL);
         }
     }
@@ -91,7 +91,7 @@ fn wait(t: &mut Task, epfd: Fd, events: u64, maxevents: i32, timeout_ms: Option<
         _ => return Err(Errno::EFAULT),
     }
     let file = t.fds.file(epfd.0)?;
-    let ep = file.ops().epoll().ok_or(Errno::EINVAL)?;
+    let ep = vfs::epoll::EventPoll::of(&file).ok_or(Errno::EINVAL)?;
     let mut ready = ep.collect(maxevents as usize);
     if ready.is_empty() && timeout_ms != Some(0) {
         ready = wait_for_events(ep, &file, maxevents, timeout_ms)?;

@@ -4,11 +4,12 @@
 use std::sync::Arc;
 
 use abi::consts::*;
+use abi::consts::{IN_DONT_FOLLOW, IN_MASK_ADD, IN_MASK_CREATE, IN_ONLYDIR, IN_VALID};
 use abi::Errno;
 use sentry::fdtable::FdEntry;
 use sentry::{SyscallResult, Task};
 use vfs::inode::{file_type, FileType, MAY_READ};
-use vfs::inotify::{Inotify, IN_DONT_FOLLOW, IN_MASK_ADD, IN_MASK_CREATE, IN_ONLYDIR, IN_VALID};
+use vfs::inotify::Inotify;
 use vfs::FileDescription;
 
 use crate::args::{Fd, UserCStr};
@@ -28,7 +29,7 @@ pub fn inotify_init(t: &mut Task) -> SyscallResult {
 }
 
 fn instance(file: &FileDescription) -> Result<&Inotify, Errno> {
-    file.ops().inotify().ok_or(Errno::EINVAL)
+    vfs::inotify::Inotify::of(file).ok_or(Errno::EINVAL)
 }
 
 pub fn inotify_add_watch(t: &mut Task, fd: Fd, path: UserCStr, mask: u32) -> SyscallResult {

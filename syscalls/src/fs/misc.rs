@@ -113,7 +113,7 @@ fn mknod_at(t: &mut Task, dirfd: Fd, path: UserCStr, mode: u32, _dev: u64) -> Sy
     let ty = if matches!(node, NewNode::Fifo) { S_IFIFO } else { S_IFREG };
     let attrs = NewAttrs { mode: ty | (mode & 0o7777 & !t.fs.umask()), uid: creds.uid, gid: creds.gid };
     parent.dir.dentry.create(&parent.name, node, attrs)?;
-    vfs::inotify::notify_child(&parent.dir, &parent.name, vfs::inotify::IN_CREATE, 0, false);
+    vfs::inotify::notify_child(&parent.dir, &parent.name, abi::consts::IN_CREATE, 0, false);
     Ok(0)
 }
 

@@ -2,15 +2,13 @@
 //! *at forms.
 
 use abi::consts::*;
+use abi::consts::{IN_ATTRIB, IN_CREATE, IN_DELETE, IN_MODIFY, IN_MOVED_FROM, IN_MOVED_TO, IN_MOVE_SELF};
 use abi::structs::Stat;
 use abi::Errno;
 use sentry::mm::Access;
 use sentry::{SyscallResult, Task};
 use vfs::inode::{file_type, FileType, NewAttrs, NewNode, SetAttr, MAY_EXEC, MAY_WRITE};
-use vfs::inotify::{
-    next_cookie, notify_child, notify_file, notify_gone, notify_inode, IN_ATTRIB, IN_CREATE, IN_DELETE, IN_MODIFY,
-    IN_MOVED_FROM, IN_MOVED_TO, IN_MOVE_SELF,
-};
+use vfs::inotify::{next_cookie, notify_child, notify_file, notify_gone, notify_inode};
 use vfs::resolve::Parent;
 use vfs::{FsCreds, Path};
 

@@ -3,12 +3,13 @@
 use std::sync::Arc;
 
 use abi::consts::*;
+use abi::consts::{IN_CREATE, IN_MODIFY, IN_OPEN};
 use abi::Errno;
 use sentry::fdtable::FdEntry;
 use sentry::{SyscallResult, Task};
 use vfs::file::DirectoryFile;
 use vfs::inode::{file_type, FileType, NewAttrs, NewNode, SetAttr, MAY_EXEC, MAY_READ, MAY_WRITE};
-use vfs::inotify::{notify_child, notify_file, IN_CREATE, IN_MODIFY, IN_OPEN};
+use vfs::inotify::{notify_child, notify_file};
 use vfs::resolve::{
     Resolver, RESOLVE_BENEATH, RESOLVE_CACHED, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS,
     RESOLVE_NO_XDEV,

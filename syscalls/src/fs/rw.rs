@@ -139,7 +139,7 @@ fn do_io(
     }
     if let (Ok(n), Some(p)) = (&r, file.path()) {
         if *n > 0 {
-            let mask = if dir == Dir::Read { vfs::inotify::IN_ACCESS } else { vfs::inotify::IN_MODIFY };
+            let mask = if dir == Dir::Read { abi::consts::IN_ACCESS } else { abi::consts::IN_MODIFY };
             vfs::inotify::notify_file(p, mask);
         }
     }

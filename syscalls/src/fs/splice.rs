@@ -72,7 +72,7 @@ fn copy(t: &mut Task, src: &mut End, dst: &mut End, count: usize, chunk: usize, 
         }
     }
     if done > 0 {
-        for (end, mask) in [(&*src, vfs::inotify::IN_ACCESS), (&*dst, vfs::inotify::IN_MODIFY)] {
+        for (end, mask) in [(&*src, abi::consts::IN_ACCESS), (&*dst, abi::consts::IN_MODIFY)] {
             if let Some(p) = end.file.path() {
                 vfs::inotify::notify_file(p, mask);
             }
@@ -138,7 +138,7 @@ pub fn splice(t: &mut Task, fd_in: Fd, off_in: u64, fd_out: Fd, off_out: u64, le
     if !input.readable() || !output.writable() {
         return Err(Errno::EBADF);
     }
-    let (in_pipe, out_pipe) = (input.ops().pipe().cloned(), output.ops().pipe().cloned());
+    let (in_pipe, out_pipe) = (vfs::pipe::pipe_of(&input).cloned(), vfs::pipe::pipe_of(&output).cloned());
     if (in_pipe.is_some() && off_in != 0) || (out_pipe.is_some() && off_out != 0) {
         return Err(Errno::ESPIPE);
     }
@@ -152,7 +152,7 @@ pub fn splice(t: &mut Task, fd_in: Fd, off_in: u64, fd_out: Fd, off_out: u64, le
     }
     let (pos_in, pos_out) = (read_offset(t, off_in)?, read_offset(t, off_out)?);
     let other = if in_pipe.is_some() { &output } else { &input };
-    if other.ops().pipe().is_none() {
+    if vfs::pipe::pipe_of(other).is_none() {
         if is_dir(other) || (pos_in.or(pos_out).is_some() && !other.ops().seekable()) {
             return Err(Errno::EINVAL);
         }
@@ -207,7 +207,7 @@ pub fn tee(t: &mut Task, fd_in: Fd, fd_out: Fd, len: usize, flags: u32) -> Sysca
     if !input.readable() || !output.writable() {
         return Err(Errno::EBADF);
     }
-    let (Some(a), Some(b)) = (input.ops().pipe().cloned(), output.ops().pipe().cloned()) else {
+    let (Some(a), Some(b)) = (vfs::pipe::pipe_of(&input).cloned(), vfs::pipe::pipe_of(&output).cloned()) else {
         return Err(Errno::EINVAL);
     };
     if Arc::ptr_eq(&a, &b) {

@@ -89,7 +89,7 @@ fn set(t: &mut Task, target: Target, n: UserCStr, value: UserBuf, size: usize, f
         return Err(Errno::EPERM);
     }
     node.setxattr(&n, &v, flags)?;
-    vfs::inotify::notify_file(&p, vfs::inotify::IN_ATTRIB);
+    vfs::inotify::notify_file(&p, abi::consts::IN_ATTRIB);
     Ok(0)
 }
 
@@ -111,7 +111,7 @@ fn remove(t: &mut Task, target: Target, n: UserCStr) -> SyscallResult {
         return Err(Errno::EPERM);
     }
     node.removexattr(&n)?;
-    vfs::inotify::notify_file(&p, vfs::inotify::IN_ATTRIB);
+    vfs::inotify::notify_file(&p, abi::consts::IN_ATTRIB);
     Ok(0)
 }
 
