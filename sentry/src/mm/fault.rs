@@ -85,3 +85,80 @@ impl MemoryManager {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::super::{MmapRequest, VmaName, STACK_GUARD_GAP};
+    use super::*;
+
+    fn segv(code: i32) -> Result<(), FaultError> {
+        Err(FaultError::Signal { signo: SIGSEGV, code })
+    }
+
+    #[test]
+    fn a_fault_maps_the_aligned_chunk_clipped_to_the_vma() {
+        let (mm, host, _mf) = new_mm();
+        // A VMA straddling a chunk boundary: 2 pages below it, 3 above.
+        // (Read-only, so that no page is broken out of the chunk for a write.)
+        let c = A + FAULT_CHUNK;
+        mm.mmap(fixed(c - 2 * P, 5 * P, R)).unwrap();
+        host.take();
+        mm.handle_fault(c + P, SEGV_MAPERR, 0).unwrap();
+        let calls = host.take();
+        assert!(
+            matches!(calls[..], [HostCall::Map { addr, len, prot, .. }] if addr == c && len == 3 * P && prot == R),
+            "{calls:?}"
+        );
+        mm.handle_fault(c - P, SEGV_MAPERR, 0).unwrap();
+        let calls = host.take();
+        assert!(
+            matches!(calls[..], [HostCall::Map { addr, len, .. }] if addr == c - 2 * P && len == 2 * P),
+            "{calls:?}"
+        );
+        // In a writable VMA the faulting page is backed on its own first;
+        // the chunk is mapped all the same.
+        mm.mmap(fixed(c + 8 * P, 3 * P, RW)).unwrap();
+        mm.handle_fault(c + 9 * P, SEGV_MAPERR, 0).unwrap();
+        for page in [c + 8 * P, c + 9 * P, c + 10 * P] {
+            assert_eq!(host.host_page(page).map(|m| m.0), Some(RW), "{page:#x}");
+        }
+    }
+
+    #[test]
+    fn faults_against_the_vmas_are_the_applications_signals() {
+        let (mm, host, _mf) = new_mm();
+        mm.mmap(fixed(A, P, R)).unwrap();
+        mm.mmap(fixed(A + 2 * P, P, Prot::empty())).unwrap();
+        mm.mmap(fixed(A + 4 * P, P, RW)).unwrap();
+        assert_eq!(mm.handle_fault(A + P, SEGV_MAPERR, 0), segv(SEGV_MAPERR), "nothing mapped");
+        assert_eq!(mm.handle_fault(A + 2 * P, SEGV_MAPERR, 0), segv(SEGV_ACCERR), "PROT_NONE");
+        assert_eq!(mm.handle_fault(A, SEGV_MAPERR, 0), Ok(()), "a read of a read-only page");
+        assert_eq!(host.host_page(A).map(|m| m.0), Some(R));
+        assert_eq!(mm.handle_fault(A, SEGV_ACCERR, 0), segv(SEGV_ACCERR), "a write to it");
+        // An instruction fetch from memory without PROT_EXEC.
+        assert_eq!(mm.handle_fault(A + 4 * P + 8, SEGV_ACCERR, A + 4 * P + 8), segv(SEGV_ACCERR));
+        // A stale access error in a writable VMA is made right and retried.
+        assert_eq!(mm.handle_fault(A + 4 * P, SEGV_ACCERR, 0), Ok(()));
+        assert_eq!(host.host_page(A + 4 * P).map(|m| m.0), Some(RW));
+    }
+
+    #[test]
+    fn a_stack_grows_down_to_a_fault_within_its_limit() {
+        let (mm, _host, _mf) = new_mm();
+        let top = A + 0x1000_0000;
+        let stack = MmapRequest { growsdown: true, name: VmaName::Stack, ..fixed(top - P, P, RW) };
+        mm.mmap(stack).unwrap();
+        assert_eq!(mm.handle_fault(top - 3 * P + 8, SEGV_MAPERR, 0), Ok(()));
+        assert_eq!(ranges(&mm), [(top - 3 * P, top, RW)]);
+        // RLIMIT_STACK bounds it.
+        assert_eq!(mm.handle_fault(top - STACK_LIMIT - P, SEGV_MAPERR, 0), segv(SEGV_MAPERR));
+        // So does the guard gap above the mapping below: the stack may come
+        // down to it, not into it.
+        let below_end = top - 5 * P - STACK_GUARD_GAP;
+        mm.mmap(fixed(below_end - P, P, RW)).unwrap();
+        assert_eq!(mm.handle_fault(top - 5 * P + 8, SEGV_MAPERR, 0), Ok(()));
+        assert_eq!(mm.handle_fault(top - 5 * P - 8, SEGV_MAPERR, 0), segv(SEGV_MAPERR));
+        assert_eq!(ranges(&mm), [(below_end - P, below_end, RW), (top - 5 * P, top, RW)]);
+    }
+}

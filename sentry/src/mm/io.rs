@@ -193,3 +193,43 @@ impl UserIo for MemoryManager {
         MemoryManager::copy_in(self, addr, dst)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::*;
+
+    #[test]
+    fn accesses_stop_where_the_memory_does() {
+        let (mm, _host, _mf) = new_mm();
+        mm.mmap(fixed(A, P, RW)).unwrap();
+        mm.mmap(fixed(A + P, P, Prot::empty())).unwrap();
+        // The accessible prefix, or EFAULT when there is none.
+        assert_eq!(mm.blocks(A + P - 8, 16, Access::Read).map(|b| b.len()), Ok(8));
+        assert_eq!(mm.blocks(A + P, 16, Access::Read).map(|b| b.len()), Err(Errno::EFAULT));
+        assert_eq!(mm.copy_in(A + P - 8, &mut [0u8; 16]), Err(Errno::EFAULT), "copies are all or nothing");
+        assert_eq!(mm.copy_out(A + P, b"x"), Err(Errno::EFAULT));
+        assert_eq!(mm.copy_out_with(A + P, b"x", Access::Force), Ok(()), "the loader writes anywhere");
+
+        // Strings end at their NUL, even just before unreadable memory.
+        mm.copy_out(A + P - 4, b"abc\0").unwrap();
+        assert_eq!(mm.read_cstring(A + P - 4, 10), Ok(b"abc".to_vec()));
+        assert_eq!(mm.read_cstring(A + P - 4, 2), Err(Errno::ENAMETOOLONG));
+        mm.copy_out(A + P - 3, b"xyz").unwrap();
+        assert_eq!(mm.read_cstring(A + P - 3, 10), Err(Errno::EFAULT), "no NUL before the hole");
+    }
+
+    #[test]
+    fn update_u32_changes_the_word_in_place() {
+        let (mm, _host, _mf) = new_mm();
+        mm.mmap(fixed(A, P, RW)).unwrap();
+        mm.mmap(fixed(A + P, P, R)).unwrap();
+        mm.write_obj(A + 8, &41u32).unwrap();
+        assert_eq!(mm.update_u32(A + 8, |v| Some(v + 1)), Ok(41), "returns what it saw");
+        assert_eq!(mm.read_obj::<u32>(A + 8), Ok(42));
+        assert_eq!(mm.update_u32(A + 8, |_| None), Ok(42));
+        assert_eq!(mm.read_obj::<u32>(A + 8), Ok(42), "None leaves it");
+        assert_eq!(mm.update_u32(A + 9, Some), Err(Errno::EINVAL), "unaligned");
+        assert_eq!(mm.update_u32(A + P, Some), Err(Errno::EFAULT), "read-only");
+    }
+}

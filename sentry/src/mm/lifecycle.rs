@@ -92,3 +92,109 @@ impl Drop for MemoryManager {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use abi::signal::{SEGV_ACCERR, SEGV_MAPERR};
+
+    use super::super::testing::*;
+    use super::super::MmapRequest;
+    use super::*;
+
+    #[test]
+    fn a_private_write_after_fork_stays_on_its_side() {
+        let (parent, phost, _mf) = new_mm();
+        parent.mmap(fixed(A, 2 * P, RW)).unwrap();
+        parent.copy_out(A, b"before").unwrap();
+        parent.handle_fault(A, SEGV_MAPERR, 0).unwrap();
+        let (prot, off) = phost.host_page(A).expect("the fault mapped the page");
+        assert_eq!(prot, RW);
+
+        let chost = Arc::new(FakeAddressSpace::default());
+        let child = parent.fork(chost.clone()).unwrap();
+        assert_eq!(phost.host_page(A), None, "the parent's writable mapping goes, so its writes fault");
+        assert_eq!(read(&child, A, 6), b"before");
+
+        // A fault in a writable VMA may be a write (the host does not say):
+        // the faulting page gets a copy of its own, mapped writable, while
+        // the rest of the chunk maps the parent's pages read-only.
+        child.handle_fault(A, SEGV_MAPERR, 0).unwrap();
+        let (prot, child_off) = chost.host_page(A).unwrap();
+        assert_eq!(prot, RW);
+        assert_ne!(child_off, off);
+        assert_eq!(chost.host_page(A + P), Some((R, off + P)));
+        assert_eq!(read(&child, A, 6), b"before", "the copy has the data");
+        child.copy_out(A, b"child!").unwrap();
+        assert_eq!(read(&parent, A, 6), b"before");
+        assert_eq!(read(&child, A, 6), b"child!");
+
+        // A Sentry write on the parent's side copies too.
+        parent.copy_out(A + P, b"parent").unwrap();
+        assert_eq!(read(&child, A + P, 6), [0; 6]);
+        assert_eq!(read(&parent, A + P, 6), b"parent");
+
+        // The parent is the last owner of its first page: it takes it as is.
+        parent.handle_fault(A, SEGV_ACCERR, 0).unwrap();
+        assert_eq!(phost.host_page(A), Some((RW, off)));
+    }
+
+    #[test]
+    fn shared_anonymous_memory_stays_shared_after_fork() {
+        let (parent, phost, _mf) = new_mm();
+        parent.mmap(MmapRequest { shared: true, ..fixed(A, 2 * P, RW) }).unwrap();
+        // Neither side has touched the pages before the fork.
+        let chost = Arc::new(FakeAddressSpace::default());
+        let child = parent.fork(chost.clone()).unwrap();
+
+        child.copy_out(A, b"two").unwrap();
+        assert_eq!(read(&parent, A, 3), b"two");
+        parent.copy_out(A + P, b"three").unwrap();
+        assert_eq!(read(&child, A + P, 5), b"three");
+
+        // Both map the same pages writable: nothing is copy-on-write.
+        parent.handle_fault(A, SEGV_MAPERR, 0).unwrap();
+        child.handle_fault(A, SEGV_MAPERR, 0).unwrap();
+        let both = phost.host_page(A + P);
+        assert_eq!(both.map(|(prot, _)| prot), Some(RW));
+        assert_eq!(chost.host_page(A + P), both);
+    }
+
+    #[test]
+    fn dontfork_and_wipeonfork_shape_the_child() {
+        let (parent, _host, _mf) = new_mm();
+        for (i, text) in [b"keep", b"gone", b"wipe"].iter().enumerate() {
+            let at = A + 2 * i as u64 * P;
+            parent.mmap(fixed(at, P, RW)).unwrap();
+            parent.copy_out(at, *text).unwrap();
+        }
+        parent.madvise(A + 2 * P, P, MADV_DONTFORK).unwrap();
+        parent.madvise(A + 4 * P, P, MADV_WIPEONFORK).unwrap();
+        let child = parent.fork(Arc::new(FakeAddressSpace::default())).unwrap();
+
+        assert_eq!(read(&child, A, 4), b"keep");
+        assert_eq!(child.copy_in(A + 2 * P, &mut [0u8; 4]), Err(Errno::EFAULT), "MADV_DONTFORK");
+        assert_eq!(read(&child, A + 4 * P, 4), [0; 4], "MADV_WIPEONFORK");
+        assert_eq!(ranges(&child), [(A, A + P, RW), (A + 4 * P, A + 5 * P, RW)]);
+        assert!(child.vmas().iter().all(|(_, v)| !v.dontfork && !v.wipeonfork), "the child's own forks copy all");
+        assert_eq!(read(&parent, A + 2 * P, 4), b"gone");
+        assert_eq!(read(&parent, A + 4 * P, 4), b"wipe");
+    }
+
+    #[test]
+    fn backing_goes_back_when_its_last_address_space_goes() {
+        let (parent, _host, mf) = new_mm();
+        assert_eq!(mf.used(), 0);
+        parent.mmap(fixed(A, 3 * P, RW)).unwrap();
+        parent.copy_out(A, b"x").unwrap();
+        assert_eq!(mf.used(), 3 * P, "a touch backs the whole chunk, clipped to the VMA");
+        let child = parent.fork(Arc::new(FakeAddressSpace::default())).unwrap();
+        assert_eq!(mf.used(), 3 * P, "a fork shares");
+        child.copy_out(A, b"y").unwrap();
+        assert_eq!(mf.used(), 4 * P, "the child's write copied one page");
+        drop(parent);
+        assert_eq!(mf.used(), 3 * P, "the child still holds two shared pages and its copy");
+        assert_eq!(read(&child, A, 1), b"y");
+        drop(child);
+        assert_eq!(mf.used(), 0);
+    }
+}

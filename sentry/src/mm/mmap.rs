@@ -378,3 +378,197 @@ impl MemoryManager {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::*;
+
+    #[test]
+    fn munmap_splits_a_vma_and_remapping_the_hole_merges_it() {
+        let (mm, host, _mf) = new_mm();
+        assert_eq!(mm.mmap(fixed(A, 4 * P, RW)), Ok(A));
+        mm.copy_out(A, b"first").unwrap();
+        mm.copy_out(A + 3 * P, b"last").unwrap();
+        host.take();
+
+        mm.munmap(A + P, P).unwrap();
+        assert_eq!(ranges(&mm), [(A, A + P, RW), (A + 2 * P, A + 4 * P, RW)]);
+        assert_eq!(host.take(), [HostCall::Unmap { addr: A + P, len: P }]);
+        assert_eq!(mm.copy_in(A + P, &mut [0u8; 1]), Err(Errno::EFAULT));
+        assert_eq!(read(&mm, A, 5), b"first");
+        assert_eq!(read(&mm, A + 3 * P, 4), b"last");
+
+        // The same kind of memory in the hole joins both sides again.
+        assert_eq!(mm.mmap(fixed(A + P, P, RW)), Ok(A + P));
+        assert_eq!(ranges(&mm), [(A, A + 4 * P, RW)]);
+        assert_eq!(read(&mm, A + P, 4), [0; 4], "the new page is fresh");
+
+        // A range reaching past the mappings on both sides removes them all.
+        mm.munmap(A - 2 * P, 8 * P).unwrap();
+        assert!(ranges(&mm).is_empty());
+        assert_eq!(host.take().last(), Some(&HostCall::Unmap { addr: A - 2 * P, len: 8 * P }));
+    }
+
+    #[test]
+    fn munmap_refuses_unaligned_empty_and_out_of_range_requests() {
+        let (mm, _host, _mf) = new_mm();
+        mm.mmap(fixed(A, P, RW)).unwrap();
+        assert_eq!(mm.munmap(A + 1, P), Err(Errno::EINVAL));
+        assert_eq!(mm.munmap(A, 0), Err(Errno::EINVAL));
+        assert_eq!(mm.munmap(u64::MAX - P + 1, P), Err(Errno::EINVAL), "the end overflows");
+        assert_eq!(mm.munmap(TASK_SIZE, P), Err(Errno::EINVAL));
+        assert_eq!(ranges(&mm), [(A, A + P, RW)], "nothing was removed");
+        // Unmapping what is not mapped is not an error.
+        assert_eq!(mm.munmap(A + 16 * P, P), Ok(()));
+        // A length that is not a page multiple covers the partial page.
+        assert_eq!(mm.munmap(A, 1), Ok(()));
+        assert!(ranges(&mm).is_empty());
+    }
+
+    #[test]
+    fn mprotect_splits_a_vma_and_restoring_the_protection_merges_it() {
+        let (mm, host, _mf) = new_mm();
+        mm.mmap(fixed(A, 4 * P, RW)).unwrap();
+        host.take();
+
+        mm.mprotect(A + P, 2 * P, R).unwrap();
+        assert_eq!(ranges(&mm), [(A, A + P, RW), (A + P, A + 3 * P, R), (A + 3 * P, A + 4 * P, RW)]);
+        // The host mapping goes, to come back with the new protection.
+        assert_eq!(host.take(), [HostCall::Unmap { addr: A + P, len: 2 * P }]);
+        assert_eq!(mm.copy_out(A + P, b"x"), Err(Errno::EFAULT), "read-only now");
+        assert_eq!(mm.copy_out_with(A + P, b"x", Access::Force), Ok(()));
+        assert_eq!(read(&mm, A + P, 1), b"x");
+
+        mm.mprotect(A + P, 2 * P, RW).unwrap();
+        assert_eq!(ranges(&mm), [(A, A + 4 * P, RW)]);
+        assert_eq!(mm.copy_out(A + P, b"y"), Ok(()));
+    }
+
+    #[test]
+    fn mprotect_checks_as_linux_does() {
+        let (mm, _host, _mf) = new_mm();
+        mm.mmap(fixed(A, P, RW)).unwrap();
+        mm.mmap(fixed(A + 2 * P, P, RW)).unwrap();
+        assert_eq!(mm.mprotect(A + 1, P, R), Err(Errno::EINVAL), "unaligned");
+        assert_eq!(mm.mprotect(A, P, Prot::from_bits_retain(0x10)), Err(Errno::EINVAL), "unknown bit");
+        assert_eq!(mm.mprotect(A, P, Prot::GROWSDOWN | Prot::GROWSUP), Err(Errno::EINVAL));
+        assert_eq!(mm.mprotect(A, P, R | Prot::GROWSDOWN), Err(Errno::EINVAL), "not a growsdown VMA");
+        assert_eq!(mm.mprotect(A, P, R | Prot::GROWSUP), Err(Errno::EINVAL), "x86 has no grows-up");
+        assert_eq!(mm.mprotect(A, u64::MAX, R), Err(Errno::ENOMEM), "the length overflows");
+        assert_eq!(mm.mprotect(A + 8 * P, P, R), Err(Errno::ENOMEM), "nothing mapped");
+        assert_eq!(mm.mprotect(A, 0, R), Ok(()));
+        assert_eq!(ranges(&mm), [(A, A + P, RW), (A + 2 * P, A + 3 * P, RW)], "no change so far");
+
+        // A hole: the part before it changes, then ENOMEM.
+        assert_eq!(mm.mprotect(A, 3 * P, R), Err(Errno::ENOMEM));
+        assert_eq!(ranges(&mm), [(A, A + P, R), (A + 2 * P, A + 3 * P, RW)]);
+        // PROT_SEM means nothing on x86.
+        assert_eq!(mm.mprotect(A + 2 * P, P, R | Prot::SEM), Ok(()));
+        assert_eq!(ranges(&mm), [(A, A + P, R), (A + 2 * P, A + 3 * P, R)]);
+    }
+
+    #[test]
+    fn mmap_fixed_checks_and_replaces_noreplace_refuses() {
+        let (mm, _host, _mf) = new_mm();
+        assert_eq!(mm.mmap(fixed(0x1000, P, RW)), Err(Errno::EPERM), "below mmap_min_addr");
+        assert_eq!(mm.mmap(fixed(LAYOUT.max_addr, P, RW)), Err(Errno::ENOMEM), "past the top");
+        assert_eq!(mm.mmap(fixed(u64::MAX - P + 1, 2 * P, RW)), Err(Errno::ENOMEM), "the end overflows");
+        assert!(ranges(&mm).is_empty());
+
+        mm.mmap(fixed(A, 2 * P, RW)).unwrap();
+        mm.copy_out(A, b"old").unwrap();
+        let noreplace = MmapRequest { noreplace: true, ..fixed(A + P, P, R) };
+        assert_eq!(mm.mmap(noreplace), Err(Errno::EEXIST));
+        assert_eq!(ranges(&mm), [(A, A + 2 * P, RW)]);
+
+        // MAP_FIXED replaces what it covers: the VMA splits, the old pages go.
+        assert_eq!(mm.mmap(fixed(A + P, P, R)), Ok(A + P));
+        assert_eq!(ranges(&mm), [(A, A + P, RW), (A + P, A + 2 * P, R)]);
+        assert_eq!(read(&mm, A, 3), b"old");
+        assert_eq!(mm.mmap(fixed(A, P, RW)), Ok(A));
+        assert_eq!(read(&mm, A, 3), [0; 3], "a replaced mapping's data is gone");
+    }
+
+    #[test]
+    fn mmap_without_fixed_goes_top_down_and_neighbours_merge() {
+        let (mm, _host, _mf) = new_mm();
+        let a = mm.mmap(anon(0, 2 * P, RW)).unwrap();
+        assert_eq!(a, LAYOUT.mmap_base - 2 * P, "the highest free range below mmap_base");
+        let b = mm.mmap(anon(0, P, RW)).unwrap();
+        assert_eq!(b, a - P);
+        assert_eq!(ranges(&mm), [(b, a + 2 * P, RW)], "the same kind of memory joins");
+        let c = mm.mmap(anon(0, P, R)).unwrap();
+        assert_eq!(c, b - P);
+        assert_eq!(ranges(&mm), [(c, b, R), (b, a + 2 * P, RW)], "another protection stays apart");
+
+        // A free hint is taken; a taken one is not.
+        assert_eq!(mm.mmap(anon(A, P, RW)), Ok(A));
+        let d = mm.mmap(anon(A, P, RW)).unwrap();
+        assert_ne!(d, A);
+        assert_eq!(d, c - P);
+        // MAP_32BIT lands in [1 GiB, 2 GiB).
+        let low = mm.mmap(MmapRequest { low_2g: true, ..anon(0, P, RW) }).unwrap();
+        assert!((0x4000_0000..0x8000_0000).contains(&low), "{low:#x}");
+        // More than the layout holds.
+        assert_eq!(mm.mmap(anon(0, LAYOUT.max_addr, RW)), Err(Errno::ENOMEM));
+    }
+
+    #[test]
+    fn mremap_grows_in_place_or_moves_the_data_without_copying() {
+        let (mm, _host, mf) = new_mm();
+        mm.mmap(fixed(A, 2 * P, RW)).unwrap();
+        mm.copy_out(A, b"data").unwrap();
+        let used = mf.used();
+        assert_eq!(mm.mremap(A, 2 * P, 4 * P, 0, 0), Ok(A), "room after it: in place");
+        assert_eq!(ranges(&mm), [(A, A + 4 * P, RW)]);
+
+        mm.mmap(fixed(A + 4 * P, P, R)).unwrap();
+        assert_eq!(mm.mremap(A, 4 * P, 8 * P, 0, 0), Err(Errno::ENOMEM), "blocked, and no MREMAP_MAYMOVE");
+        let new = mm.mremap(A, 4 * P, 8 * P, MREMAP_MAYMOVE, 0).unwrap();
+        assert!(new > A + 5 * P, "moved to free space (top-down): {new:#x}");
+        assert_eq!(ranges(&mm), [(A + 4 * P, A + 5 * P, R), (new, new + 8 * P, RW)]);
+        assert_eq!(mf.used(), used, "the pages moved, not copied");
+        assert_eq!(read(&mm, new, 4), b"data");
+        assert_eq!(mm.copy_in(A, &mut [0u8; 1]), Err(Errno::EFAULT));
+
+        assert_eq!(mm.mremap(new, 8 * P, P, 0, 0), Ok(new), "shrinking stays");
+        assert_eq!(mm.vmas().iter().find(|(s, _)| *s == new).map(|(_, v)| v.end), Some(new + P));
+        assert_eq!(mm.mremap(A, P, 2 * P, MREMAP_MAYMOVE, 0), Err(Errno::EFAULT), "nothing at the old address");
+        assert_eq!(mm.mremap(new, 0, P, MREMAP_MAYMOVE, 0), Err(Errno::EINVAL));
+    }
+
+    #[test]
+    fn brk_grows_and_shrinks_the_heap() {
+        let (mm, host, _mf) = new_mm();
+        let start = A + 0x123;
+        mm.set_brk_start(start);
+        assert_eq!(mm.brk(0, u64::MAX), start, "below the start: the break stays");
+        assert!(ranges(&mm).is_empty());
+
+        assert_eq!(mm.brk(start + 3 * P, u64::MAX), start + 3 * P);
+        // The heap starts at the page after the start's page (that page is the image's).
+        assert_eq!(ranges(&mm), [(A + P, A + 4 * P, RW)]);
+        assert_eq!(mm.vmas()[0].1.name, VmaName::Heap);
+        mm.copy_out(A + P, b"heap").unwrap();
+        mm.copy_out(A + 3 * P, b"top").unwrap();
+        host.take();
+
+        assert_eq!(mm.brk(start + P, u64::MAX), start + P);
+        assert_eq!(ranges(&mm), [(A + P, A + 2 * P, RW)]);
+        assert_eq!(host.take(), [HostCall::Unmap { addr: A + 2 * P, len: 2 * P }]);
+        assert_eq!(mm.copy_in(A + 3 * P, &mut [0u8; 1]), Err(Errno::EFAULT));
+
+        // Growing again gives fresh pages; what stayed keeps its data.
+        assert_eq!(mm.brk(start + 3 * P, u64::MAX), start + 3 * P);
+        assert_eq!(read(&mm, A + 3 * P, 3), [0; 3]);
+        assert_eq!(read(&mm, A + P, 4), b"heap");
+
+        // RLIMIT_DATA, and a mapping in the way (with a page's gap), refuse.
+        assert_eq!(mm.brk(start + 10 * P, 5 * P), start + 3 * P);
+        mm.mmap(fixed(A + 6 * P, P, R)).unwrap();
+        assert_eq!(mm.brk(start + 5 * P, u64::MAX), start + 3 * P);
+        assert_eq!(mm.brk(start + 4 * P, u64::MAX), start + 4 * P);
+        assert_eq!(ranges(&mm), [(A + P, A + 5 * P, RW), (A + 6 * P, A + 7 * P, R)]);
+    }
+}

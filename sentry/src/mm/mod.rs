@@ -30,6 +30,8 @@ mod io;
 mod lifecycle;
 mod mmap;
 mod procfs;
+#[cfg(test)]
+mod testing;
 mod vma;
 
 use std::collections::BTreeMap;

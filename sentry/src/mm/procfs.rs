@@ -68,3 +68,24 @@ impl MemoryManager {
         self.lock().vmas.iter().map(|(&s, &v)| (s, v)).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::super::MmapRequest;
+    use super::*;
+
+    #[test]
+    fn maps_lines_and_sizes() {
+        let (mm, _host, _mf) = new_mm();
+        mm.mmap(MmapRequest { name: VmaName::Image, ..fixed(A, P, R | Prot::EXEC) }).unwrap();
+        mm.mmap(MmapRequest { shared: true, ..fixed(A + 2 * P, 2 * P, RW) }).unwrap();
+        let maps = String::from_utf8(mm.proc_maps(b"/bin/prog")).unwrap();
+        let image = format!("{:<73}/bin/prog", "10000000-10001000 r-xp 00000000 00:00 0");
+        assert_eq!(maps, format!("{image}\n10002000-10004000 rw-s 00000000 00:00 0\n"));
+        assert_eq!(mm.total_vm(), 3 * P);
+        assert_eq!(mm.resident_bytes(), 0, "nothing touched yet");
+        mm.copy_out(A + 2 * P, b"x").unwrap();
+        assert_eq!(mm.resident_bytes(), 2 * P);
+    }
+}
