@@ -22,7 +22,9 @@
 //! - `io`: the Sentry's access to application memory (blocks and the copy
 //!   helpers built on them);
 //! - `lifecycle`: creation, fork, and teardown when the address space goes;
-//! - `procfs`: what /proc shows of an address space.
+//! - `procfs`: what /proc shows of an address space;
+//! - `testing` (unit tests only): a fake host address space that records
+//!   what it is asked to map and unmap.
 
 mod backing;
 mod fault;
