@@ -734,3 +734,122 @@ unsafe fn stub_child(memfd: i32, cpu: u32, page: u64, prog: &[libc::sock_filter]
         std::arch::asm!("jmp {0}", in(reg) page + PAUSE_LOOP, options(noreturn));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::mem::offset_of;
+
+    use super::*;
+
+    const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+    const AUDIT_ARCH_I386: u32 = 0x4000_0003;
+    const ALLOW: u32 = libc::SECCOMP_RET_ALLOW;
+    const KILL: u32 = libc::SECCOMP_RET_KILL_PROCESS;
+    const TRAP: u32 = libc::SECCOMP_RET_TRAP;
+
+    /// Where the platform puts the stub page: the top of user space, or
+    /// 16 MiB steps lower.
+    const PAGES: [u64; 2] = [TASK_SIZE - PAGE_SIZE, TASK_SIZE - PAGE_SIZE - 3 * (16 << 20)];
+
+    /// The seccomp_data the kernel hands the filter, as bytes.
+    fn seccomp_data(nr: libc::c_long, arch: u32, ip: u64) -> [u8; size_of::<libc::seccomp_data>()] {
+        let mut d = [0u8; size_of::<libc::seccomp_data>()];
+        let nr_at = offset_of!(libc::seccomp_data, nr);
+        let arch_at = offset_of!(libc::seccomp_data, arch);
+        let ip_at = offset_of!(libc::seccomp_data, instruction_pointer);
+        d[nr_at..nr_at + 4].copy_from_slice(&(nr as i32).to_ne_bytes());
+        d[arch_at..arch_at + 4].copy_from_slice(&arch.to_ne_bytes());
+        d[ip_at..ip_at + 8].copy_from_slice(&ip.to_ne_bytes());
+        d
+    }
+
+    /// Runs a classic BPF program as the kernel would, knowing only the
+    /// instructions the stub's filter may use (anything else fails the test).
+    fn run(prog: &[libc::sock_filter], data: &[u8]) -> u32 {
+        const LD_ABS: u32 = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
+        const JEQ: u32 = libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K;
+        const RET: u32 = libc::BPF_RET | libc::BPF_K;
+        let (mut pc, mut acc) = (0usize, 0u32);
+        loop {
+            let ins = prog.get(pc).unwrap_or_else(|| panic!("the program runs off its end at {pc}"));
+            pc += 1;
+            match u32::from(ins.code) {
+                LD_ABS => {
+                    let at = ins.k as usize;
+                    assert!(at.is_multiple_of(4) && at + 4 <= data.len(), "a load outside seccomp_data: {at}");
+                    acc = u32::from_ne_bytes(data[at..at + 4].try_into().unwrap());
+                }
+                JEQ => pc += usize::from(if acc == ins.k { ins.jt } else { ins.jf }),
+                RET => return ins.k,
+                code => panic!("an instruction the stub's filter should not use: {code:#x}"),
+            }
+        }
+    }
+
+    fn verdict(page: u64, nr: libc::c_long, ip: u64) -> u32 {
+        run(&stub_filter(page), &seccomp_data(nr, AUDIT_ARCH_X86_64, ip))
+    }
+
+    /// The address a call made by the `syscall` at `site` reports.
+    fn after(page: u64, site: u64) -> u64 {
+        page + site + 2
+    }
+
+    #[test]
+    fn the_syscall_site_runs_the_injected_memory_calls_and_exit_only() {
+        for page in PAGES {
+            let ip = after(page, SYSCALL_OFFSET);
+            for nr in [libc::SYS_mmap, libc::SYS_munmap, libc::SYS_mprotect, libc::SYS_exit] {
+                assert_eq!(verdict(page, nr, ip), ALLOW, "{nr} at {ip:#x}");
+            }
+            for nr in [libc::SYS_clone, libc::SYS_pause, libc::SYS_getpid, libc::SYS_execve, libc::SYS_exit_group] {
+                assert_eq!(verdict(page, nr, ip), KILL, "{nr} at {ip:#x}");
+            }
+        }
+    }
+
+    #[test]
+    fn clone_runs_only_from_the_clone_site_and_pause_only_from_the_loop() {
+        for page in PAGES {
+            let clone_ip = after(page, CLONE_OFFSET);
+            assert_eq!(verdict(page, libc::SYS_clone, clone_ip), ALLOW);
+            assert_eq!(verdict(page, libc::SYS_mmap, clone_ip), KILL);
+            assert_eq!(verdict(page, libc::SYS_pause, clone_ip), KILL);
+            let pause_ip = page + PAUSE_RETURN;
+            assert_eq!(verdict(page, libc::SYS_pause, pause_ip), ALLOW);
+            assert_eq!(verdict(page, libc::SYS_clone, pause_ip), KILL);
+            assert_eq!(verdict(page, libc::SYS_mmap, pause_ip), KILL);
+        }
+    }
+
+    #[test]
+    fn calls_from_anywhere_else_trap() {
+        for page in PAGES {
+            let elsewhere = [
+                0x40_1000,                               // application code
+                0xffff_ffff_ff60_0409,                   // the legacy vsyscall page (time)
+                page + 0x100,                            // the stub page, but no site
+                after(page - PAGE_SIZE, SYSCALL_OFFSET), // a site's offset in another page
+                after(page, SYSCALL_OFFSET) ^ (1 << 32), // a site's low half, another high half
+                after(page, CLONE_OFFSET) + (1 << 40),
+            ];
+            for ip in elsewhere {
+                for nr in [libc::SYS_mmap, libc::SYS_clone, libc::SYS_pause, libc::SYS_getpid, libc::SYS_time] {
+                    assert_eq!(verdict(page, nr, ip), TRAP, "{nr} at {ip:#x}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn another_architecture_is_killed() {
+        for page in PAGES {
+            let filter = stub_filter(page);
+            for ip in [after(page, SYSCALL_OFFSET), page + PAUSE_RETURN, 0x40_1000] {
+                for arch in [AUDIT_ARCH_I386, 0, AUDIT_ARCH_X86_64 ^ 1] {
+                    assert_eq!(run(&filter, &seccomp_data(libc::SYS_mmap, arch, ip)), KILL, "{arch:#x} at {ip:#x}");
+                }
+            }
+        }
+    }
+}

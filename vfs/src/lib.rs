@@ -22,6 +22,8 @@ pub mod overlay;
 pub mod pipe;
 pub mod resolve;
 pub mod safemem;
+#[cfg(test)]
+mod testutil;
 pub mod tmpfs;
 pub mod waiter;
 

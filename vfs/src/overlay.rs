@@ -355,3 +355,123 @@ impl Inode for OverlayNode {
         self
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::*;
+
+    /// An overlay of an empty tmpfs over a tmpfs holding:
+    /// ```text
+    /// /file ("lower data")   /gone ("old")
+    /// /dir/f1 ("one")        /dir/sub/x
+    /// ```
+    struct Layers {
+        lower: InodeRef,
+        upper: InodeRef,
+        root: InodeRef,
+    }
+
+    fn layers() -> Layers {
+        let lower = tmpfs(1).inode().clone();
+        make_file(&lower, "file", b"lower data");
+        make_file(&lower, "gone", b"old");
+        let dir = make_dir(&lower, "dir");
+        make_file(&dir, "f1", b"one");
+        let sub = make_dir(&dir, "sub");
+        make_file(&sub, "x", b"");
+        let upper = tmpfs(2).inode().clone();
+        let root = OverlayNode::root(lower.clone(), upper.clone(), 3);
+        Layers { lower, upper, root }
+    }
+
+    fn lookup(dir: &InodeRef, path: &str) -> Result<InodeRef, Errno> {
+        let mut cur = dir.clone();
+        for c in path.split('/') {
+            cur = cur.lookup(c.as_bytes())?;
+        }
+        Ok(cur)
+    }
+
+    #[test]
+    fn writing_a_lower_file_copies_it_up_with_its_ancestors() {
+        let l = layers();
+        let f1 = lookup(&l.root, "dir/f1").unwrap();
+        let ino = f1.stat().st_ino;
+        assert_eq!(contents(&f1), b"one");
+        assert_eq!(l.upper.lookup(b"dir").err(), Some(Errno::ENOENT), "reading copies nothing up");
+
+        open(&f1, O_RDWR).unwrap().write_buf(b"ONE!", Some(0)).unwrap();
+        assert_eq!(contents(&f1), b"ONE!");
+        assert_eq!(contents(&lookup(&l.root, "dir/f1").unwrap()), b"ONE!", "a new lookup sees the copy");
+        assert_eq!(contents(&lookup(&l.upper, "dir/f1").unwrap()), b"ONE!");
+        assert_eq!(contents(&lookup(&l.lower, "dir/f1").unwrap()), b"one", "the lower layer is untouched");
+        assert_eq!(names(&l.upper), ["dir"], "only the ancestors came up");
+        assert_eq!(f1.stat().st_ino, ino, "the file keeps its inode number");
+
+        // O_TRUNC and setattr write too.
+        let file = lookup(&l.root, "file").unwrap();
+        file.setattr(&SetAttr { size: Some(5), ..SetAttr::default() }).unwrap();
+        assert_eq!(contents(&file), b"lower");
+        assert_eq!(contents(&lookup(&l.lower, "file").unwrap()), b"lower data");
+    }
+
+    #[test]
+    fn a_whiteout_hides_a_lower_name_and_a_new_file_replaces_it() {
+        let l = layers();
+        l.root.unlink(b"gone", false).unwrap();
+        assert_eq!(l.root.lookup(b"gone").err(), Some(Errno::ENOENT));
+        assert!(!names(&l.root).contains(&"gone".to_string()));
+        assert_eq!(contents(&lookup(&l.lower, "gone").unwrap()), b"old", "still there below");
+
+        let again = make_file(&l.root, "gone", b"");
+        assert_eq!(contents(&again), b"", "the new file, not the old one");
+        assert_eq!(contents(&l.root.lookup(b"gone").unwrap()), b"");
+        assert_eq!(names(&l.root).iter().filter(|n| *n == "gone").count(), 1);
+
+        // A directory made again where a lower one was removed is opaque.
+        let dir = l.root.lookup(b"dir").unwrap();
+        assert_eq!(dir.unlink(b"sub", true), Err(Errno::ENOTEMPTY));
+        let sub = dir.lookup(b"sub").unwrap();
+        sub.unlink(b"x", false).unwrap();
+        dir.unlink(b"sub", true).unwrap();
+        make_dir(&dir, "sub");
+        assert!(names(&dir.lookup(b"sub").unwrap()).is_empty(), "the lower x does not show through");
+    }
+
+    #[test]
+    fn listings_merge_both_layers() {
+        let l = layers();
+        let dir = l.root.lookup(b"dir").unwrap();
+        make_file(&dir, "new", b"n");
+        assert_eq!(names(&dir), ["f1", "new", "sub"]);
+        assert_eq!(names(&lookup(&l.lower, "dir").unwrap()), ["f1", "sub"]);
+        assert_eq!(names(&lookup(&l.upper, "dir").unwrap()), ["new"]);
+        // A copied-up name shows once.
+        open(&dir.lookup(b"f1").unwrap(), O_WRONLY).unwrap().write_buf(b"1", Some(0)).unwrap();
+        assert_eq!(names(&dir), ["f1", "new", "sub"]);
+        // A removed one not at all.
+        dir.unlink(b"f1", false).unwrap();
+        assert_eq!(names(&dir), ["new", "sub"]);
+        assert_eq!(names(&l.root), ["dir", "file", "gone"]);
+    }
+
+    #[test]
+    fn renaming_a_directory_with_a_lower_part_is_exdev() {
+        let l = layers();
+        assert_eq!(l.root.rename(b"dir", &l.root, b"moved"), Err(Errno::EXDEV));
+        let dir = l.root.lookup(b"dir").unwrap();
+        assert_eq!(dir.rename(b"sub", &l.root, b"sub"), Err(Errno::EXDEV));
+        assert_eq!(names(&l.root), ["dir", "file", "gone"], "nothing moved");
+
+        // A directory only in the upper layer moves.
+        make_dir(&l.root, "fresh");
+        l.root.rename(b"fresh", &dir, b"fresh").unwrap();
+        assert_eq!(names(&dir), ["f1", "fresh", "sub"]);
+        // A lower file moves: copied up, its old name whited out.
+        l.root.rename(b"file", &dir, b"file").unwrap();
+        assert_eq!(l.root.lookup(b"file").err(), Some(Errno::ENOENT));
+        assert_eq!(contents(&dir.lookup(b"file").unwrap()), b"lower data");
+        assert_eq!(names(&l.root), ["dir", "gone"]);
+    }
+}

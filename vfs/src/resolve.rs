@@ -223,3 +223,192 @@ impl Resolver<'_> {
         Some(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mount::MountFlags;
+    use crate::testutil::*;
+
+    /// A mount namespace over a tmpfs:
+    /// ```text
+    /// /etc/passwd
+    /// /a/b/c/            /a/esc -> /b/c     /a/up -> ../../etc
+    /// /rel -> a/b        /abs -> /etc       /loop -> loop
+    /// /n1 -> n2 -> ... -> n41 -> etc
+    /// /file              /private/ (0700) with secret
+    /// /mnt/              another tmpfs mounted there, holding inner
+    /// ```
+    struct Tree {
+        ns: MountNamespace,
+        root: Path,
+        /// Root's: uid 0 passes every permission check.
+        creds: FsCreds,
+    }
+
+    fn tree() -> Tree {
+        let fs = tmpfs(1);
+        let r = fs.inode().clone();
+        let etc = make_dir(&r, "etc");
+        make_file(&etc, "passwd", b"root");
+        let a = make_dir(&r, "a");
+        let b = make_dir(&a, "b");
+        make_dir(&b, "c");
+        make_symlink(&a, "esc", "/b/c");
+        make_symlink(&a, "up", "../../etc");
+        make_symlink(&r, "rel", "a/b");
+        make_symlink(&r, "abs", "/etc");
+        make_symlink(&r, "loop", "loop");
+        for i in 1..=41 {
+            make_symlink(&r, &format!("n{i}"), &if i == 41 { "etc".to_string() } else { format!("n{}", i + 1) });
+        }
+        make_file(&r, "file", b"");
+        let private = r.create(b"private", crate::inode::NewNode::Directory, attrs(0o700)).unwrap();
+        make_file(&private, "secret", b"");
+        make_dir(&r, "mnt");
+        let ns = MountNamespace::new(fs);
+        let root = ns.root();
+        let other = tmpfs(2);
+        make_file(other.inode(), "inner", b"");
+        let t = Tree { ns, root, creds: FsCreds::default() };
+        let mnt = t.resolver(0).resolve(&t.root, b"/mnt", true).unwrap();
+        t.ns.mount(&mnt, other, MountFlags::default());
+        t
+    }
+
+    impl Tree {
+        fn resolver(&self, restrict: u64) -> Resolver<'_> {
+            Resolver { ns: &self.ns, root: &self.root, creds: &self.creds, restrict }
+        }
+
+        /// Resolves `path` from the root (following a final symlink) and
+        /// names where it landed.
+        fn at(&self, path: &str) -> Result<String, Errno> {
+            self.from(&self.root, 0, path, true)
+        }
+
+        /// Resolves `path` from `start` with the resolver's root at `start`
+        /// too (as RESOLVE_BENEATH and RESOLVE_IN_ROOT have it), naming the
+        /// result from the namespace's root.
+        fn from(&self, start: &Path, restrict: u64, path: &str, follow: bool) -> Result<String, Errno> {
+            let scoped = Resolver { ns: &self.ns, root: start, creds: &self.creds, restrict };
+            let p = scoped.resolve(start, path.as_bytes(), follow)?;
+            Ok(String::from_utf8(self.resolver(0).path_of(&p).unwrap()).unwrap())
+        }
+
+        /// Resolves `path` from `start` (the root staying the namespace's).
+        fn walk(&self, start: &Path, path: &str) -> Result<String, Errno> {
+            let p = self.resolver(0).resolve(start, path.as_bytes(), true)?;
+            Ok(String::from_utf8(self.resolver(0).path_of(&p).unwrap()).unwrap())
+        }
+
+        fn path(&self, path: &str) -> Path {
+            self.resolver(0).resolve(&self.root, path.as_bytes(), true).unwrap()
+        }
+    }
+
+    #[test]
+    fn symlinks_relative_and_absolute_are_followed() {
+        let t = tree();
+        assert_eq!(t.at("/rel/c"), Ok("/a/b/c".into()), "relative to the link's directory");
+        assert_eq!(t.at("/abs/passwd"), Ok("/etc/passwd".into()));
+        assert_eq!(t.walk(&t.path("/a/b"), "../../abs/passwd"), Ok("/etc/passwd".into()));
+        // An absolute link starts again at the root, wherever it is met.
+        assert_eq!(t.walk(&t.path("/a"), "esc"), Err(Errno::ENOENT), "/b/c does not exist at the root");
+        assert_eq!(t.walk(&t.path("/a/b/c"), "../../up"), Ok("/etc".into()), "relative to /a");
+        // A final link is followed only when asked; a middle one always.
+        let link = t.resolver(0).resolve(&t.root, b"/rel", false).unwrap();
+        assert_eq!(file_type(&**link.inode()), FileType::Symlink);
+        assert_eq!(t.at("/a/b/c/../../../rel/c/.."), Ok("/a/b".into()));
+    }
+
+    #[test]
+    fn symlinks_stop_after_40() {
+        let t = tree();
+        assert_eq!(t.at("/n2"), Ok("/etc".into()), "40 links");
+        assert_eq!(t.at("/n1"), Err(Errno::ELOOP), "41 links");
+        assert_eq!(t.at("/n2/passwd"), Ok("/etc/passwd".into()));
+        assert_eq!(t.at("/loop"), Err(Errno::ELOOP));
+        assert_eq!(t.at("/loop/x"), Err(Errno::ELOOP));
+    }
+
+    #[test]
+    fn dotdot_stops_at_the_root_and_crosses_mounts() {
+        let t = tree();
+        assert_eq!(t.at("/.."), Ok("/".into()));
+        assert_eq!(t.at("/../../etc/../etc/passwd"), Ok("/etc/passwd".into()));
+        assert_eq!(t.at("/mnt/inner"), Ok("/mnt/inner".into()), "down into the mount");
+        assert_eq!(t.at("/mnt/.."), Ok("/".into()), "up out of it");
+        // A chroot: ".." stops at the task's root, "/" starts there.
+        let a = t.path("/a");
+        assert_eq!(t.from(&a, 0, "../../b", true), Ok("/a/b".into()));
+        assert_eq!(t.from(&a, 0, "/b/c", true), Ok("/a/b/c".into()));
+        assert_eq!(t.from(&a, 0, "esc", true), Ok("/a/b/c".into()), "absolute links too");
+        let chroot = Resolver { ns: &t.ns, root: &a, creds: &t.creds, restrict: 0 };
+        assert_eq!(chroot.path_of(&t.path("/a/b")), Some(b"/b".to_vec()));
+        assert_eq!(chroot.path_of(&t.path("/etc")), None, "outside the chroot");
+    }
+
+    #[test]
+    fn trailing_slashes_need_directories() {
+        let t = tree();
+        assert_eq!(t.at("/etc/passwd/"), Err(Errno::ENOTDIR));
+        assert_eq!(t.at("/etc/passwd/."), Err(Errno::ENOTDIR));
+        assert_eq!(t.at("/file/x"), Err(Errno::ENOTDIR));
+        assert_eq!(t.at("/etc/"), Ok("/etc".into()));
+        // A trailing slash follows a final link even when not asked to.
+        assert_eq!(t.from(&t.root, 0, "/abs/", false), Ok("/etc".into()));
+        let parent = t.resolver(0).resolve_parent(&t.root, b"/etc/newdir/").unwrap();
+        assert!(parent.trailing_slash);
+        assert_eq!(parent.name, b"newdir");
+        assert_eq!(t.resolver(0).resolve_parent(&t.root, b"/file/x").err(), Some(Errno::ENOTDIR));
+    }
+
+    #[test]
+    fn names_longer_than_name_max_are_refused() {
+        let t = tree();
+        let long = "x".repeat(NAME_MAX + 1);
+        let max = "x".repeat(NAME_MAX);
+        assert_eq!(t.at(&format!("/etc/{long}")), Err(Errno::ENAMETOOLONG));
+        assert_eq!(t.at(&format!("/{long}/passwd")), Err(Errno::ENAMETOOLONG));
+        assert_eq!(t.at(&format!("/etc/{max}")), Err(Errno::ENOENT), "NAME_MAX itself is a name");
+        let r = t.resolver(0);
+        assert_eq!(r.resolve_parent(&t.root, format!("/etc/{long}").as_bytes()).err(), Some(Errno::ENAMETOOLONG));
+        assert!(r.resolve_parent(&t.root, format!("/etc/{max}").as_bytes()).is_ok());
+        assert_eq!(t.at(""), Err(Errno::ENOENT));
+    }
+
+    #[test]
+    fn search_permission_is_checked_on_every_directory() {
+        let t = tree();
+        let user = FsCreds { uid: 1000, gid: 1000, groups: Vec::new() };
+        let r = Resolver { ns: &t.ns, root: &t.root, creds: &user, restrict: 0 };
+        assert_eq!(r.resolve(&t.root, b"/private/secret", true).err(), Some(Errno::EACCES));
+        assert!(r.resolve(&t.root, b"/private", true).is_ok(), "the directory itself may be named");
+        assert!(r.resolve(&t.root, b"/etc/passwd", true).is_ok());
+    }
+
+    #[test]
+    fn openat2_restrictions_scope_the_walk() {
+        let t = tree();
+        let a = t.path("/a");
+        // RESOLVE_BENEATH: nothing may leave the starting directory.
+        assert_eq!(t.from(&a, RESOLVE_BENEATH, "b/c/..", true), Ok("/a/b".into()));
+        assert_eq!(t.from(&a, RESOLVE_BENEATH, "b/../..", true), Err(Errno::EXDEV));
+        assert_eq!(t.from(&a, RESOLVE_BENEATH, "/etc", true), Err(Errno::EXDEV));
+        assert_eq!(t.from(&a, RESOLVE_BENEATH, "esc", true), Err(Errno::EXDEV), "an absolute link");
+        assert_eq!(t.from(&a, RESOLVE_BENEATH, "up", true), Err(Errno::EXDEV), "a link climbing out");
+        // RESOLVE_IN_ROOT: ".." and absolute paths and links stay inside.
+        assert_eq!(t.from(&a, RESOLVE_IN_ROOT, "../../b", true), Ok("/a/b".into()));
+        assert_eq!(t.from(&a, RESOLVE_IN_ROOT, "/b/c", true), Ok("/a/b/c".into()));
+        assert_eq!(t.from(&a, RESOLVE_IN_ROOT, "esc", true), Ok("/a/b/c".into()));
+        assert_eq!(t.from(&a, RESOLVE_IN_ROOT, "up", true), Err(Errno::ENOENT), "no etc inside /a");
+        // RESOLVE_NO_SYMLINKS: any link met is ELOOP; none met is fine.
+        assert_eq!(t.from(&t.root, RESOLVE_NO_SYMLINKS, "/rel/c", true), Err(Errno::ELOOP));
+        assert_eq!(t.from(&t.root, RESOLVE_NO_SYMLINKS, "/abs", true), Err(Errno::ELOOP));
+        assert_eq!(t.from(&t.root, RESOLVE_NO_SYMLINKS, "/a/b/c", true), Ok("/a/b/c".into()));
+        // RESOLVE_NO_XDEV: no mount crossing.
+        assert_eq!(t.from(&t.root, RESOLVE_NO_XDEV, "/mnt/inner", true), Err(Errno::EXDEV));
+        assert_eq!(t.from(&t.root, RESOLVE_NO_XDEV, "/etc/passwd", true), Ok("/etc/passwd".into()));
+    }
+}

@@ -766,3 +766,141 @@ pub fn set_initial_seals(inode: &crate::inode::InodeRef, seals: u32) -> Result<(
     node.data()?.lock().unwrap().seals = seals;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::*;
+
+    fn nlink(i: &InodeRef) -> u64 {
+        i.stat().st_nlink
+    }
+
+    #[test]
+    fn hard_links_name_one_inode_and_count_its_links() {
+        let root = tmpfs(1).inode().clone();
+        let a = make_file(&root, "a", b"shared");
+        assert_eq!(nlink(&a), 1);
+        root.link(b"b", &a).unwrap();
+        let b = root.lookup(b"b").unwrap();
+        assert_eq!(b.stat().st_ino, a.stat().st_ino);
+        assert_eq!((nlink(&a), nlink(&b)), (2, 2));
+        open(&b, O_WRONLY).unwrap().write_buf(b"SH", Some(0)).unwrap();
+        assert_eq!(contents(&a), b"SHared", "one file under two names");
+
+        assert_eq!(root.link(b"a", &a), Err(Errno::EEXIST));
+        let d = make_dir(&root, "d");
+        assert_eq!(root.link(b"d2", &d), Err(Errno::EPERM), "no links to directories");
+
+        root.unlink(b"a", false).unwrap();
+        assert_eq!(root.lookup(b"a").err(), Some(Errno::ENOENT));
+        assert_eq!(nlink(&b), 1);
+        assert_eq!(contents(&b), b"SHared");
+        root.unlink(b"b", false).unwrap();
+        assert_eq!(nlink(&a), 0, "the inode lives on while referenced");
+    }
+
+    #[test]
+    fn directories_count_their_subdirectories_links() {
+        let root = tmpfs(1).inode().clone();
+        assert_eq!(nlink(&root), 2);
+        let d = make_dir(&root, "d");
+        assert_eq!((nlink(&root), nlink(&d)), (3, 2), "the child's \"..\"");
+        make_file(&root, "f", b"");
+        assert_eq!(nlink(&root), 3, "files do not count");
+        let e = make_dir(&root, "e");
+        // Moving a directory moves its "..".
+        root.rename(b"e", &d, b"e").unwrap();
+        assert_eq!((nlink(&root), nlink(&d), nlink(&e)), (3, 3, 2));
+
+        assert_eq!(root.unlink(b"d", true), Err(Errno::ENOTEMPTY));
+        assert_eq!(root.unlink(b"d", false), Err(Errno::EISDIR));
+        assert_eq!(root.unlink(b"f", true), Err(Errno::ENOTDIR));
+        d.unlink(b"e", true).unwrap();
+        assert_eq!((nlink(&d), nlink(&e)), (2, 0));
+        root.unlink(b"d", true).unwrap();
+        assert_eq!(nlink(&root), 2);
+    }
+
+    #[test]
+    fn rename_replaces_by_linuxs_rules() {
+        let root = tmpfs(1).inode().clone();
+        let f = make_file(&root, "f", b"moving");
+        let g = make_file(&root, "g", b"replaced");
+        let full = make_dir(&root, "full");
+        make_file(&full, "x", b"");
+        make_dir(&root, "empty");
+        make_dir(&root, "dir");
+
+        assert_eq!(root.rename(b"f", &root, b"empty"), Err(Errno::EISDIR), "a file over a directory");
+        assert_eq!(root.rename(b"dir", &root, b"g"), Err(Errno::ENOTDIR), "a directory over a file");
+        assert_eq!(root.rename(b"dir", &root, b"full"), Err(Errno::ENOTEMPTY));
+        assert_eq!(root.rename(b"nothing", &root, b"x"), Err(Errno::ENOENT));
+        assert_eq!(names(&root), ["dir", "empty", "f", "full", "g"], "nothing moved");
+
+        // A file replaces a file, which loses its link.
+        root.rename(b"f", &root, b"g").unwrap();
+        assert_eq!(names(&root), ["dir", "empty", "full", "g"]);
+        assert_eq!(contents(&root.lookup(b"g").unwrap()), b"moving");
+        assert_eq!(nlink(&g), 0);
+        // A directory replaces an empty directory.
+        let links = nlink(&root);
+        root.rename(b"dir", &root, b"empty").unwrap();
+        assert_eq!(names(&root), ["empty", "full", "g"]);
+        assert_eq!(nlink(&root), links - 1, "the replaced directory's \"..\" is gone");
+        // Two names of one inode: rename does nothing.
+        root.link(b"g2", &f).unwrap();
+        root.rename(b"g", &root, b"g2").unwrap();
+        assert_eq!(names(&root), ["empty", "full", "g", "g2"]);
+        // Across directories.
+        root.rename(b"g2", &full, b"y").unwrap();
+        assert_eq!(names(&full), ["x", "y"]);
+    }
+
+    #[test]
+    fn holes_read_as_zero_and_seek_finds_data_and_holes() {
+        let root = tmpfs(1).inode().clone();
+        let f = make_file(&root, "sparse", b"");
+        let fd = open(&f, O_RDWR).unwrap();
+        fd.write_buf(b"A", Some(0)).unwrap();
+        let far = 3 * PAGE_SIZE + 5;
+        fd.write_buf(b"B", Some(far as i64)).unwrap();
+        let size = far as i64 + 1;
+        assert_eq!(f.stat().st_size, size);
+        assert_eq!(f.stat().st_blocks, 2 * (PAGE_SIZE as i64 / 512), "two pages hold data");
+
+        let data = contents(&f);
+        assert_eq!(data.len(), size as usize);
+        assert_eq!((data[0], data[far as usize]), (b'A', b'B'));
+        assert!(data[1..far as usize].iter().all(|&b| b == 0), "the hole reads as zeroes");
+
+        let seek = |off: i64, whence| fd.ops().seek(&fd, off, whence);
+        let p = PAGE_SIZE as i64;
+        assert_eq!(seek(0, SEEK_DATA), Ok(0));
+        assert_eq!(seek(0, SEEK_HOLE), Ok(p));
+        assert_eq!(seek(10, SEEK_HOLE), Ok(p));
+        assert_eq!(seek(p, SEEK_DATA), Ok(3 * p));
+        assert_eq!(seek(far as i64, SEEK_DATA), Ok(far as i64));
+        assert_eq!(seek(3 * p, SEEK_HOLE), Ok(size), "the implicit hole at the end");
+        assert_eq!(seek(size, SEEK_DATA), Err(Errno::ENXIO));
+        assert_eq!(seek(size, SEEK_HOLE), Err(Errno::ENXIO));
+        assert_eq!(seek(-1, SEEK_DATA), Err(Errno::ENXIO));
+
+        // Truncation drops pages and zeroes the tail of the last one kept.
+        f.setattr(&SetAttr { size: Some(3), ..SetAttr::default() }).unwrap();
+        fd.write_buf(b"xyz", Some(0)).unwrap();
+        f.setattr(&SetAttr { size: Some(1), ..SetAttr::default() }).unwrap();
+        f.setattr(&SetAttr { size: Some(2 * PAGE_SIZE), ..SetAttr::default() }).unwrap();
+        let data = contents(&f);
+        assert_eq!(&data[..3], b"x\0\0");
+        assert!(data.iter().skip(1).all(|&b| b == 0));
+        assert_eq!(seek(0, SEEK_HOLE), Ok(p));
+        assert_eq!(seek(p, SEEK_DATA), Err(Errno::ENXIO), "no data after the first page");
+
+        // A punched hole reads as zeroes and is a hole again.
+        fd.ops().fallocate(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE, 0, PAGE_SIZE).unwrap();
+        assert!(contents(&f).iter().all(|&b| b == 0));
+        assert_eq!(seek(0, SEEK_DATA), Err(Errno::ENXIO));
+        assert_eq!(f.stat().st_blocks, 0);
+    }
+}
