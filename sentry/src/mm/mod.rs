@@ -103,7 +103,7 @@ pub struct MemoryManager {
 fn platform_fault(e: PlatformError) -> Errno {
     // The host refused to change the stub's mappings: the address space is no
     // longer trustworthy, so the caller's view is that memory is exhausted.
-    eprintln!("rvisor: platform error while changing mappings: {e}");
+    crate::warn_limited!("platform error while changing mappings: {e}");
     Errno::ENOMEM
 }
 
