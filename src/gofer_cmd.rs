@@ -52,7 +52,6 @@ pub fn gofer(args: GoferArgs) -> ! {
         exports.extend(volumes);
         let writable = exports.iter().any(|e| e.writable);
         drop_capabilities(&kept_capabilities(writable))?;
-        // The server (and the hash keys it needs) exists before the filter.
         let mut server = Server::new(exports);
         gofer::seccomp::policy(writable).install(std::env::var_os("RVISOR_SECCOMP_TRAP").is_some())?;
         server.serve(&sock)
