@@ -10,7 +10,9 @@ use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStringExt;
 use std::sync::Arc;
 
+use anyhow::{anyhow, bail, Context};
 use confine::ids::{Forked, HostIds};
+use nix::sys::signal::{kill, sigaction, signal, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 use platform_ptrace::PtracePlatform;
@@ -102,10 +104,14 @@ pub fn boot(args: BootArgs) -> i32 {
         default_hook(info);
         std::process::abort();
     }));
-    let Some(prog) = args.argv.first().cloned() else {
-        eprintln!("rvisor boot: no program");
-        return 125;
-    };
+    run(args).unwrap_or_else(|e| crate::launch::fail(&e))
+}
+
+/// Boots the Sentry and runs the sandbox: the exit code of its first
+/// process, or 126/127 when that cannot be executed; an error is rvisor's
+/// own failure (125).
+fn run(args: BootArgs) -> anyhow::Result<i32> {
+    let prog = args.argv.first().cloned().context("boot: no program")?;
     let shown = prog.to_string_lossy().into_owned();
     // Host facts, read while the Sentry may still ask the host for them.
     let host = HostInfo::read();
@@ -117,18 +123,11 @@ pub fn boot(args: BootArgs) -> i32 {
     let cwd_given = args.cwd.is_some();
     let cwd = match args.cwd.map_or_else(std::env::current_dir, Ok) {
         Ok(d) => d.into_os_string().into_vec(),
-        Err(e) => {
-            eprintln!("rvisor: cannot read the working directory ({e}); give --cwd DIR");
-            return 125;
-        }
+        Err(e) => bail!("cannot read the working directory ({e}); give --cwd DIR"),
     };
-    match confine::ids::fork_into_namespaces() {
-        Ok(Forked::Parent { child, ids, alive }) => supervise(child, ids, alive),
-        Ok(Forked::Child { .. }) => {}
-        Err(e) => {
-            eprintln!("rvisor: cannot confine the sentry: {e}");
-            return 125;
-        }
+    match confine::ids::fork_into_namespaces().context("cannot confine the sentry")? {
+        Forked::Parent { child, ids, alive } => supervise(child, ids, alive),
+        Forked::Child { .. } => {}
     }
     // From here on: pid 1 of a pid namespace of our own, as an unprivileged
     // host id. A session of our own: the terminal's signals reach the
@@ -136,16 +135,10 @@ pub fn boot(args: BootArgs) -> i32 {
     let _ = nix::unistd::setsid();
     let stdio = (0..3).map(dup_stdio).collect();
     // A write to a closed pipe is the application's SIGPIPE, never the Sentry's.
-    // SAFETY: changes only this process's disposition of SIGPIPE.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    // SAFETY: changes only this process's disposition of SIGPIPE, to ignore.
+    unsafe { signal(Signal::SIGPIPE, SigHandler::SigIgn) }?;
 
-    let memfile = match MemoryFile::new() {
-        Ok(m) => Arc::new(m),
-        Err(e) => {
-            eprintln!("rvisor: cannot create the memory file: {e}");
-            return 125;
-        }
-    };
+    let memfile = Arc::new(MemoryFile::new().context("cannot create the memory file")?);
     // --strace writes to its log, or to a copy of our stderr.
     let strace = args.strace.then(|| args.strace_fd.and_then(take_fd).or_else(|| dup_stdio(2))).flatten();
     let observers: Vec<Arc<dyn sentry::observe::Observer>> =
@@ -162,10 +155,7 @@ pub fn boot(args: BootArgs) -> i32 {
     }
     let table = Arc::new(syscalls::SyscallTable::new());
 
-    if let Err(e) = confine::mounts::empty_root() {
-        eprintln!("rvisor: cannot seal the sentry: {e}");
-        return 125;
-    }
+    confine::mounts::empty_root().context("cannot seal the sentry")?;
     // malloc reads host files on its own: it counts CPUs in /sys the first
     // time a thread needs an arena, and reads /proc/sys/vm/overcommit_memory
     // before it shrinks a thread's heap. With a fixed arena count and a trim
@@ -175,39 +165,24 @@ pub fn boot(args: BootArgs) -> i32 {
         libc::mallopt(libc::M_ARENA_MAX, 8);
         libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
     }
-    let forwarded = match HostSignals::catch() {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("rvisor: cannot catch the host's signals: {e}");
-            return 125;
-        }
-    };
-    if let Err(e) = confine::ids::drop_capabilities(&[]) {
-        eprintln!("rvisor: cannot drop the sentry's capabilities: {e}");
-        return 125;
-    }
+    let forwarded = HostSignals::catch().context("cannot catch the host's signals")?;
+    confine::ids::drop_capabilities(&[]).context("cannot drop the sentry's capabilities")?;
     // The platform's helper processes (the stub factory) are forked now:
     // without capabilities, and before the Sentry's filter.
     let platform: Arc<dyn Platform> = match args.platform {
-        crate::PlatformKind::Ptrace => match PtracePlatform::new(memfile.fd()) {
-            Ok(p) => Arc::new(p),
-            Err(e) => {
-                eprintln!("rvisor: cannot start the ptrace platform: {e}");
-                return 125;
-            }
-        },
+        crate::PlatformKind::Ptrace => {
+            Arc::new(PtracePlatform::new(memfile.fd()).context("cannot start the ptrace platform")?)
+        }
     };
     let trap = std::env::var_os("RVISOR_SECCOMP_TRAP").is_some();
-    if let Err(e) = sentry::seccomp::policy(&platform.seccomp_rules()).install(trap) {
-        eprintln!("rvisor: cannot install the sentry's seccomp filter: {e}");
-        return 125;
-    }
+    sentry::seccomp::policy(&platform.seccomp_rules())
+        .install(trap)
+        .context("cannot install the sentry's seccomp filter")?;
     if args.selftest_forbidden_syscall {
         // socket(2) is not on the allow-list: this must kill the Sentry.
         // SAFETY: a plain syscall with no memory arguments.
         unsafe { libc::syscall(libc::SYS_socket, libc::AF_INET, libc::SOCK_STREAM, 0) };
-        eprintln!("rvisor: a forbidden host syscall was allowed");
-        return 125;
+        bail!("a forbidden host syscall was allowed");
     }
 
     // The root filesystem: the gofer's export, attached before the seal.
@@ -215,48 +190,26 @@ pub fn boot(args: BootArgs) -> i32 {
     let mut volumes = Vec::new();
     if let Some(sock) = args.gofer_fd.and_then(take_fd) {
         let client = vfs::gofer::GoferClient::new(sock);
-        match client.attach(0, GOFER_DEV, false) {
-            Ok(r) => root = Some(r),
-            Err(e) => {
-                eprintln!("rvisor: the gofer did not serve the root filesystem: {e}");
-                return 125;
-            }
-        }
+        root = Some(client.attach(0, GOFER_DEV, false).context("the gofer did not serve the root filesystem")?);
         for (i, v) in args.volumes.iter().enumerate() {
             let (at, writable) = match v.strip_suffix(":ro") {
                 Some(p) => (p, false),
                 None => (v.as_str(), true),
             };
-            match client.attach(i as u32 + 1, GOFER_DEV + 1 + i as u64, writable) {
-                Ok(inode) => {
-                    volumes.push((at.as_bytes().to_vec(), inode, vfs::mount::MountFlags { readonly: !writable }))
-                }
-                Err(e) => {
-                    eprintln!("rvisor: the gofer did not serve the volume for {at}: {e}");
-                    return 125;
-                }
-            }
+            let inode = client
+                .attach(i as u32 + 1, GOFER_DEV + 1 + i as u64, writable)
+                .with_context(|| format!("the gofer did not serve the volume for {at}"))?;
+            volumes.push((at.as_bytes().to_vec(), inode, vfs::mount::MountFlags { readonly: !writable }));
         }
     }
-    let mounts = match sentry::kernel::initial_mounts(&memfile, root, volumes) {
-        Ok(m) => m,
-        Err(e) => {
-            eprintln!("rvisor: cannot set up the sandbox's mounts: {e}");
-            return 125;
-        }
-    };
+    let mounts = sentry::kernel::initial_mounts(&memfile, root, volumes)
+        .map_err(|e| anyhow!("cannot set up the sandbox's mounts: {e}"))?;
     let memfd_fs = vfs::tmpfs::Tmpfs::new_root(
         memfile.clone(),
         MEMFD_DEV,
         vfs::inode::NewAttrs { mode: abi::consts::S_IFDIR | 0o1777, uid: 0, gid: 0 },
     );
-    let vdso = match sentry::vdso::Vdso::new(memfile.clone()) {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("rvisor: cannot set up the vDSO: {e}");
-            return 125;
-        }
-    };
+    let vdso = sentry::vdso::Vdso::new(memfile.clone()).context("cannot set up the vDSO")?;
     let oom = Arc::new(sentry::oom::OomKiller::default());
     let memory_max = args.memory.unwrap_or_else(|| host.default_memory_max());
     let pids_max = args.pids.unwrap_or_else(|| host.default_pids_max());
@@ -284,10 +237,7 @@ pub fn boot(args: BootArgs) -> i32 {
     }
     forwarded.forward_to(&kernel);
     kernel.tasks.lock().unwrap().pids_max = Some(pids_max);
-    if let Err(e) = kernel.oom.start(&kernel) {
-        eprintln!("rvisor: cannot start the OOM killer: {e}");
-        return 125;
-    }
+    kernel.oom.start(&kernel).context("cannot start the OOM killer")?;
     let shown_cwd = String::from_utf8_lossy(&cwd).into_owned();
     let init = InitProcess {
         prog: prog.into_vec(),
@@ -299,19 +249,13 @@ pub fn boot(args: BootArgs) -> i32 {
         limits,
     };
     match kernel.run_init(init) {
-        Ok(ExitStatus::Exited(code)) => code,
-        Ok(ExitStatus::Signaled { sig, .. }) => 128 + sig,
-        Err(InitError::Cwd(errno)) => {
-            eprintln!("{}", cwd_message(&shown_cwd, cwd_given, errno));
-            125
-        }
+        Ok(ExitStatus::Exited(code)) => Ok(code),
+        Ok(ExitStatus::Signaled { sig, .. }) => Ok(128 + sig),
+        Err(InitError::Cwd(errno)) => Err(anyhow!(cwd_message(&shown_cwd, cwd_given, errno))),
+        // The program cannot be run: the shell's codes, not rvisor's own.
         Err(InitError::Exec(e)) => {
             eprintln!("rvisor: {shown}: {} ({})", e.msg, e.errno);
-            if e.errno == abi::Errno::ENOENT {
-                127
-            } else {
-                126
-            }
+            Ok(if e.errno == abi::Errno::ENOENT { 127 } else { 126 })
         }
     }
 }
@@ -321,7 +265,7 @@ pub fn boot(args: BootArgs) -> i32 {
 fn cwd_message(cwd: &str, given: bool, errno: abi::Errno) -> String {
     let why = format!("{} ({})", errno.message(), errno.name().unwrap_or("?"));
     if given {
-        return format!("rvisor: --cwd {cwd}: cannot chdir to it in the sandbox: {why}");
+        return format!("--cwd {cwd}: cannot chdir to it in the sandbox: {why}");
     }
     // The host paths the sandbox has mounts of its own over.
     let own = ["/tmp", "/dev", "/proc"]
@@ -332,7 +276,7 @@ fn cwd_message(cwd: &str, given: bool, errno: abi::Errno) -> String {
         None => String::new(),
     };
     format!(
-        "rvisor: cannot chdir to the working directory {cwd} in the sandbox: {why}.{hint} \
+        "cannot chdir to the working directory {cwd} in the sandbox: {why}.{hint} \
          Give --cwd DIR to start in another directory."
     )
 }
@@ -340,8 +284,29 @@ fn cwd_message(cwd: &str, given: bool, errno: abi::Errno) -> String {
 /// The signals someone sends the sandbox from outside (a terminal's Ctrl-C,
 /// `kill` of rvisor): they go to the sandbox's first process, as runsc does,
 /// instead of ending the Sentry.
-const FORWARDED: [i32; 7] =
-    [libc::SIGINT, libc::SIGQUIT, libc::SIGTERM, libc::SIGHUP, libc::SIGUSR1, libc::SIGUSR2, libc::SIGWINCH];
+const FORWARDED: [Signal; 7] = [
+    Signal::SIGINT,
+    Signal::SIGQUIT,
+    Signal::SIGTERM,
+    Signal::SIGHUP,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGWINCH,
+];
+
+/// Installs `handler` for every forwarded signal (SA_RESTART, nothing
+/// blocked).
+///
+/// # Safety
+/// `handler` must be async-signal-safe.
+unsafe fn catch_forwarded(handler: extern "C" fn(i32)) -> nix::Result<()> {
+    let action = SigAction::new(SigHandler::Handler(handler), SaFlags::SA_RESTART, SigSet::empty());
+    for sig in FORWARDED {
+        // SAFETY: as the caller promises.
+        unsafe { sigaction(sig, &action) }?;
+    }
+    Ok(())
+}
 
 /// The write end of the pipe the signal handler reports on.
 static SIGNAL_PIPE: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
@@ -359,24 +324,11 @@ struct HostSignals {
 impl HostSignals {
     /// Installs the handlers (before the seccomp filter: sigaction and pipe2
     /// are set up here, reads and writes are all that remain).
-    fn catch() -> std::io::Result<HostSignals> {
-        let mut fds = [0; 2];
-        // SAFETY: pipe2 writes two fds.
-        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        // SAFETY: both fds are fresh and ours.
-        let (read_end, write_end) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    fn catch() -> nix::Result<HostSignals> {
+        let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
         SIGNAL_PIPE.store(std::os::fd::IntoRawFd::into_raw_fd(write_end), std::sync::atomic::Ordering::Relaxed);
-        for sig in FORWARDED {
-            // SAFETY: installs a handler that only writes to a pipe.
-            unsafe {
-                let mut sa: libc::sigaction = std::mem::zeroed();
-                sa.sa_sigaction = on_host_signal as *const () as usize;
-                sa.sa_flags = libc::SA_RESTART;
-                libc::sigaction(sig, &sa, std::ptr::null_mut());
-            }
-        }
+        // SAFETY: the handler only writes to a pipe.
+        unsafe { catch_forwarded(on_host_signal) }?;
         Ok(HostSignals { read_end })
     }
 
@@ -418,30 +370,24 @@ fn supervise(sentry: Pid, ids: HostIds, alive: OwnedFd) -> ! {
         libc::syscall(libc::SYS_close_range, keep + 1, u32::MAX, 0);
     }
     SENTRY_PID.store(sentry.as_raw(), std::sync::atomic::Ordering::Relaxed);
-    for sig in FORWARDED {
-        // SAFETY: installs a handler that only calls kill.
-        unsafe {
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = pass_to_sentry as *const () as usize;
-            sa.sa_flags = libc::SA_RESTART;
-            libc::sigaction(sig, &sa, std::ptr::null_mut());
-        }
-    }
+    // SAFETY: the handler only calls kill. (It cannot fail: valid signals.)
+    let _ = unsafe { catch_forwarded(pass_to_sentry) };
     let confined = confine::ids::become_unprivileged(ids).and_then(|()| supervisor_policy().install(false));
     if let Err(e) = confined {
         eprintln!("rvisor: cannot confine the sentry's supervisor: {e}");
-        let _ = nix::sys::signal::kill(sentry, nix::sys::signal::Signal::SIGKILL);
+        let _ = kill(sentry, Signal::SIGKILL);
     }
     let code = loop {
         match waitpid(sentry, None) {
             Ok(WaitStatus::Exited(_, code)) => break code,
             Ok(WaitStatus::Signaled(_, sig, _)) => {
-                // End the same way, so the launcher sees how the Sentry died.
-                // SAFETY: default disposition, then the signal to ourselves.
-                unsafe {
-                    libc::signal(sig as i32, libc::SIG_DFL);
-                    libc::kill(libc::getpid(), sig as i32);
-                }
+                // End the same way, so the launcher sees how the Sentry died:
+                // the default disposition, then the signal to ourselves
+                // (kill of our pid: raise would be tgkill, which the filter
+                // refuses).
+                // SAFETY: the default disposition, no handler.
+                let _ = unsafe { signal(sig, SigHandler::SigDfl) };
+                let _ = kill(nix::unistd::getpid(), sig);
                 break 128 + sig as i32;
             }
             Err(nix::Error::EINTR) | Ok(_) => continue,

@@ -4,6 +4,7 @@ use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 use abi::consts::{CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_FSETID};
+use anyhow::Context;
 use confine::ids::drop_capabilities;
 use confine::mounts::{enter_jail, open_export, private_mount_namespace};
 use gofer::server::{Export, Server};
@@ -34,34 +35,11 @@ fn kept_capabilities(writable: bool) -> Vec<u32> {
 pub fn gofer(args: GoferArgs) -> ! {
     // SAFETY: the launcher passed this fd to us and nothing else owns it.
     let sock = unsafe { OwnedFd::from_raw_fd(args.sock_fd) };
-    let run = || -> std::io::Result<()> {
-        private_mount_namespace()?;
-        // Volumes are opened before the jail: afterwards only their fds reach
-        // them. A read-only one is a read-only copy of its mounts.
-        let mut volumes = Vec::new();
-        for v in &args.volumes {
-            let (path, writable) = match v.strip_suffix(":ro") {
-                Some(p) => (p, false),
-                None => (v.as_str(), true),
-            };
-            volumes.push(Export { fd: open_export(Path::new(path), !writable)?, writable });
-        }
-        // The root export is read-only: every mount of it, in our namespace.
-        enter_jail(&args.root, true)?;
-        let mut exports = vec![Export { fd: open_export(Path::new("/"), false)?, writable: false }];
-        exports.extend(volumes);
-        let writable = exports.iter().any(|e| e.writable);
-        drop_capabilities(&kept_capabilities(writable))?;
-        // The server (and the hash keys it needs) exists before the filter.
-        let mut server = Server::new(exports);
-        gofer::seccomp::policy(writable).install(std::env::var_os("RVISOR_SECCOMP_TRAP").is_some())?;
-        server.serve(&sock)
-    };
-    let code = match run() {
+    let code = match serve(&args, &sock) {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("rvisor gofer: {e}");
-            125
+            eprintln!("rvisor gofer: {e:#}");
+            crate::launch::EXIT_RVISOR
         }
     };
     // Straight to exit_group: the filter allows nothing of what the runtime's
@@ -69,4 +47,31 @@ pub fn gofer(args: GoferArgs) -> ! {
     // SAFETY: _exit ends the process; nothing is left to flush (stderr is
     // unbuffered).
     unsafe { libc::_exit(code) }
+}
+
+/// Confines the gofer and serves the Sentry until it goes away.
+fn serve(args: &GoferArgs, sock: &OwnedFd) -> anyhow::Result<()> {
+    private_mount_namespace().context("cannot make a mount namespace of its own")?;
+    // Volumes are opened before the jail: afterwards only their fds reach
+    // them. A read-only one is a read-only copy of its mounts.
+    let mut volumes = Vec::new();
+    for v in &args.volumes {
+        let (path, writable) = match v.strip_suffix(":ro") {
+            Some(p) => (p, false),
+            None => (v.as_str(), true),
+        };
+        let fd = open_export(Path::new(path), !writable).with_context(|| format!("cannot export the volume {path}"))?;
+        volumes.push(Export { fd, writable });
+    }
+    // The root export is read-only: every mount of it, in our namespace.
+    enter_jail(&args.root, true).with_context(|| format!("cannot confine itself to {}", args.root.display()))?;
+    let root = open_export(Path::new("/"), false).context("cannot export the root filesystem")?;
+    let mut exports = vec![Export { fd: root, writable: false }];
+    exports.extend(volumes);
+    let writable = exports.iter().any(|e| e.writable);
+    drop_capabilities(&kept_capabilities(writable)).context("cannot drop its capabilities")?;
+    let mut server = Server::new(exports);
+    let trap = std::env::var_os("RVISOR_SECCOMP_TRAP").is_some();
+    gofer::seccomp::policy(writable).install(trap).context("cannot install its seccomp filter")?;
+    server.serve(sock).context("the socket to the sentry failed")
 }

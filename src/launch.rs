@@ -4,10 +4,16 @@
 
 use std::ffi::OsString;
 use std::fs::File;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, IntoRawFd, RawFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use nix::fcntl::{fcntl, FcntlArg};
+use nix::sys::prctl;
+use nix::sys::signal::{signal, SigHandler, Signal};
+use nix::unistd::dup2_raw;
 
 use crate::SandboxOpts;
 
@@ -16,37 +22,43 @@ pub const STRACE_FD: RawFd = 4;
 pub const DEBUG_FD: RawFd = 5;
 pub const GOFER_FD: RawFd = 6;
 
-fn open_log(path: &Path) -> Result<File, (i32, String)> {
-    File::create(path).map_err(|e| (125, format!("rvisor: cannot open {}: {e}", path.display())))
+/// rvisor's own failures (before or around the sandbox, not the
+/// application's) exit with this, as runc's and runsc's do.
+pub const EXIT_RVISOR: i32 = 125;
+
+/// Reports an error of rvisor's own ("rvisor: what: why") and gives the
+/// exit code for it.
+pub fn fail(e: &anyhow::Error) -> i32 {
+    eprintln!("rvisor: {e:#}");
+    EXIT_RVISOR
+}
+
+fn open_log(path: &Path) -> Result<File> {
+    File::create(path).with_context(|| format!("cannot open {}", path.display()))
 }
 
 pub fn run_do(opts: &SandboxOpts, argv: &[OsString]) -> i32 {
-    match launch(opts, argv) {
-        Ok(code) => code,
-        Err((code, msg)) => {
-            eprintln!("{msg}");
-            code
-        }
-    }
+    launch(opts, argv).unwrap_or_else(|e| fail(&e))
 }
 
-fn launch(opts: &SandboxOpts, argv: &[OsString]) -> Result<i32, (i32, String)> {
+/// Runs the sandbox; its exit code (the application's, or 128 + the
+/// signal that ended the Sentry).
+fn launch(opts: &SandboxOpts, argv: &[OsString]) -> Result<i32> {
     let strace_log = opts.strace_log.as_deref().map(open_log).transpose()?;
     let debug_log = opts.debug_log.as_deref().map(open_log).transpose()?;
 
-    let self_exe = std::env::current_exe().map_err(|e| (125, format!("rvisor: cannot find own executable: {e}")))?;
+    let self_exe = std::env::current_exe().context("cannot find own executable")?;
     let rootfs = &opts.rootfs;
     if !rootfs.is_dir() {
-        return Err((125, format!("rvisor: --rootfs {}: not a directory", rootfs.display())));
+        bail!("--rootfs {}: not a directory", rootfs.display());
     }
     let volumes = parse_volumes(&opts.volumes)?;
     if let Some(cwd) = &opts.cwd {
         if !cwd.is_absolute() {
-            return Err((125, format!("rvisor: --cwd {}: must be an absolute path in the sandbox", cwd.display())));
+            bail!("--cwd {}: must be an absolute path in the sandbox", cwd.display());
         }
     }
-    let (sentry_end, gofer_end) = gofer_protocol::transport::socketpair()
-        .map_err(|e| (125, format!("rvisor: cannot create the gofer socket: {e}")))?;
+    let (sentry_end, gofer_end) = gofer_protocol::transport::socketpair().context("cannot create the gofer socket")?;
     let mut gofer = spawn_gofer(&self_exe, rootfs, &volumes, gofer_end)?;
     let mut cmd = Command::new(self_exe);
     cmd.arg("boot").arg("--hostname").arg(&opts.hostname);
@@ -92,30 +104,27 @@ fn launch(opts: &SandboxOpts, argv: &[OsString]) -> Result<i32, (i32, String)> {
     .collect();
     // The Sentry gets stdio and exactly these fds, at fixed numbers; nothing
     // else the launcher inherited crosses over.
-    // SAFETY: the closure only calls prctl, fcntl, dup2, close and close_range,
-    // which are async-signal-safe.
+    // SAFETY: the closure allocates nothing and only calls prctl, fcntl,
+    // dup2, close and close_range, which are async-signal-safe; the fds it
+    // borrows are the launcher's own, open in the forked child.
     unsafe {
         cmd.pre_exec(move || {
             // The Sentry does not outlive its launcher.
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            prctl::set_pdeathsig(Signal::SIGKILL)?;
             // Move the sources above the targets first, so that a source equal
             // to a later target is not clobbered.
-            let mut moved = Vec::with_capacity(3);
-            for &(from, to) in &pass {
-                let tmp = libc::fcntl(from, libc::F_DUPFD, 64);
-                if tmp < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                moved.push((tmp, to));
+            let mut moved = [(-1, -1); 3];
+            for (slot, &(from, to)) in moved.iter_mut().zip(&pass) {
+                *slot = (fcntl(BorrowedFd::borrow_raw(from), FcntlArg::F_DUPFD(64))?, to);
             }
-            for &(tmp, to) in &moved {
-                if libc::dup2(tmp, to) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
+            for &(tmp, to) in &moved[..pass.len()] {
+                // `to` stays open across exec (dup2 clears close-on-exec):
+                // the Sentry owns it, not this closure.
+                let _ = dup2_raw(BorrowedFd::borrow_raw(tmp), to)?.into_raw_fd();
             }
             for fd in [STRACE_FD, DEBUG_FD, GOFER_FD] {
-                if !moved.iter().any(|&(_, to)| to == fd) {
-                    libc::close(fd);
+                if !pass.iter().any(|&(_, to)| to == fd) {
+                    let _ = nix::unistd::close(fd);
                 }
             }
             libc::syscall(libc::SYS_close_range, GOFER_FD + 1, u32::MAX, 0);
@@ -124,12 +133,12 @@ fn launch(opts: &SandboxOpts, argv: &[OsString]) -> Result<i32, (i32, String)> {
     }
     // Like a shell waiting for its foreground job: terminal signals go to the
     // Sentry (same process group), not to the launcher.
-    // SAFETY: changes only this process's dispositions.
+    // SAFETY: changes only this process's dispositions, to ignore.
     unsafe {
-        libc::signal(libc::SIGINT, libc::SIG_IGN);
-        libc::signal(libc::SIGQUIT, libc::SIG_IGN);
+        signal(Signal::SIGINT, SigHandler::SigIgn)?;
+        signal(Signal::SIGQUIT, SigHandler::SigIgn)?;
     }
-    let status = cmd.status().map_err(|e| (125, format!("rvisor: cannot start the sentry: {e}")));
+    let status = cmd.status().context("cannot start the sentry");
     drop(sentry_end);
     // The gofer ends when the Sentry's end of the socket closes.
     let _ = gofer.wait();
@@ -138,12 +147,13 @@ fn launch(opts: &SandboxOpts, argv: &[OsString]) -> Result<i32, (i32, String)> {
         return Ok(code);
     }
     let sig = status.signal().unwrap_or(libc::SIGKILL);
-    if matches!(sig, libc::SIGINT | libc::SIGTERM | libc::SIGHUP | libc::SIGPIPE) {
-        // Someone stopped the sandbox on purpose; report it as a shell would.
-        return Ok(128 + sig);
+    if !matches!(sig, libc::SIGINT | libc::SIGTERM | libc::SIGHUP | libc::SIGPIPE) {
+        // Not someone stopping the sandbox on purpose (that is reported as
+        // a shell would, by the code alone): say what happened.
+        let why = if sig == libc::SIGSYS { " (a host syscall its seccomp filter forbids)" } else { "" };
+        eprintln!("rvisor: the sentry was killed by {}{why}", abi::signal::name(sig));
     }
-    let why = if sig == libc::SIGSYS { " (a host syscall its seccomp filter forbids)" } else { "" };
-    Err((128 + sig, format!("rvisor: the sentry was killed by {}{why}", abi::signal::name(sig))))
+    Ok(128 + sig)
 }
 
 /// `rvisor do --print-seccomp`: every host seccomp policy of a sandbox with
@@ -151,10 +161,7 @@ fn launch(opts: &SandboxOpts, argv: &[OsString]) -> Result<i32, (i32, String)> {
 pub fn print_seccomp(opts: &SandboxOpts) -> i32 {
     let volumes = match parse_volumes(&opts.volumes) {
         Ok(v) => v,
-        Err((code, msg)) => {
-            eprintln!("{msg}");
-            return code;
-        }
+        Err(e) => return fail(&e),
     };
     let writable = volumes.iter().any(|v| !v.readonly);
     let out = &mut std::io::stdout().lock();
@@ -213,10 +220,10 @@ fn sandbox_dev_entry(name: &std::ffi::OsStr) -> bool {
 /// So a volume may not be the root, may not lie at or below /proc, may not
 /// replace /dev or sit on a file the Sentry makes there, and no later
 /// volume may have the same target or one above it.
-fn parse_volumes(specs: &[String]) -> Result<Vec<Volume>, (i32, String)> {
-    let volumes = specs.iter().map(|v| parse_volume(v)).collect::<Result<Vec<_>, _>>()?;
+fn parse_volumes(specs: &[String]) -> Result<Vec<Volume>> {
+    let volumes = specs.iter().map(|v| parse_volume(v)).collect::<Result<Vec<_>>>()?;
     for (v, spec) in volumes.iter().zip(specs) {
-        let bad = |why: String| Err((125, format!("rvisor: --volume {spec}: {why}")));
+        let bad = |why: String| Err(anyhow::anyhow!("--volume {spec}: {why}"));
         match v.components().as_slice() {
             [] => return bad("a volume cannot be the sandbox's root (that is --rootfs)".into()),
             [top, ..] if *top == "proc" => {
@@ -232,7 +239,7 @@ fn parse_volumes(specs: &[String]) -> Result<Vec<Volume>, (i32, String)> {
         }
     }
     for (i, (v, spec)) in volumes.iter().zip(specs).enumerate() {
-        let bad = |why: String| Err((125, format!("rvisor: --volume {spec}: {why}")));
+        let bad = |why: String| Err(anyhow::anyhow!("--volume {spec}: {why}"));
         let c = v.components();
         for (later, later_spec) in volumes.iter().zip(specs).skip(i + 1) {
             let lc = later.components();
@@ -249,8 +256,8 @@ fn parse_volumes(specs: &[String]) -> Result<Vec<Volume>, (i32, String)> {
     Ok(volumes)
 }
 
-fn parse_volume(spec: &str) -> Result<Volume, (i32, String)> {
-    let bad = |why: &str| (125, format!("rvisor: --volume {spec}: {why}"));
+fn parse_volume(spec: &str) -> Result<Volume> {
+    let bad = |why: &str| anyhow::anyhow!("--volume {spec}: {why}");
     let mut parts = spec.split(':');
     let (Some(host), Some(sandbox)) = (parts.next(), parts.next()) else {
         return Err(bad("expected HOST:SANDBOX[:ro]"));
@@ -281,7 +288,7 @@ fn spawn_gofer(
     rootfs: &Path,
     volumes: &[Volume],
     sock: std::os::fd::OwnedFd,
-) -> Result<std::process::Child, (i32, String)> {
+) -> Result<std::process::Child> {
     let mut cmd = Command::new(self_exe);
     cmd.arg("gofer").arg("--root").arg(rootfs).arg("--sock-fd").arg("3");
     for v in volumes {
@@ -292,21 +299,22 @@ fn spawn_gofer(
         cmd.arg("--volume").arg(arg);
     }
     let raw = sock.as_raw_fd();
-    // SAFETY: the closure only calls prctl, fcntl, dup2 and close_range, which
-    // are async-signal-safe.
+    // SAFETY: the closure allocates nothing and only calls prctl, fcntl,
+    // dup2 and close_range, which are async-signal-safe; `raw` is open until
+    // the spawn returns.
     unsafe {
         cmd.pre_exec(move || {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            let tmp = libc::fcntl(raw, libc::F_DUPFD, 64);
-            if tmp < 0 || libc::dup2(tmp, 3) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
+            prctl::set_pdeathsig(Signal::SIGKILL)?;
+            let tmp = fcntl(BorrowedFd::borrow_raw(raw), FcntlArg::F_DUPFD(64))?;
+            // Fd 3 stays open across exec (dup2 clears close-on-exec): the
+            // gofer owns it, not this closure.
+            let _ = dup2_raw(BorrowedFd::borrow_raw(tmp), 3)?.into_raw_fd();
             libc::syscall(libc::SYS_close_range, 4, u32::MAX, 0);
             Ok(())
         });
     }
     cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null());
-    let child = cmd.spawn().map_err(|e| (125, format!("rvisor: cannot start the gofer: {e}")))?;
+    let child = cmd.spawn().context("cannot start the gofer")?;
     drop(sock);
     Ok(child)
 }

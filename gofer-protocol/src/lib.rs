@@ -12,6 +12,7 @@
 pub mod transport;
 
 use abi::structs::{Stat, StatFs};
+use abi::Errno;
 use zerocopy::{FromBytes, IntoBytes};
 
 /// A gofer-side file handle.
@@ -283,10 +284,10 @@ impl Request {
 }
 
 /// Encodes a reply to `req`: its payload, or the errno.
-pub fn encode_reply(reply: &Result<Reply, i32>) -> Vec<u8> {
+pub fn encode_reply(reply: &Result<Reply, Errno>) -> Vec<u8> {
     let w = W::default();
     match reply {
-        Err(errno) => w.u32((-errno) as u32),
+        Err(errno) => w.u32((-errno.0) as u32),
         Ok(Reply::Node { handle, stat }) => w.u32(0).u64(*handle).stat(stat),
         Ok(Reply::Stat(st)) => w.u32(0).stat(st),
         Ok(Reply::Done) => w.u32(0),
@@ -309,11 +310,11 @@ pub struct Malformed;
 
 /// Decodes a reply to a request of `req`'s kind. Ok(Err(errno)) is the
 /// gofer's answer; Err(Malformed) a broken message.
-pub fn decode_reply(req: &Request, b: &[u8]) -> Result<Result<Reply, i32>, Malformed> {
+pub fn decode_reply(req: &Request, b: &[u8]) -> Result<Result<Reply, Errno>, Malformed> {
     let mut r = R(b);
     let status = r.i32().ok_or(Malformed)?;
     if status != 0 {
-        return Ok(Err(-status));
+        return Ok(Err(Errno(status.wrapping_neg())));
     }
     let reply = (|| {
         Some(match req {
@@ -395,8 +396,10 @@ mod tests {
         let req = Request::ReadDir { handle: 1, cookie: 0 };
         let reply = Ok(Reply::Entries { next: 0, entries: vec![Entry { name: b"a".to_vec(), stat: st }] });
         assert_eq!(decode_reply(&req, &encode_reply(&reply)), Ok(reply));
-        let err: Result<Reply, i32> = Err(2);
-        assert_eq!(decode_reply(&req, &encode_reply(&err)), Ok(Err(2)));
+        let err: Result<Reply, Errno> = Err(Errno::ENOENT);
+        assert_eq!(decode_reply(&req, &encode_reply(&err)), Ok(Err(Errno::ENOENT)));
+        // On the wire: the negated errno, little-endian.
+        assert_eq!(encode_reply(&err), (-2i32).to_le_bytes());
         assert_eq!(decode_reply(&Request::Stat { handle: 1 }, &[0, 0, 0, 0, 1]), Err(Malformed));
     }
 }

@@ -12,12 +12,15 @@ pub fn policy(writable: bool) -> Policy {
     let serve = "serving lookups, attributes and listings, relative to export fds";
     let mem = "the gofer's own memory";
     // Clearing the O_NONBLOCK a file was opened with (so that a FIFO swapped
-    // in cannot block the open), and the check std makes of an fd it closes.
+    // in cannot block the open), the check std makes of an fd it closes, and
+    // the C library's fdopendir (which reads a directory fd's access mode and
+    // sets its close-on-exec flag).
     let fcntl = Rule::one_of(
         SYS_fcntl,
         1,
-        &[F_SETFL as u64, F_GETFD as u64],
-        "clearing O_NONBLOCK on a file opened for the Sentry; std's check of an fd it closes",
+        &[F_SETFL as u64, F_GETFD as u64, F_GETFL as u64, F_SETFD as u64],
+        "clearing O_NONBLOCK on a file opened for the Sentry; std's check of an fd it closes; \
+         fdopendir's checks of a directory it lists",
     );
     let mut allow = vec![
         Rule::any(SYS_recvmsg, "requests from the Sentry"),
@@ -35,7 +38,6 @@ pub fn policy(writable: bool) -> Policy {
         Rule::any(SYS_madvise, mem),
         Rule::any(SYS_brk, mem),
         Rule::any(SYS_futex, "locks of the C library"),
-        Rule::any(SYS_getrandom, "hash keys of its handle table"),
         Rule::any(SYS_rt_sigreturn, "return from a signal handler"),
         Rule::any(SYS_exit_group, "the gofer ends"),
     ];
@@ -47,7 +49,7 @@ pub fn policy(writable: bool) -> Policy {
             Rule::any(SYS_unlinkat, change),
             Rule::any(SYS_symlinkat, change),
             Rule::any(SYS_linkat, change),
-            Rule::any(SYS_renameat2, change),
+            Rule::any(SYS_renameat, change),
             Rule::any(SYS_fchmodat, change),
             Rule::any(SYS_fchownat, change),
             Rule::any(SYS_utimensat, change),

@@ -3,15 +3,25 @@
 //! Every handle is an O_PATH fd plus, for all but export roots, its parent's
 //! fd and its name, so a file is opened for I/O by name relative to its parent
 //! with O_NOFOLLOW, and checked to be the very inode that was walked.
+//!
+//! Every failure is the errno the reply carries (`abi::Errno`); host calls
+//! go through nix, and their errors become that errno unchanged.
 
-use std::collections::HashMap;
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStringExt;
 use std::sync::Arc;
 
 use abi::consts::*;
 use abi::structs::Stat;
+use abi::Errno;
+use nix::dir::Dir;
+use nix::fcntl::{AtFlags, FcntlArg, OFlag};
+use nix::sys::stat::{FchmodatFlags, Mode, UtimensatFlags};
+use nix::sys::time::TimeSpec;
+use nix::unistd::{Gid, Uid, UnlinkatFlags};
+use slab::Slab;
 use zerocopy::IntoBytes;
 
 use gofer_protocol::transport::{recv, send, MAX_MESSAGE};
@@ -30,6 +40,9 @@ struct Node {
     stat: Stat,
     /// Whether the export it belongs to may be changed.
     writable: bool,
+    /// For a directory being read page by page: its listing, which ReadDir
+    /// cookies index.
+    listing: Option<Vec<Entry>>,
 }
 
 /// A directory the gofer serves: the root filesystem, or a volume.
@@ -41,42 +54,62 @@ pub struct Export {
 
 pub struct Server {
     exports: Vec<(Arc<OwnedFd>, bool)>,
-    nodes: HashMap<Handle, Node>,
-    next: Handle,
-    /// Listings being read page by page, by handle.
-    listings: HashMap<Handle, Vec<Entry>>,
+    /// The open handles: a handle is its node's key. A closed handle's key
+    /// is handed out again, as an fd number is (the Sentry sends Close only
+    /// when it drops the handle).
+    nodes: Slab<Node>,
 }
 
-fn errno() -> i32 {
-    io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
+/// A host call's error, as the reply carries it.
+fn errno(e: nix::Error) -> Errno {
+    Errno(e as i32)
 }
 
-fn fstat(fd: RawFd) -> Result<Stat, i32> {
-    let mut st = Stat::default();
-    // SAFETY: fstat writes one struct stat, which `Stat` is laid out as.
-    let r = unsafe { libc::syscall(libc::SYS_fstat, fd, st.as_mut_bytes().as_mut_ptr()) };
-    if r < 0 {
-        return Err(errno());
+/// The kernel's `struct stat` from the C library's (the same fields on
+/// x86-64).
+fn stat_of(st: &libc::stat) -> Stat {
+    Stat {
+        st_dev: st.st_dev,
+        st_ino: st.st_ino,
+        st_nlink: st.st_nlink,
+        st_mode: st.st_mode,
+        st_uid: st.st_uid,
+        st_gid: st.st_gid,
+        pad0: 0,
+        st_rdev: st.st_rdev,
+        st_size: st.st_size,
+        st_blksize: st.st_blksize,
+        st_blocks: st.st_blocks,
+        st_atime: st.st_atime,
+        st_atime_nsec: st.st_atime_nsec,
+        st_mtime: st.st_mtime,
+        st_mtime_nsec: st.st_mtime_nsec,
+        st_ctime: st.st_ctime,
+        st_ctime_nsec: st.st_ctime_nsec,
+        unused: [0; 3],
     }
-    Ok(st)
 }
 
-fn openat(dir: RawFd, name: &CString, flags: i32) -> Result<OwnedFd, i32> {
-    // SAFETY: a NUL-terminated name and a directory fd we own.
-    let fd = unsafe { libc::openat(dir, name.as_ptr(), flags | libc::O_CLOEXEC | libc::O_NOFOLLOW) };
-    if fd < 0 {
-        return Err(errno());
-    }
-    // SAFETY: a fresh fd.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+fn fstat(fd: impl AsFd) -> Result<Stat, Errno> {
+    nix::sys::stat::fstat(fd).map(|st| stat_of(&st)).map_err(errno)
+}
+
+/// Opens `name` in `dir`, never following a symlink.
+fn openat(dir: impl AsFd, name: &CStr, flags: OFlag) -> Result<OwnedFd, Errno> {
+    nix::fcntl::openat(dir, name, flags | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW, Mode::empty()).map_err(errno)
+}
+
+/// Permission bits (and setuid, setgid, sticky) from the wire.
+fn mode_bits(mode: u32) -> Mode {
+    Mode::from_bits_truncate(mode & 0o7777)
 }
 
 /// A name to create or remove: a single, real component.
-fn checked(name: Vec<u8>) -> Result<CString, i32> {
+fn checked(name: Vec<u8>) -> Result<CString, Errno> {
     if !valid_name(&name) {
-        return Err(libc::EINVAL);
+        return Err(Errno::EINVAL);
     }
-    CString::new(name).map_err(|_| libc::EINVAL)
+    CString::new(name).map_err(|_| Errno::EINVAL)
 }
 
 /// A single, real component: no '/', NUL, "." or "..", not empty.
@@ -84,26 +117,51 @@ fn valid_name(name: &[u8]) -> bool {
     !name.is_empty() && name != b"." && name != b".." && !name.contains(&b'/') && !name.contains(&0)
 }
 
+/// Every entry of the directory `node` with its attributes.
+fn list(node: &Node) -> Result<Vec<Entry>, Errno> {
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW;
+    let dir = Dir::openat(&*node.fd, c".", flags, Mode::empty()).map_err(errno)?;
+    let mut out = Vec::new();
+    // The owning iterator: it closes the directory when done, where a
+    // borrowing one would rewind it (an lseek the filter does not allow).
+    for entry in dir {
+        let entry = entry.map_err(errno)?;
+        let name = entry.file_name();
+        if !valid_name(name.to_bytes()) {
+            continue;
+        }
+        // An entry that vanished since the listing is skipped.
+        if let Ok(st) = nix::sys::stat::fstatat(&*node.fd, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+            out.push(Entry { name: name.to_bytes().to_vec(), stat: stat_of(&st) });
+        }
+    }
+    Ok(out)
+}
+
 impl Server {
     /// The root filesystem is export 0; volumes follow.
     pub fn new(exports: Vec<Export>) -> Server {
-        Server {
-            exports: exports.into_iter().map(|e| (Arc::new(e.fd), e.writable)).collect(),
-            nodes: HashMap::new(),
-            next: 1,
-            listings: HashMap::new(),
-        }
+        Server { exports: exports.into_iter().map(|e| (Arc::new(e.fd), e.writable)).collect(), nodes: Slab::new() }
     }
 
-    fn add(&mut self, node: Node) -> Handle {
-        let h = self.next;
-        self.next += 1;
-        self.nodes.insert(h, node);
-        h
+    /// A new handle for `fd`, walked from `parent` (None for an export's root).
+    fn add(
+        &mut self,
+        fd: Arc<OwnedFd>,
+        parent: Option<(Arc<OwnedFd>, CString)>,
+        writable: bool,
+    ) -> Result<Reply, Errno> {
+        let stat = fstat(&*fd)?;
+        let handle = self.nodes.insert(Node { fd, parent, stat, writable, listing: None }) as Handle;
+        Ok(Reply::Node { handle, stat })
     }
 
-    fn node(&self, h: Handle) -> Result<&Node, i32> {
-        self.nodes.get(&h).ok_or(libc::EBADF)
+    fn node(&self, h: Handle) -> Result<&Node, Errno> {
+        usize::try_from(h).ok().and_then(|k| self.nodes.get(k)).ok_or(Errno::EBADF)
+    }
+
+    fn node_mut(&mut self, h: Handle) -> Result<&mut Node, Errno> {
+        usize::try_from(h).ok().and_then(|k| self.nodes.get_mut(k)).ok_or(Errno::EBADF)
     }
 
     /// Serves until the socket closes or breaks.
@@ -117,14 +175,14 @@ impl Server {
             }
             let (reply, fd) = match Request::decode(&buf[..n]) {
                 Some(req) => self.handle(req),
-                None => (Err(libc::EINVAL), None),
+                None => (Err(Errno::EINVAL), None),
             };
             send(sock, &encode_reply(&reply), fd.as_ref().map(|f| f.as_raw_fd()))?;
         }
     }
 
     /// Answers one request; an opened file comes back beside the reply.
-    pub fn handle(&mut self, req: Request) -> (Result<Reply, i32>, Option<OwnedFd>) {
+    pub fn handle(&mut self, req: Request) -> (Result<Reply, Errno>, Option<OwnedFd>) {
         match req {
             Request::Open { handle, flags } => match self.open(handle, flags) {
                 Ok(fd) => (Ok(Reply::Done), Some(fd)),
@@ -139,149 +197,105 @@ impl Server {
     }
 
     /// The directory handle `dir`, if its export may be changed.
-    fn writable_dir(&self, dir: Handle) -> Result<&Node, i32> {
+    fn writable_dir(&self, dir: Handle) -> Result<&Node, Errno> {
         let node = self.node(dir)?;
         if !node.writable {
-            return Err(libc::EROFS);
+            return Err(Errno::EROFS);
         }
         Ok(node)
     }
 
     /// A new node for `name`, just made in the directory `dir`.
-    fn made(&mut self, dir: Handle, name: CString) -> Result<Reply, i32> {
+    fn made(&mut self, dir: Handle, name: CString) -> Result<Reply, Errno> {
         let parent = self.node(dir)?.fd.clone();
-        let fd = openat(parent.as_raw_fd(), &name, libc::O_PATH)?;
-        let stat = fstat(fd.as_raw_fd())?;
-        let handle = self.add(Node { fd: Arc::new(fd), parent: Some((parent, name)), stat, writable: true });
-        Ok(Reply::Node { handle, stat })
+        let fd = openat(&*parent, &name, OFlag::O_PATH)?;
+        self.add(Arc::new(fd), Some((parent, name)), true)
     }
 
-    fn create(&mut self, dir: Handle, name: Vec<u8>, mode: u32, flags: u32) -> Result<(Reply, OwnedFd), i32> {
+    fn create(&mut self, dir: Handle, name: Vec<u8>, mode: u32, flags: u32) -> Result<(Reply, OwnedFd), Errno> {
         let parent = self.writable_dir(dir)?.fd.clone();
         let cname = checked(name)?;
-        let acc = (flags & O_ACCMODE) as i32 | (flags & O_APPEND) as i32;
-        // SAFETY: a NUL-terminated name relative to a directory fd we own.
-        let fd = unsafe {
-            libc::openat(
-                parent.as_raw_fd(),
-                cname.as_ptr(),
-                acc | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-                mode & 0o7777,
-            )
-        };
-        if fd < 0 {
-            return Err(errno());
-        }
-        // SAFETY: a fresh fd.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let acc = OFlag::from_bits_truncate((flags & (O_ACCMODE | O_APPEND)) as i32);
+        let flags = acc | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        let fd = nix::fcntl::openat(&*parent, cname.as_c_str(), flags, mode_bits(mode)).map_err(errno)?;
         Ok((self.made(dir, cname)?, fd))
     }
 
-    fn handle_plain(&mut self, req: Request) -> Result<Reply, i32> {
+    fn handle_plain(&mut self, req: Request) -> Result<Reply, Errno> {
         match req {
             Request::Attach { index } => {
-                let (fd, writable) = self.exports.get(index as usize).cloned().ok_or(libc::ENOENT)?;
-                let stat = fstat(fd.as_raw_fd())?;
-                let handle = self.add(Node { fd, parent: None, stat, writable });
-                Ok(Reply::Node { handle, stat })
+                let (fd, writable) = self.exports.get(index as usize).cloned().ok_or(Errno::ENOENT)?;
+                self.add(fd, None, writable)
             }
             Request::Walk { dir, name } => {
                 if !valid_name(&name) {
-                    return Err(libc::EINVAL);
+                    return Err(Errno::EINVAL);
                 }
                 let dir_node = self.node(dir)?;
                 let (parent, writable) = (dir_node.fd.clone(), dir_node.writable);
-                let cname = CString::new(name).map_err(|_| libc::EINVAL)?;
-                let fd = openat(parent.as_raw_fd(), &cname, libc::O_PATH)?;
-                let stat = fstat(fd.as_raw_fd())?;
-                let handle = self.add(Node { fd: Arc::new(fd), parent: Some((parent, cname)), stat, writable });
-                Ok(Reply::Node { handle, stat })
+                let cname = CString::new(name).map_err(|_| Errno::EINVAL)?;
+                let fd = openat(&*parent, &cname, OFlag::O_PATH)?;
+                self.add(Arc::new(fd), Some((parent, cname)), writable)
             }
-            Request::Stat { handle } => Ok(Reply::Stat(fstat(self.node(handle)?.fd.as_raw_fd())?)),
+            Request::Stat { handle } => Ok(Reply::Stat(fstat(&*self.node(handle)?.fd)?)),
             Request::StatFs { handle } => {
+                // The raw call: the reply is the kernel's struct statfs
+                // itself, and nix's Statfs has no f_frsize and an opaque fsid.
                 let mut st = abi::structs::StatFs::default();
                 let fd = self.node(handle)?.fd.as_raw_fd();
                 // SAFETY: fstatfs writes one struct statfs, which `StatFs` is
                 // laid out as.
-                if unsafe { libc::syscall(libc::SYS_fstatfs, fd, st.as_mut_bytes().as_mut_ptr()) } < 0 {
-                    return Err(errno());
-                }
+                let r = unsafe { libc::syscall(libc::SYS_fstatfs, fd, st.as_mut_bytes().as_mut_ptr()) };
+                nix::errno::Errno::result(r).map_err(errno)?;
                 Ok(Reply::StatFs(st))
             }
             Request::ReadDir { handle, cookie } => self.readdir(handle, cookie),
             Request::ReadLink { handle } => {
-                let node = self.node(handle)?;
-                let mut buf = vec![0u8; PATH_MAX];
-                // SAFETY: readlinkat of an O_PATH symlink fd with an empty name
-                // writes at most buf.len() bytes.
-                let n =
-                    unsafe { libc::readlinkat(node.fd.as_raw_fd(), c"".as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
-                if n < 0 {
-                    return Err(errno());
-                }
-                buf.truncate(n as usize);
-                Ok(Reply::Link(buf))
+                // The O_PATH fd of the symlink itself, with an empty name.
+                let target = nix::fcntl::readlinkat(&*self.node(handle)?.fd, c"").map_err(errno)?;
+                Ok(Reply::Link(target.into_vec()))
             }
             Request::Close { handle } => {
-                self.listings.remove(&handle);
-                self.nodes.remove(&handle).map(|_| Reply::Done).ok_or(libc::EBADF)
+                let key = usize::try_from(handle).map_err(|_| Errno::EBADF)?;
+                self.nodes.try_remove(key).map(|_| Reply::Done).ok_or(Errno::EBADF)
             }
             Request::Mkdir { dir, name, mode } => {
                 let parent = self.writable_dir(dir)?.fd.clone();
                 let cname = checked(name)?;
-                // SAFETY: a NUL-terminated name relative to our directory fd.
-                if unsafe { libc::mkdirat(parent.as_raw_fd(), cname.as_ptr(), mode & 0o7777) } < 0 {
-                    return Err(errno());
-                }
+                nix::sys::stat::mkdirat(&*parent, cname.as_c_str(), mode_bits(mode)).map_err(errno)?;
                 self.made(dir, cname)
             }
             Request::Symlink { dir, name, target } => {
                 let parent = self.writable_dir(dir)?.fd.clone();
                 let cname = checked(name)?;
-                let ctarget = CString::new(target).map_err(|_| libc::EINVAL)?;
-                // SAFETY: NUL-terminated strings and our directory fd.
-                if unsafe { libc::symlinkat(ctarget.as_ptr(), parent.as_raw_fd(), cname.as_ptr()) } < 0 {
-                    return Err(errno());
-                }
+                let ctarget = CString::new(target).map_err(|_| Errno::EINVAL)?;
+                nix::unistd::symlinkat(ctarget.as_c_str(), &*parent, cname.as_c_str()).map_err(errno)?;
                 self.made(dir, cname)
             }
             Request::Link { dir, name, target } => {
                 let parent = self.writable_dir(dir)?.fd.clone();
                 let cname = checked(name)?;
-                let (tparent, tname) = self.node(target)?.parent.clone().ok_or(libc::EPERM)?;
-                // SAFETY: NUL-terminated names relative to directory fds we own;
-                // no flags, so a symlink is linked, never followed.
-                let r =
-                    unsafe { libc::linkat(tparent.as_raw_fd(), tname.as_ptr(), parent.as_raw_fd(), cname.as_ptr(), 0) };
-                if r < 0 {
-                    return Err(errno());
-                }
+                let (tparent, tname) = self.node(target)?.parent.clone().ok_or(Errno::EPERM)?;
+                // No flags: a symlink is linked, never followed.
+                nix::unistd::linkat(&*tparent, tname.as_c_str(), &*parent, cname.as_c_str(), AtFlags::empty())
+                    .map_err(errno)?;
                 Ok(Reply::Done)
             }
             Request::Unlink { dir, name, is_dir } => {
                 let parent = self.writable_dir(dir)?.fd.clone();
                 let cname = checked(name)?;
-                let flags = if is_dir { libc::AT_REMOVEDIR } else { 0 };
-                // SAFETY: a NUL-terminated name relative to our directory fd.
-                if unsafe { libc::unlinkat(parent.as_raw_fd(), cname.as_ptr(), flags) } < 0 {
-                    return Err(errno());
-                }
+                let flags = if is_dir { UnlinkatFlags::RemoveDir } else { UnlinkatFlags::NoRemoveDir };
+                nix::unistd::unlinkat(&*parent, cname.as_c_str(), flags).map_err(errno)?;
                 Ok(Reply::Done)
             }
             Request::Rename { dir, name, new_dir, new_name } => {
                 let from = self.writable_dir(dir)?.fd.clone();
                 let to = self.writable_dir(new_dir)?.fd.clone();
                 let (old, new) = (checked(name)?, checked(new_name)?);
-                // SAFETY: NUL-terminated names relative to directory fds we own
-                // (renameat2 with no flags: the one rename call the filter allows).
-                let r = unsafe {
-                    libc::syscall(libc::SYS_renameat2, from.as_raw_fd(), old.as_ptr(), to.as_raw_fd(), new.as_ptr(), 0)
-                };
-                if r < 0 {
-                    return Err(errno());
-                }
+                // renameat(2), the one rename call the filter allows.
+                nix::fcntl::renameat(&*from, old.as_c_str(), &*to, new.as_c_str()).map_err(errno)?;
                 // Handles of the moved file now live under its new name.
-                for node in self.nodes.values_mut() {
+                for (_, node) in self.nodes.iter_mut() {
                     if let Some((p, n)) = &mut node.parent {
                         if Arc::ptr_eq(p, &from) && *n == old {
                             *p = to.clone();
@@ -294,74 +308,67 @@ impl Server {
             Request::SetAttr { handle, valid, mode, uid, gid, size, atime, mtime } => {
                 let node = self.node(handle)?;
                 if !node.writable {
-                    return Err(libc::EROFS);
+                    return Err(Errno::EROFS);
                 }
-                let (dir, name) = match &node.parent {
-                    Some((d, n)) => (d.as_raw_fd(), n.clone()),
-                    None => (node.fd.as_raw_fd(), CString::new(".").unwrap()),
+                let (dir, name): (&OwnedFd, &CStr) = match &node.parent {
+                    Some((d, n)) => (d, n),
+                    None => (&node.fd, c"."),
                 };
-                let check = |r: libc::c_int| if r < 0 { Err(errno()) } else { Ok(()) };
                 if valid & SETATTR_MODE != 0 {
-                    // SAFETY: a NUL-terminated name relative to a directory fd we own.
-                    check(unsafe { libc::fchmodat(dir, name.as_ptr(), mode & 0o7777, 0) })?;
+                    nix::sys::stat::fchmodat(dir, name, mode_bits(mode), FchmodatFlags::FollowSymlink)
+                        .map_err(errno)?;
                 }
                 if valid & (SETATTR_UID | SETATTR_GID) != 0 {
-                    let u = if valid & SETATTR_UID != 0 { uid } else { u32::MAX };
-                    let g = if valid & SETATTR_GID != 0 { gid } else { u32::MAX };
-                    // SAFETY: as above; symlinks are not followed.
-                    check(unsafe { libc::fchownat(dir, name.as_ptr(), u, g, libc::AT_SYMLINK_NOFOLLOW) })?;
+                    let u = (valid & SETATTR_UID != 0).then(|| Uid::from_raw(uid));
+                    let g = (valid & SETATTR_GID != 0).then(|| Gid::from_raw(gid));
+                    nix::unistd::fchownat(dir, name, u, g, AtFlags::AT_SYMLINK_NOFOLLOW).map_err(errno)?;
                 }
                 if valid & SETATTR_SIZE != 0 {
-                    let f = openat(dir, &name, libc::O_WRONLY | libc::O_NONBLOCK)?;
-                    // SAFETY: ftruncate on an fd we just opened.
-                    check(unsafe { libc::ftruncate(f.as_raw_fd(), size as i64) })?;
+                    let f = openat(dir, name, OFlag::O_WRONLY | OFlag::O_NONBLOCK)?;
+                    nix::unistd::ftruncate(&f, size as i64).map_err(errno)?;
                 }
                 if valid & (SETATTR_ATIME | SETATTR_MTIME) != 0 {
-                    const OMIT: i64 = (1 << 30) - 2;
-                    let ts = |set: bool, t: [i64; 2]| libc::timespec {
-                        tv_sec: t[0],
-                        tv_nsec: if set { t[1] } else { OMIT },
-                    };
-                    let times = [ts(valid & SETATTR_ATIME != 0, atime), ts(valid & SETATTR_MTIME != 0, mtime)];
-                    // SAFETY: as above; two timespecs; symlinks are not followed.
-                    check(unsafe { libc::utimensat(dir, name.as_ptr(), times.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) })?;
+                    let ts =
+                        |set: bool, t: [i64; 2]| if set { TimeSpec::new(t[0], t[1]) } else { TimeSpec::UTIME_OMIT };
+                    let (a, m) = (ts(valid & SETATTR_ATIME != 0, atime), ts(valid & SETATTR_MTIME != 0, mtime));
+                    nix::sys::stat::utimensat(dir, name, &a, &m, UtimensatFlags::NoFollowSymlink).map_err(errno)?;
                 }
-                Ok(Reply::Stat(fstat(node.fd.as_raw_fd())?))
+                Ok(Reply::Stat(fstat(&*node.fd)?))
             }
-            Request::Open { .. } | Request::Create { .. } => Err(libc::EINVAL),
+            Request::Open { .. } | Request::Create { .. } => Err(Errno::EINVAL),
         }
     }
 
     /// Opens a regular file by name from its parent, and checks that it is
     /// the walked inode. Writes only on a writable export.
-    fn open(&mut self, handle: Handle, flags: u32) -> Result<OwnedFd, i32> {
+    fn open(&mut self, handle: Handle, flags: u32) -> Result<OwnedFd, Errno> {
         let node = self.node(handle)?;
         let writes = flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0;
         if writes && !node.writable {
-            return Err(libc::EROFS);
+            return Err(Errno::EROFS);
         }
-        let (parent, name) = node.parent.as_ref().ok_or(libc::EISDIR)?;
-        let passed = (flags & (O_ACCMODE | O_APPEND | O_TRUNC)) as i32;
+        let (parent, name) = node.parent.as_ref().ok_or(Errno::EISDIR)?;
+        let passed = OFlag::from_bits_truncate((flags & (O_ACCMODE | O_APPEND | O_TRUNC)) as i32);
         // O_NONBLOCK: a FIFO swapped in must not block the gofer.
-        let fd = openat(parent.as_raw_fd(), name, passed | libc::O_NONBLOCK | libc::O_NOCTTY)?;
-        let st = fstat(fd.as_raw_fd())?;
+        let fd = openat(&**parent, name, passed | OFlag::O_NONBLOCK | OFlag::O_NOCTTY)?;
+        let st = fstat(&fd)?;
         if st.st_mode & S_IFMT != S_IFREG {
-            return Err(if st.st_mode & S_IFMT == S_IFDIR { libc::EISDIR } else { libc::ENXIO });
+            return Err(if st.st_mode & S_IFMT == S_IFDIR { Errno::EISDIR } else { Errno::ENXIO });
         }
         if (st.st_dev, st.st_ino) != (node.stat.st_dev, node.stat.st_ino) {
-            return Err(libc::ESTALE);
+            return Err(Errno::ESTALE);
         }
-        // SAFETY: clears O_NONBLOCK on our own fd.
-        unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, 0) };
+        // Clears O_NONBLOCK (F_SETFL to no flags at all).
+        let _ = nix::fcntl::fcntl(&fd, FcntlArg::F_SETFL(OFlag::empty()));
         Ok(fd)
     }
 
-    fn readdir(&mut self, handle: Handle, cookie: u64) -> Result<Reply, i32> {
-        if cookie == 0 || !self.listings.contains_key(&handle) {
-            let listing = self.list(handle)?;
-            self.listings.insert(handle, listing);
-        }
-        let all = &self.listings[&handle];
+    fn readdir(&mut self, handle: Handle, cookie: u64) -> Result<Reply, Errno> {
+        let node = self.node_mut(handle)?;
+        let all = match node.listing.take() {
+            Some(listing) if cookie != 0 => listing,
+            _ => list(node)?,
+        };
         let mut size = 0;
         let mut entries = Vec::new();
         let mut i = cookie as usize;
@@ -374,56 +381,12 @@ impl Server {
             i += 1;
         }
         let next = if i >= all.len() {
-            self.listings.remove(&handle);
             0
         } else {
+            node.listing = Some(all);
             i as u64
         };
         Ok(Reply::Entries { next, entries })
-    }
-
-    /// Every entry of a directory with its attributes.
-    fn list(&self, handle: Handle) -> Result<Vec<Entry>, i32> {
-        let node = self.node(handle)?;
-        let dir = openat(node.fd.as_raw_fd(), &CString::new(".").unwrap(), libc::O_RDONLY | libc::O_DIRECTORY)?;
-        let mut out = Vec::new();
-        let mut buf = vec![0u8; 32 << 10];
-        loop {
-            // SAFETY: getdents64 writes at most buf.len() bytes of records.
-            let n = unsafe { libc::syscall(libc::SYS_getdents64, dir.as_raw_fd(), buf.as_mut_ptr(), buf.len()) };
-            if n < 0 {
-                return Err(errno());
-            }
-            if n == 0 {
-                break;
-            }
-            let mut off = 0usize;
-            while off < n as usize {
-                let reclen = u16::from_le_bytes([buf[off + 16], buf[off + 17]]) as usize;
-                let name_bytes = &buf[off + 19..off + reclen];
-                let name = &name_bytes[..name_bytes.iter().position(|&b| b == 0).unwrap_or(name_bytes.len())];
-                off += reclen;
-                if !valid_name(name) {
-                    continue;
-                }
-                let cname = CString::new(name).map_err(|_| libc::EINVAL)?;
-                let mut st = Stat::default();
-                // SAFETY: fstatat writes one struct stat into `st`.
-                let r = unsafe {
-                    libc::fstatat(
-                        dir.as_raw_fd(),
-                        cname.as_ptr(),
-                        st.as_mut_bytes().as_mut_ptr().cast(),
-                        libc::AT_SYMLINK_NOFOLLOW,
-                    )
-                };
-                // An entry that vanished since the listing is skipped.
-                if r == 0 {
-                    out.push(Entry { name: name.to_vec(), stat: st });
-                }
-            }
-        }
-        Ok(out)
     }
 }
 
@@ -433,15 +396,10 @@ mod tests {
     use gofer_protocol::transport::socketpair;
 
     fn export(dir: &std::path::Path) -> OwnedFd {
-        let c = CString::new(dir.as_os_str().as_encoded_bytes()).unwrap();
-        // SAFETY: opens a directory path we made.
-        let fd = unsafe { libc::open(c.as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) };
-        assert!(fd >= 0);
-        // SAFETY: fresh fd.
-        unsafe { OwnedFd::from_raw_fd(fd) }
+        nix::fcntl::open(dir, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty()).unwrap()
     }
 
-    fn node(r: Result<Reply, i32>) -> (Handle, Stat) {
+    fn node(r: Result<Reply, Errno>) -> (Handle, Stat) {
         match r {
             Ok(Reply::Node { handle, stat }) => (handle, stat),
             other => panic!("not a node: {other:?}"),
@@ -455,41 +413,38 @@ mod tests {
         std::fs::create_dir_all(dir.join("sub")).unwrap();
         std::fs::write(dir.join("sub/file"), b"contents").unwrap();
         std::os::unix::fs::symlink("/etc", dir.join("escape")).unwrap();
-        let fifo = CString::new(dir.join("fifo").as_os_str().as_encoded_bytes()).unwrap();
-        // SAFETY: mkfifo with a NUL-terminated path.
-        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+        nix::unistd::mkfifo(&dir.join("fifo"), Mode::from_bits_truncate(0o644)).unwrap();
 
         let mut s = Server::new(vec![Export { fd: export(&dir), writable: false }]);
         let (root, st) = node(s.handle_plain(Request::Attach { index: 0 }));
         assert_eq!(st.st_mode & S_IFMT, S_IFDIR);
         for bad in [&b".."[..], b".", b"", b"sub/file", b"a\0b"] {
-            assert_eq!(s.handle_plain(Request::Walk { dir: root, name: bad.to_vec() }), Err(libc::EINVAL), "{bad:?}");
+            assert_eq!(s.handle_plain(Request::Walk { dir: root, name: bad.to_vec() }), Err(Errno::EINVAL), "{bad:?}");
         }
-        assert_eq!(s.handle_plain(Request::Attach { index: 1 }), Err(libc::ENOENT));
+        assert_eq!(s.handle_plain(Request::Attach { index: 1 }), Err(Errno::ENOENT));
         // A symlink is a node of its own; it is never followed.
         let (link, st) = node(s.handle_plain(Request::Walk { dir: root, name: b"escape".to_vec() }));
         assert_eq!(st.st_mode & S_IFMT, S_IFLNK);
         assert_eq!(s.handle_plain(Request::ReadLink { handle: link }), Ok(Reply::Link(b"/etc".to_vec())));
-        assert_eq!(s.handle_plain(Request::Walk { dir: link, name: b"passwd".to_vec() }), Err(libc::ENOTDIR));
-        assert_eq!(s.handle(Request::Open { handle: link, flags: 0 }).0, Err(libc::ELOOP));
+        assert_eq!(s.handle_plain(Request::Walk { dir: link, name: b"passwd".to_vec() }), Err(Errno::ENOTDIR));
+        assert_eq!(s.handle(Request::Open { handle: link, flags: 0 }).0, Err(Errno::ELOOP));
         // A FIFO and a directory are never donated; writes are refused.
         let (f, _) = node(s.handle_plain(Request::Walk { dir: root, name: b"fifo".to_vec() }));
-        assert_eq!(s.handle(Request::Open { handle: f, flags: 0 }).0, Err(libc::ENXIO));
+        assert_eq!(s.handle(Request::Open { handle: f, flags: 0 }).0, Err(Errno::ENXIO));
         let (sub, _) = node(s.handle_plain(Request::Walk { dir: root, name: b"sub".to_vec() }));
-        assert_eq!(s.handle(Request::Open { handle: sub, flags: 0 }).0, Err(libc::EISDIR));
+        assert_eq!(s.handle(Request::Open { handle: sub, flags: 0 }).0, Err(Errno::EISDIR));
         let (file, st) = node(s.handle_plain(Request::Walk { dir: sub, name: b"file".to_vec() }));
         assert_eq!(st.st_size, 8);
-        assert_eq!(s.handle(Request::Open { handle: file, flags: O_RDWR }).0, Err(libc::EROFS));
+        assert_eq!(s.handle(Request::Open { handle: file, flags: O_RDWR }).0, Err(Errno::EROFS));
         let (r, fd) = s.handle(Request::Open { handle: file, flags: O_RDONLY });
         assert_eq!(r, Ok(Reply::Done));
         let mut buf = [0u8; 8];
-        // SAFETY: reads into our buffer from the donated fd.
-        assert_eq!(unsafe { libc::pread(fd.unwrap().as_raw_fd(), buf.as_mut_ptr().cast(), 8, 0) }, 8);
+        std::os::unix::fs::FileExt::read_exact_at(&std::fs::File::from(fd.unwrap()), &mut buf, 0).unwrap();
         assert_eq!(&buf, b"contents");
         // A file replaced after the walk is not the walked inode.
         std::fs::remove_file(dir.join("sub/file")).unwrap();
         std::fs::write(dir.join("sub/file"), b"other").unwrap();
-        assert_eq!(s.handle(Request::Open { handle: file, flags: 0 }).0, Err(libc::ESTALE));
+        assert_eq!(s.handle(Request::Open { handle: file, flags: 0 }).0, Err(Errno::ESTALE));
         // Listings carry attributes.
         match s.handle_plain(Request::ReadDir { handle: root, cookie: 0 }) {
             Ok(Reply::Entries { next: 0, entries }) => {
@@ -500,7 +455,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(s.handle_plain(Request::Close { handle: file }), Ok(Reply::Done));
-        assert_eq!(s.handle_plain(Request::Stat { handle: file }), Err(libc::EBADF));
+        assert_eq!(s.handle_plain(Request::Stat { handle: file }), Err(Errno::EBADF));
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -537,6 +492,72 @@ mod tests {
         let mut buf = [0u8; 16];
         let (n, fd) = recv(&b, &mut buf).unwrap();
         assert_eq!((&buf[..n], fd.is_some()), (&b"hi"[..], true));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn changes_on_a_writable_export_and_handles_are_reused() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = std::env::temp_dir().join(format!("gofer-rw-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut s = Server::new(vec![Export { fd: export(&dir), writable: true }]);
+        let (root, _) = node(s.handle_plain(Request::Attach { index: 0 }));
+        // Create hands back the open file beside the new node.
+        let (r, fd) = s.handle(Request::Create { dir: root, name: b"f".to_vec(), mode: 0o640, flags: O_RDWR });
+        let (file, st) = node(r);
+        assert_eq!(st.st_mode, S_IFREG | 0o640);
+        std::io::Write::write_all(&mut std::fs::File::from(fd.unwrap()), b"12345").unwrap();
+        let (r, _) = s.handle(Request::Create { dir: root, name: b"f".to_vec(), mode: 0o640, flags: O_RDWR });
+        assert_eq!(r, Err(Errno::EEXIST));
+        let (sub, st) = node(s.handle_plain(Request::Mkdir { dir: root, name: b"d".to_vec(), mode: 0o750 }));
+        assert_eq!(st.st_mode, S_IFDIR | 0o750);
+        let (_, st) =
+            node(s.handle_plain(Request::Symlink { dir: sub, name: b"l".to_vec(), target: b"../f".to_vec() }));
+        assert_eq!(st.st_mode & S_IFMT, S_IFLNK);
+        assert_eq!(std::fs::read_link(dir.join("d/l")).unwrap(), std::path::Path::new("../f"));
+        assert_eq!(s.handle_plain(Request::Link { dir: sub, name: b"hard".to_vec(), target: file }), Ok(Reply::Done));
+        assert_eq!(std::fs::metadata(dir.join("f")).unwrap().nlink(), 2);
+        // Attributes: mode, size and times at once; an omitted time stays.
+        let before = std::fs::metadata(dir.join("f")).unwrap();
+        let set = Request::SetAttr {
+            handle: file,
+            valid: SETATTR_MODE | SETATTR_SIZE | SETATTR_MTIME,
+            mode: 0o600,
+            uid: 0,
+            gid: 0,
+            size: 2,
+            atime: [0, 0],
+            mtime: [1_000_000_000, 5],
+        };
+        match s.handle_plain(set) {
+            Ok(Reply::Stat(st)) => {
+                assert_eq!((st.st_mode, st.st_size), (S_IFREG | 0o600, 2));
+                assert_eq!((st.st_mtime, st.st_mtime_nsec), (1_000_000_000, 5));
+                assert_eq!((st.st_atime, st.st_atime_nsec), (before.atime(), before.atime_nsec()));
+            }
+            other => panic!("{other:?}"),
+        }
+        // A renamed file's handle follows it to its new name.
+        let rename = Request::Rename { dir: root, name: b"f".to_vec(), new_dir: sub, new_name: b"g".to_vec() };
+        assert_eq!(s.handle_plain(rename), Ok(Reply::Done));
+        let (r, fd) = s.handle(Request::Open { handle: file, flags: O_RDONLY });
+        assert_eq!(r, Ok(Reply::Done));
+        assert_eq!(std::fs::read(dir.join("d/g")).unwrap(), b"12");
+        drop(fd);
+        let unlink = |name: &[u8], is_dir| Request::Unlink { dir: sub, name: name.to_vec(), is_dir };
+        assert_eq!(s.handle_plain(unlink(b"g", true)), Err(Errno::ENOTDIR));
+        for name in [&b"g"[..], b"hard", b"l"] {
+            assert_eq!(s.handle_plain(unlink(name, false)), Ok(Reply::Done));
+        }
+        assert_eq!(s.handle_plain(Request::Unlink { dir: root, name: b"d".to_vec(), is_dir: true }), Ok(Reply::Done));
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+        // A closed handle is given out again; a never-given one is EBADF.
+        assert_eq!(s.handle_plain(Request::Close { handle: file }), Ok(Reply::Done));
+        assert_eq!(s.handle_plain(Request::Close { handle: file }), Err(Errno::EBADF));
+        assert_eq!(s.handle_plain(Request::Stat { handle: u64::MAX }), Err(Errno::EBADF));
+        let (again, _) = node(s.handle_plain(Request::Attach { index: 0 }));
+        assert_eq!(again, file);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

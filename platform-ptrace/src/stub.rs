@@ -6,6 +6,10 @@ use std::sync::Mutex;
 
 use abi::consts::{PAGE_SIZE, TASK_SIZE, VSYSCALL_ADDR};
 use abi::signal::{SEGV_ACCERR, SEGV_MAPERR};
+use nix::sys::ptrace::{self, AddressType, Options};
+use nix::sys::signal::Signal;
+use nix::sys::wait::WaitPidFlag;
+use nix::unistd::Pid;
 use sentry::platform::{Exit, PlatformError, Registers, Result};
 
 /// The stub's code. At 0, `int3; syscall; int3`: the stub stops at the first
@@ -33,7 +37,26 @@ pub const THREAD_FLAGS: u64 =
 
 const _: () = assert!(size_of::<Registers>() == size_of::<libc::user_regs_struct>());
 /// Offset of rax in the ptrace user area (user_regs_struct comes first).
-const RAX_OFFSET: u64 = std::mem::offset_of!(Registers, rax) as u64;
+const RAX_OFFSET: usize = std::mem::offset_of!(Registers, rax);
+
+/// Moves registers between `Registers` and the C library's
+/// `user_regs_struct` (what PTRACE_GETREGS and PTRACE_SETREGS carry): the
+/// same fields, every one named, so a field missing on either side does not
+/// compile.
+macro_rules! user_regs {
+    ($($f:ident),* $(,)?) => {
+        fn to_user(r: &Registers) -> libc::user_regs_struct {
+            libc::user_regs_struct { $($f: r.$f),* }
+        }
+        fn from_user(u: &libc::user_regs_struct) -> Registers {
+            Registers { $($f: u.$f),* }
+        }
+    };
+}
+user_regs!(
+    r15, r14, r13, r12, rbp, rbx, r11, r10, r9, r8, rax, rcx, rdx, rsi, rdi, orig_rax, rip, cs, eflags, rsp, ss,
+    fs_base, gs_base, ds, es, fs, gs,
+);
 
 /// The page of stub code, mapped in the Sentry so that forks inherit it.
 pub struct StubPage {
@@ -160,14 +183,27 @@ pub struct Stub {
     reaped: AtomicBool,
 }
 
-fn ptrace(req: libc::c_uint, pid: i32, addr: u64, data: u64) -> Result<i64> {
-    // SAFETY: every caller passes a request whose `data` is either a plain value
-    // or a pointer to a buffer of the size that request writes or reads.
-    let r = unsafe { libc::ptrace(req, pid, addr as *mut libc::c_void, data as *mut libc::c_void) };
-    if r < 0 {
-        return Err(PlatformError::host("ptrace"));
-    }
-    Ok(r)
+/// A failed host call, for `map_err`.
+fn host(call: &'static str) -> impl FnOnce(nix::Error) -> PlatformError {
+    move |e| PlatformError::Host { call, err: e.into() }
+}
+
+/// How the Sentry traces a stub: syscall stops marked (SIGTRAP | 0x80), and
+/// the stub killed if its tracer thread dies.
+fn trace_options() -> Options {
+    Options::PTRACE_O_TRACESYSGOOD | Options::PTRACE_O_EXITKILL
+}
+
+fn getregs(pid: Pid) -> Result<Registers> {
+    ptrace::getregs(pid).map(|u| from_user(&u)).map_err(host("PTRACE_GETREGS"))
+}
+
+fn setregs(pid: Pid, regs: &Registers) -> Result<()> {
+    ptrace::setregs(pid, to_user(regs)).map_err(host("PTRACE_SETREGS"))
+}
+
+fn cont(pid: Pid) -> Result<()> {
+    ptrace::cont(pid, None).map_err(host("PTRACE_CONT"))
 }
 
 /// What a stopped or dead stub reported to waitpid.
@@ -176,6 +212,10 @@ enum Stop {
     Gone(String),
 }
 
+/// The stub's next stop or its end. The raw call, not nix's waitpid: nix
+/// decodes a signal into its `Signal`, which has no real-time signals, so a
+/// stub stopped or killed by one (sent from outside the sandbox) would be
+/// an error, its status consumed and lost.
 fn wait(pid: i32) -> Result<Stop> {
     let mut status = 0;
     loop {
@@ -203,8 +243,7 @@ impl Stub {
     /// calling thread's own. Must run on the thread that will trace it.
     pub fn spawn(factory: &StubFactory, page: &StubPage) -> Result<Stub> {
         let pid = factory.fork_stub(current_cpu())?;
-        let opts = libc::PTRACE_O_TRACESYSGOOD | libc::PTRACE_O_EXITKILL;
-        ptrace(libc::PTRACE_SEIZE, pid, 0, opts as u64)?;
+        ptrace::seize(Pid::from_raw(pid), trace_options()).map_err(host("PTRACE_SEIZE"))?;
         let mut stub = Stub {
             pid,
             tgid: pid,
@@ -218,16 +257,16 @@ impl Stub {
         // waits in the stub page's pause loop. Stop it there, and nowhere
         // else: a stop still in its setup is let go on, and tried again.
         loop {
-            ptrace(libc::PTRACE_INTERRUPT, pid, 0, 0)?;
+            ptrace::interrupt(stub.tracee()).map_err(host("PTRACE_INTERRUPT"))?;
             match stub.wait()? {
                 Stop::Stopped(_) => {}
                 Stop::Gone(why) => return Err(PlatformError::StubDied(format!("{why} while starting"))),
             }
-            ptrace(libc::PTRACE_GETREGS, pid, 0, &mut stub.template as *mut Registers as u64)?;
+            stub.template = getregs(stub.tracee())?;
             if (page.addr..page.addr + PAGE_SIZE).contains(&stub.template.rip) {
                 break;
             }
-            ptrace(libc::PTRACE_CONT, pid, 0, 0)?;
+            cont(stub.tracee())?;
             std::thread::yield_now();
         }
         // Leave the stub only its own page: everything it inherited from the
@@ -247,6 +286,11 @@ impl Stub {
 
     pub fn pid(&self) -> i32 {
         self.pid
+    }
+
+    /// The stub thread, as nix names it.
+    fn tracee(&self) -> Pid {
+        Pid::from_raw(self.pid)
     }
 
     pub fn tgid(&self) -> i32 {
@@ -269,9 +313,8 @@ impl Stub {
     /// Takes thread `tid` of `like`'s process (made by `clone_thread`) as
     /// the calling thread's own stub: seizes it and stops it.
     pub fn adopt(tid: i32, like: &Stub) -> Result<Stub> {
-        let opts = libc::PTRACE_O_TRACESYSGOOD | libc::PTRACE_O_EXITKILL;
-        ptrace(libc::PTRACE_SEIZE, tid, 0, opts as u64)?;
-        ptrace(libc::PTRACE_INTERRUPT, tid, 0, 0)?;
+        ptrace::seize(Pid::from_raw(tid), trace_options()).map_err(host("PTRACE_SEIZE"))?;
+        ptrace::interrupt(Pid::from_raw(tid)).map_err(host("PTRACE_INTERRUPT"))?;
         let stub = Stub {
             pid: tid,
             tgid: like.tgid,
@@ -294,11 +337,9 @@ impl Stub {
         r.rax = libc::SYS_exit as u64;
         r.orig_rax = u64::MAX;
         r.rdi = 0;
-        if ptrace(libc::PTRACE_SETREGS, self.pid, 0, &r as *const Registers as u64).is_ok()
-            && ptrace(libc::PTRACE_CONT, self.pid, 0, 0).is_ok()
-        {
+        if setregs(self.tracee(), &r).is_ok() && cont(self.tracee()).is_ok() {
             while let Ok(Stop::Stopped(_)) = self.wait() {
-                let _ = ptrace(libc::PTRACE_CONT, self.pid, 0, 0);
+                let _ = cont(self.tracee());
             }
         }
         self.reaped.store(true, Ordering::Relaxed);
@@ -316,12 +357,10 @@ impl Stub {
     /// Kills a stub that misbehaved and reaps it.
     fn kill(&self, why: String) -> PlatformError {
         if !self.reaped.swap(true, Ordering::Relaxed) {
-            // SAFETY: kills and reaps our own, not yet reaped, child.
-            unsafe {
-                libc::kill(self.pid, libc::SIGKILL);
-                let mut status = 0;
-                libc::waitpid(self.pid, &mut status, libc::__WALL);
-            }
+            // Our own, not yet reaped, child: its pid is still its own. How it
+            // ended does not matter.
+            let _ = nix::sys::signal::kill(self.tracee(), Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(self.tracee(), Some(WaitPidFlag::__WALL));
         }
         PlatformError::StubDied(why)
     }
@@ -352,22 +391,19 @@ impl Stub {
         r.rax = nr as u64;
         r.orig_rax = u64::MAX;
         [r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9] = args;
-        ptrace(libc::PTRACE_SETREGS, self.pid, 0, &r as *const Registers as u64)?;
-        ptrace(libc::PTRACE_CONT, self.pid, 0, 0)?;
+        setregs(self.tracee(), &r)?;
+        cont(self.tracee())?;
         loop {
             match self.wait()? {
                 Stop::Stopped(libc::SIGTRAP) => break,
                 // An interrupt's SIGSTOP is dropped; the stub goes on to its int3.
-                Stop::Stopped(libc::SIGSTOP) => {
-                    ptrace(libc::PTRACE_CONT, self.pid, 0, 0)?;
-                }
+                Stop::Stopped(libc::SIGSTOP) => cont(self.tracee())?,
                 // Stub code cannot fault: something is badly wrong.
                 Stop::Stopped(sig) => return Err(self.kill(format!("signal {sig} during an injected syscall {nr}"))),
                 Stop::Gone(why) => return Err(PlatformError::StubDied(why)),
             }
         }
-        ptrace(libc::PTRACE_GETREGS, self.pid, 0, &mut r as *mut Registers as u64)?;
-        Ok(r.rax as i64)
+        Ok(getregs(self.tracee())?.rax as i64)
     }
 
     /// Whether the syscall stop in `regs` came from `int 0x80` (the 32-bit
@@ -401,19 +437,20 @@ impl Stub {
         match *current {
             Some(c) if c == *regs => {}
             Some(c) if Registers { rax: regs.rax, ..c } == *regs => {
-                ptrace(libc::PTRACE_POKEUSER, self.pid, RAX_OFFSET, regs.rax)?;
+                ptrace::write_user(self.tracee(), RAX_OFFSET as AddressType, regs.rax as libc::c_long)
+                    .map_err(host("PTRACE_POKEUSER"))?;
             }
             _ => {
-                ptrace(libc::PTRACE_SETREGS, self.pid, 0, regs as *const Registers as u64)?;
+                setregs(self.tracee(), regs)?;
             }
         }
         *current = None;
-        ptrace(libc::PTRACE_SYSEMU, self.pid, 0, 0)?;
+        ptrace::sysemu(self.tracee(), None).map_err(host("PTRACE_SYSEMU"))?;
         let sig = match self.wait()? {
             Stop::Stopped(s) => s,
             Stop::Gone(why) => return Err(PlatformError::StubDied(why)),
         };
-        ptrace(libc::PTRACE_GETREGS, self.pid, 0, regs as *mut Registers as u64)?;
+        *regs = getregs(self.tracee())?;
         *current = Some(*regs);
         if sig == libc::SIGTRAP | 0x80 {
             return Ok(if self.is_int80(regs) { Exit::Syscall32 } else { Exit::Syscall });
@@ -421,9 +458,7 @@ impl Stub {
         if sig == libc::SIGSTOP {
             return Ok(Exit::Interrupted);
         }
-        // SAFETY: siginfo_t is plain data, filled by PTRACE_GETSIGINFO.
-        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-        ptrace(libc::PTRACE_GETSIGINFO, self.pid, 0, &mut info as *mut libc::siginfo_t as u64)?;
+        let info = ptrace::getsiginfo(self.tracee()).map_err(host("PTRACE_GETSIGINFO"))?;
         // SAFETY: si_addr is valid to read for fault signals, and harmless else.
         let addr = unsafe { info.si_addr() } as u64;
         let code = info.si_code;
@@ -444,11 +479,24 @@ const NT_X86_XSTATE: u64 = 0x202;
 /// Room for any XSAVE layout the host may use.
 const XSTATE_MAX: usize = 16384;
 
+/// One regset request on the XSAVE area. Raw: nix's getregset and
+/// setregset know only fixed-size sets (NT_PRSTATUS, NT_PRFPREG), and the
+/// XSAVE area is as long as the host's layout, which comes back in iov_len.
+///
+/// # Safety
+/// `iov` must describe a buffer the request may fill (GETREGSET) or read.
+unsafe fn xstate_regset(req: libc::c_uint, pid: i32, iov: &mut libc::iovec) -> Result<()> {
+    // SAFETY: as the caller promises.
+    let r = unsafe { libc::ptrace(req, pid, NT_X86_XSTATE as *mut libc::c_void, iov as *mut libc::iovec) };
+    nix::errno::Errno::result(r).map(drop).map_err(host("PTRACE_GETREGSET/SETREGSET"))
+}
+
 /// The XSAVE area of stopped thread `pid`, as long as the host's layout.
 pub fn get_xstate(pid: i32) -> Result<Vec<u8>> {
     let mut buf = vec![0u8; XSTATE_MAX];
     let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
-    ptrace(libc::PTRACE_GETREGSET, pid, NT_X86_XSTATE, &mut iov as *mut libc::iovec as u64)?;
+    // SAFETY: the kernel writes at most iov_len bytes into `buf`.
+    unsafe { xstate_regset(libc::PTRACE_GETREGSET, pid, &mut iov)? };
     buf.truncate(iov.iov_len);
     Ok(buf)
 }
@@ -456,7 +504,8 @@ pub fn get_xstate(pid: i32) -> Result<Vec<u8>> {
 /// Loads an XSAVE area (from `get_xstate`) into stopped thread `pid`.
 pub fn set_xstate(pid: i32, state: &[u8]) -> Result<()> {
     let mut iov = libc::iovec { iov_base: state.as_ptr() as *mut libc::c_void, iov_len: state.len() };
-    ptrace(libc::PTRACE_SETREGSET, pid, NT_X86_XSTATE, &mut iov as *mut libc::iovec as u64).map(|_| ())
+    // SAFETY: SETREGSET only reads iov_len bytes of `state`.
+    unsafe { xstate_regset(libc::PTRACE_SETREGSET, pid, &mut iov) }
 }
 
 impl Drop for Stub {

@@ -48,7 +48,7 @@ impl GoferClient {
         }
         match decode_reply(&req, &buf[..n]) {
             Ok(Ok(reply)) => Ok((reply, fd)),
-            Ok(Err(errno)) => Err(Errno(errno)),
+            Ok(Err(errno)) => Err(errno),
             Err(_) => Err(Errno::EIO),
         }
     }
