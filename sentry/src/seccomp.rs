@@ -69,6 +69,11 @@ fn sentry_rules() -> Vec<Rule> {
         Rule::one_of(SYS_tgkill, 2, &[SIGABRT as u64], "abort() on a Sentry panic"),
         Rule::any(SYS_clock_gettime, time),
         Rule::any(SYS_clock_nanosleep, "sleeps of the timer and timekeeper threads"),
+        // A host stop (SIGSTOP and SIGCONT, a debugger attaching, a cgroup
+        // freeze) interrupts a sleep or a timed futex wait, and the host
+        // resumes it with restart_syscall: without it the Sentry dies of
+        // SIGSYS when it is continued.
+        Rule::any(SYS_restart_syscall, "host sleeps and timed waits resumed after a host stop"),
         Rule::any(SYS_getrandom, "AT_RANDOM, /dev/urandom and getrandom for the sandbox"),
         Rule::one_of(
             SYS_fallocate,
