@@ -223,6 +223,13 @@ fn inotify_events() {
     compare("inotify", &[], b"");
 }
 
+/// Files held at exit, kill and exec close on the way out, /proc files among
+/// them, with an inotify watch in the sandbox (issue 7: this wedged the Sentry).
+#[test]
+fn files_close_at_exit_and_exec() {
+    compare("exit_files", &[], b"");
+}
+
 #[test]
 fn rename_exchange() {
     compare("exchange", &[], b"");

@@ -492,10 +492,10 @@ fn do_execveat(t: &mut Task, dirfd: Fd, path: UserCStr, argv: u64, envp: u64, fl
     t.handlers = Arc::new(Mutex::new(handlers));
     t.altstack = sentry::sigframe::DISABLED_ALTSTACK;
     t.restart_block = None;
-    {
+    let old_view = {
         let mut ts = t.tasks();
         let view = t.view();
-        ts.current_thread_mut(t).view = view;
+        let old_view = std::mem::replace(&mut ts.current_thread_mut(t).view, view);
         let p = ts.current_process_mut(t);
         p.handlers = t.handlers.clone();
         p.did_exec = true;
@@ -504,7 +504,13 @@ fn do_execveat(t: &mut Task, dirfd: Fd, path: UserCStr, argv: u64, envp: u64, fl
         p.dumpable = readable && t.creds.euid == t.creds.uid && t.creds.egid == t.creds.gid;
         // POSIX timers do not survive exec (interval timers do).
         p.posix_timers.clear();
-    }
+        old_view
+    };
+    // The old view may hold the last references to the old fd table (its
+    // close-on-exec files close now) and the old memory: they go with
+    // `Kernel::tasks` let go, as closing a file may take that lock (see
+    // `Task::exit_files`).
+    drop(old_view);
     if let Some(v) = t.vfork_done.take() {
         v.release();
     }
