@@ -707,22 +707,29 @@ impl FileOps for RegularFile {
                 if off < 0 || off >= size {
                     return Err(Errno::ENXIO);
                 }
-                let page_of = |o: i64| o as u64 / PAGE_SIZE;
-                let mut p = page_of(off);
-                let want_data = whence == SEEK_DATA;
-                loop {
-                    let start = (p * PAGE_SIZE) as i64;
-                    if start >= size {
-                        // Past the last page: data ends, the implicit hole at EOF.
-                        if want_data {
-                            return Err(Errno::ENXIO);
+                // The page map is searched, never walked page by page: a
+                // sparse file may span 2^51 pages, and a walk through them
+                // held this lock (and the task) for ever (issue 7).
+                let first = off as u64 / PAGE_SIZE;
+                let page = if whence == SEEK_DATA {
+                    d.pages.range(first..).next().map(|(&p, _)| p)
+                } else {
+                    // The first page from `first` on that is not there.
+                    let mut p = first;
+                    for (&q, _) in d.pages.range(first..) {
+                        if q != p {
+                            break;
                         }
-                        break size;
+                        p += 1;
                     }
-                    if d.pages.contains_key(&p) == want_data {
-                        break start.max(off);
-                    }
-                    p += 1;
+                    Some(p)
+                };
+                let start = page.and_then(|p| p.checked_mul(PAGE_SIZE)).map_or(size, |s| s.min(size as u64) as i64);
+                match whence {
+                    // Past the last page: data ends, the implicit hole at EOF.
+                    SEEK_DATA if start >= size => return Err(Errno::ENXIO),
+                    _ if start >= size => size,
+                    _ => start.max(off),
                 }
             }
             _ => return Err(Errno::EINVAL),
