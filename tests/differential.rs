@@ -59,6 +59,9 @@ fn death_by_signal() {
         "ud2",
         "int3",
         "hlt",
+        "sigreturn-bad-mxcsr",
+        "sigreturn-bad-mxcsr-bit",
+        "sigreturn-bad-xstate-bv",
     ] {
         compare("exit_signal", &[how], b"");
     }
