@@ -5,7 +5,8 @@
 #
 # Usage: scripts/fuzz.sh [SECONDS] [PROCS] [RUNS]
 #
-# Each run has its own --hostname and an outer timeout of SECONDS + MARGIN
+# Each run has its own --hostname and seed (FUZZ_SEED + run number; FUZZ_SEED
+# is random unless given) and an outer timeout of SECONDS + MARGIN
 # (FUZZ_MARGIN, 30 s). A run that is still going MARGIN/2 after its end is
 # hung: the Sentry's threads (stat, wchan, syscall, gdb backtraces) and its
 # stubs are written to target/fuzz/run-N.hang before the timeout kills it.
@@ -21,9 +22,14 @@ margin=${FUZZ_MARGIN:-30}
 seed0=${FUZZ_SEED:-$RANDOM}
 out=$PWD/target/fuzz
 mkdir -p "$out"
-cargo build --release -q || exit 1
 gcc -static -O1 -g -fno-stack-protector -w -o "$out/syscall_fuzz" tests/guest/syscall_fuzz.c || exit 1
-rv=$PWD/target/release/rvisor
+# FUZZ_RVISOR: another rvisor binary to fuzz (an older build, say).
+if [ -n "${FUZZ_RVISOR:-}" ]; then
+  rv=$(realpath "$FUZZ_RVISOR")
+else
+  cargo build --release -q || exit 1
+  rv=$PWD/target/release/rvisor
+fi
 
 # The state of a hung sandbox: every process of it, the threads of the
 # Sentry, its stub factory and its stubs in full, and a backtrace of each
@@ -39,7 +45,7 @@ diagnose() {
   local launcher=$1 sup sentry factory stub
   echo "== $(date): still going"
   ps -o pid,ppid,pgid,stat,wchan:32,time,cmd --forest -g "$(ps -o sid= -p "$launcher" | tr -d ' ')" 2>/dev/null
-  for sup in $(pgrep -P "$launcher" -f 'rvisor boot'); do
+  for sup in $(pgrep -P "$launcher" -f 'rvisor[^ ]* boot'); do
     for sentry in $(pgrep -P "$sup"); do
       echo "== the Sentry, pid $sentry (state, wchan, syscall of each thread)"
       threads sentry "$sentry"
@@ -69,7 +75,7 @@ for run in $(seq 1 "$runs"); do
   tpid=$!
   sleep 1
   launcher=$(pgrep -P "$tpid" | head -1)
-  gofers=$(pgrep -P "${launcher:-0}" -f 'rvisor gofer' | tr '\n' ' ')
+  gofers=$(pgrep -P "${launcher:-0}" -f 'rvisor[^ ]* gofer' | tr '\n' ' ')
   diagnosed=0
   while kill -0 "$tpid" 2>/dev/null; do
     if [ $diagnosed = 0 ] && [ $(($(date +%s) - start)) -ge $((secs + margin / 2)) ]; then
@@ -92,8 +98,13 @@ for run in $(seq 1 "$runs"); do
   fi
   sleep 1
   rest=$(
-    pgrep -af "rvisor (boot|gofer) --hostname $host "
-    for g in $gofers; do [ -d /proc/"$g" ] && echo "$g $(tr '\0' ' ' </proc/"$g"/cmdline)"; done
+    pgrep -af "rvisor[^ ]* (boot|gofer) --hostname $host "
+    # A gofer whose launcher the timeout killed is a zombie until the
+    # machine's init reaps it: that one is gone.
+    for g in $gofers; do
+      st=$(sed 's/.*) \(.\).*/\1/' /proc/"$g"/stat 2>/dev/null)
+      [ -n "$st" ] && [ "$st" != Z ] && echo "$g $(tr '\0' ' ' </proc/"$g"/cmdline)"
+    done
   )
   summary=$(grep '^syscall_fuzz: [0-9]' "$log" | tail -1)
   printf 'run %d (seed %d): %s after %ds, %s syscalls  %s\n' "$run" "$seed" "$state" $(($(date +%s) - start)) \
