@@ -233,9 +233,8 @@ impl Node {
         }
         let (first_whole, last_whole) = (off.div_ceil(PAGE_SIZE), end / PAGE_SIZE);
         let gone: Vec<u64> = d.pages.range(first_whole..last_whole.max(first_whole)).map(|(&p, _)| p).collect();
-        for mo in gone.iter().filter_map(|p| d.pages.remove(p)) {
-            self.fs.mf.free(mo, PAGE_SIZE);
-        }
+        let freed: Vec<u64> = gone.iter().filter_map(|p| d.pages.remove(p)).collect();
+        free_pages(&self.fs.mf, freed.into_iter());
         // The partial pages at either end are zeroed in place.
         for (page, from, to) in [
             (
@@ -270,9 +269,7 @@ impl Node {
         if size < d.size {
             // Whole pages past the end go back; the tail of the last page is zeroed.
             let keep = size.div_ceil(PAGE_SIZE);
-            for (_, mo) in d.pages.split_off(&keep) {
-                self.fs.mf.free(mo, PAGE_SIZE);
-            }
+            free_pages(&self.fs.mf, d.pages.split_off(&keep).into_values());
             if !size.is_multiple_of(PAGE_SIZE) {
                 if let Some(&mo) = d.pages.get(&(size / PAGE_SIZE)) {
                     let tail = PAGE_SIZE - size % PAGE_SIZE;
@@ -289,10 +286,31 @@ impl Drop for Node {
     fn drop(&mut self) {
         if let NodeKind::File(d) = &self.kind {
             let d = d.lock().unwrap();
-            for &mo in d.pages.values() {
-                self.fs.mf.free(mo, PAGE_SIZE);
-            }
+            free_pages(&self.fs.mf, d.pages.values().copied());
         }
+    }
+}
+
+/// Gives back the memory-file pages at offsets `offs`, one call per run of
+/// adjacent pages. Page by page, a file of a few GiB cost millions of host
+/// calls (each release punches a hole in the memory file): its last close
+/// took tens of seconds, during which its task could not die (issue 7).
+fn free_pages(mf: &MemoryFile, offs: impl Iterator<Item = u64>) {
+    let mut offs: Vec<u64> = offs.collect();
+    offs.sort_unstable();
+    let mut run: Option<(u64, u64)> = None;
+    for mo in offs {
+        run = match run {
+            Some((start, len)) if start + len == mo => Some((start, len + PAGE_SIZE)),
+            Some((start, len)) => {
+                mf.free(start, len);
+                Some((mo, PAGE_SIZE))
+            }
+            None => Some((mo, PAGE_SIZE)),
+        };
+    }
+    if let Some((start, len)) = run {
+        mf.free(start, len);
     }
 }
 
