@@ -360,7 +360,11 @@ static void worker(struct shared *sh, int w, int procs, uint64_t base, double en
         }
         setpgid(pid, pid); // either side may get there first
         __atomic_fetch_add(&sh->seeds, 1, __ATOMIC_RELAXED);
-        if (wait_until(pid, now() + deadline_ms / 1000.0)) continue;
+        if (wait_until(pid, now() + deadline_ms / 1000.0)) {
+            // What the batch left behind (a process that outlived it) goes too.
+            kill(-pid, SIGKILL);
+            continue;
+        }
         __atomic_fetch_add(&sh->killed, 1, __ATOMIC_RELAXED);
         kill(-pid, SIGKILL);
         kill(pid, SIGKILL);
