@@ -59,6 +59,9 @@ fn death_by_signal() {
         "ud2",
         "int3",
         "hlt",
+        "sigreturn-bad-mxcsr",
+        "sigreturn-bad-mxcsr-bit",
+        "sigreturn-bad-xstate-bv",
     ] {
         compare("exit_signal", &[how], b"");
     }
@@ -210,6 +213,13 @@ fn memfd_seals() {
 #[test]
 fn inotify_events() {
     compare("inotify", &[], b"");
+}
+
+/// Files held at exit, kill and exec close on the way out, /proc files among
+/// them, with an inotify watch in the sandbox (issue 7: this wedged the Sentry).
+#[test]
+fn files_close_at_exit_and_exec() {
+    compare("exit_files", &[], b"");
 }
 
 #[test]

@@ -85,16 +85,7 @@ impl Platform for PtracePlatform {
     fn new_context(&self) -> Result<Box<dyn Context>> {
         // Pin this task thread; the stubs it asks for are pinned to the same CPU.
         let cpu = self.cpus[self.next_cpu.fetch_add(1, Ordering::Relaxed) % self.cpus.len()];
-        // SAFETY: cpu_set_t is plain data.
-        let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-        // SAFETY: `cpu` < CPU_SETSIZE, and the size passed is that of `set`.
-        let r = unsafe {
-            libc::CPU_SET(cpu, &mut set);
-            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set)
-        };
-        if r < 0 {
-            return Err(PlatformError::host("sched_setaffinity"));
-        }
+        stub::pin_to(cpu)?;
         Ok(Box::new(PtraceContext {
             stub_pid: Arc::new(AtomicI32::new(0)),
             stub_tgid: Arc::new(AtomicI32::new(0)),

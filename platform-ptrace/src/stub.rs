@@ -518,15 +518,31 @@ impl Drop for Stub {
     }
 }
 
-/// The CPU the calling thread is pinned to (the first it may run on).
-fn current_cpu() -> u32 {
-    // SAFETY: cpu_set_t is plain data; sched_getaffinity fills it.
+thread_local! {
+    /// The CPU the calling task thread is pinned to (`pin_to`).
+    static PINNED_CPU: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Pins the calling task thread to `cpu`; the stubs it asks for are pinned
+/// to the same one.
+pub fn pin_to(cpu: usize) -> Result<()> {
+    // SAFETY: cpu_set_t is plain data.
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: the size passed is that of `set`; CPU_ISSET only reads it.
-    unsafe {
-        libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set);
-        (0..libc::CPU_SETSIZE as usize).find(|&c| libc::CPU_ISSET(c, &set)).unwrap_or(0) as u32
+    // SAFETY: `cpu` < CPU_SETSIZE, and the size passed is that of `set`.
+    let r = unsafe {
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set)
+    };
+    if r < 0 {
+        return Err(PlatformError::host("sched_setaffinity"));
     }
+    PINNED_CPU.with(|c| c.set(cpu as u32));
+    Ok(())
+}
+
+/// The CPU the calling task thread is pinned to.
+fn current_cpu() -> u32 {
+    PINNED_CPU.with(|c| c.get())
 }
 
 /// Forks stub processes for the Sentry's task threads. It is a child of the

@@ -223,10 +223,10 @@ pub fn execve(t: &mut Task, args: ExecveArgs) -> Result<(), Errno> {
     t.handlers = Arc::new(Mutex::new(handlers));
     t.altstack = crate::sigframe::DISABLED_ALTSTACK;
     t.restart_block = None;
-    {
+    let old_view = {
         let mut ts = t.tasks();
         let view = t.view();
-        ts.current_thread_mut(t).view = view;
+        let old_view = std::mem::replace(&mut ts.current_thread_mut(t).view, view);
         let p = ts.current_process_mut(t);
         p.handlers = t.handlers.clone();
         p.did_exec = true;
@@ -235,7 +235,13 @@ pub fn execve(t: &mut Task, args: ExecveArgs) -> Result<(), Errno> {
         p.dumpable = readable && t.creds.euid == t.creds.uid && t.creds.egid == t.creds.gid;
         // POSIX timers do not survive exec (interval timers do).
         p.posix_timers.clear();
-    }
+        old_view
+    };
+    // The old view may hold the last references to the old fd table (its
+    // close-on-exec files close now) and the old memory: they go with
+    // `Kernel::tasks` let go, as closing a file may take that lock (see
+    // `Task::exit_files`).
+    drop(old_view);
     if let Some(v) = t.vfork_done.take() {
         v.release();
     }

@@ -60,7 +60,6 @@ fn sentry_rules() -> Vec<Rule> {
         // Registration only: glibc must register each new thread once the
         // main thread has (it aborts otherwise).
         Rule::one_of(SYS_rseq, 2, &[0], "registered by glibc in each new thread"),
-        Rule::any(SYS_sched_getaffinity, "malloc counts CPUs to size its arenas for a new thread"),
         Rule::any(SYS_eventfd2, "each task thread's waiter: an eventfd that wakes its waits"),
         Rule::any(SYS_ppoll, "waits on host fds and the waiter's eventfd"),
         Rule::any(SYS_sched_yield, "spinning briefly for a lock or a stub"),
@@ -69,6 +68,11 @@ fn sentry_rules() -> Vec<Rule> {
         Rule::one_of(SYS_tgkill, 2, &[SIGABRT as u64], "abort() on a Sentry panic"),
         Rule::any(SYS_clock_gettime, time),
         Rule::any(SYS_clock_nanosleep, "sleeps of the timer and timekeeper threads"),
+        // A host stop (SIGSTOP and SIGCONT, a debugger attaching, a cgroup
+        // freeze) interrupts a sleep or a timed futex wait, and the host
+        // resumes it with restart_syscall: without it the Sentry dies of
+        // SIGSYS when it is continued.
+        Rule::any(SYS_restart_syscall, "host sleeps and timed waits resumed after a host stop"),
         Rule::any(SYS_getrandom, "AT_RANDOM, /dev/urandom and getrandom for the sandbox"),
         Rule::one_of(
             SYS_fallocate,
@@ -88,10 +92,18 @@ fn sentry_rules() -> Vec<Rule> {
 pub fn policy(platform: &PlatformSeccomp) -> Policy {
     let mut allow = sentry_rules();
     allow.extend(platform.rules.iter().cloned());
-    let refuse = vec![Refusal {
-        nr: libc::SYS_clone3,
-        errno: libc::ENOSYS,
-        why: "its flags sit in memory, out of a filter's reach; glibc then falls back to clone",
-    }];
+    let refuse = vec![
+        Refusal {
+            nr: libc::SYS_clone3,
+            errno: libc::ENOSYS,
+            why: "its flags sit in memory, out of a filter's reach; glibc then falls back to clone",
+        },
+        Refusal {
+            nr: libc::SYS_sched_getaffinity,
+            errno: libc::ENOSYS,
+            why: "glibc's pthread_getattr_np (Rust asks it in each new thread, for the stack guard) reads \
+                  the thread's CPU set and leaves it out on ENOSYS; the Sentry reads its CPUs at boot",
+        },
+    ];
     Policy { allow, refuse }
 }

@@ -204,6 +204,38 @@ fn fp_state(t: &mut Task) -> Result<Vec<u8>, Errno> {
     t.context.fp_state().ok().filter(|fp| fp.len() >= FXSAVE_SIZE).ok_or(Errno::EFAULT)
 }
 
+/// Whether the CPU would load XSAVE area `fp` (Linux's sigreturn loads it
+/// with XRSTOR or FXRSTOR, which fault, and the signal is SIGSEGV): MXCSR
+/// has no bit outside the CPU's MXCSR mask, and the XSAVE header asks for
+/// no feature the task's state lacks, is not compacted and has its reserved
+/// bytes zero. `cur` is the task's own state, as the platform gave it. An
+/// area the host would refuse later must fail here, as the frame's fault:
+/// a refusal at the next switch ended the whole process with SIGKILL.
+fn fp_state_valid(fp: &[u8], cur: &[u8]) -> bool {
+    const MXCSR: usize = 24;
+    const MXCSR_MASK: usize = 28;
+    const XSAVE_HEADER: usize = FXSAVE_SIZE;
+    const XSAVE_HEADER_SIZE: usize = 64;
+    let u32_at = |a: &[u8], at| word::<4>(a, at).map(u32::from_ne_bytes);
+    let u64_at = |a: &[u8], at| word::<8>(a, at).map(u64::from_ne_bytes);
+    let (Ok(mxcsr), Ok(mask)) = (u32_at(fp, MXCSR), u32_at(cur, MXCSR_MASK)) else { return false };
+    // A zero mask means the CPU's default one.
+    let mask = if mask == 0 { 0xffbf } else { mask };
+    if mxcsr & !mask != 0 {
+        return false;
+    }
+    if fp.len() < XSAVE_HEADER + XSAVE_HEADER_SIZE {
+        return true;
+    }
+    let (Ok(xstate_bv), Ok(xcomp_bv), Ok(features)) =
+        (u64_at(fp, XSAVE_HEADER), u64_at(fp, XSAVE_HEADER + 8), u64_at(cur, SW_RESERVED))
+    else {
+        return false;
+    };
+    let reserved = &fp[XSAVE_HEADER + 16..XSAVE_HEADER + XSAVE_HEADER_SIZE];
+    xstate_bv & !features == 0 && xcomp_bv == 0 && reserved.iter().all(|&b| b == 0)
+}
+
 /// The `N` bytes at `at` of an XSAVE area.
 fn word<const N: usize>(area: &[u8], at: usize) -> Result<[u8; N], Errno> {
     area.get(at..at + N).and_then(|b| b.try_into().ok()).ok_or(Errno::EFAULT)
@@ -231,6 +263,9 @@ pub fn sigreturn(t: &mut Task) -> Result<(), Errno> {
         }
         // The host wants its own (ptrace) software bytes back: the feature mask.
         fp[SW_RESERVED..FXSAVE_SIZE].copy_from_slice(&cur[SW_RESERVED..FXSAVE_SIZE]);
+        if !fp_state_valid(&fp, &cur) {
+            return Err(Errno::EFAULT);
+        }
         t.context.set_fp_state(&fp).map_err(|_| Errno::EFAULT)?;
     }
     let r: &mut Registers = &mut t.regs;

@@ -517,16 +517,38 @@ impl Task {
         if let Some(v) = self.vfork_done.take() {
             v.release();
         }
-        // Linux's exit_files: the fds close before the parent hears of the
-        // exit (a pipe's other end sees EOF or EPIPE by then), and with the
-        // last thread, the process's record locks go.
-        self.fds = Arc::new(FdTable::default());
+        self.exit_files();
+        // With the last thread, the process's record locks go.
         let kernel = self.kernel.clone();
         let mut ts = kernel.tasks.lock().unwrap();
         if ts.process(self.tgid).is_some_and(|p| p.threads.len() == 1) {
             vfs::lock::release_all(vfs::lock::LockOwner::Process(self.tgid));
         }
         ts.exit_thread(self.tid, status)
+    }
+
+    /// Linux's exit_files: the task lets go of its fd table, and the files
+    /// only it held close, before its parent hears of the exit (a pipe's
+    /// other end sees EOF or EPIPE by then).
+    ///
+    /// Both references to the table, the task's own and its entry's in the
+    /// task set (`TaskView::fds`, for procfs), go here, and the last is
+    /// dropped with `Kernel::tasks` let go. The race this closes (issue 7):
+    /// only the task's own reference went here, so the entry's was the last,
+    /// and `Tasks::exit_thread` dropped it under `Kernel::tasks`. Closing a
+    /// file runs filesystem code: with an inotify watch anywhere in the
+    /// sandbox it stats the file (the IN_CLOSE event), and a /proc file's
+    /// stat looks up its task's owner under `Kernel::tasks`. The exiting
+    /// thread took the lock it held, and waited for itself for ever; every
+    /// other task, the timer thread and the sandbox's end then waited for
+    /// that lock. A batch that opened /proc/self/maps and exited while any
+    /// process watched anything was enough.
+    fn exit_files(&mut self) {
+        let entry_fds = std::mem::take(&mut self.tasks().current_thread_mut(self).view.fds);
+        let own_fds = std::mem::take(&mut self.fds);
+        // No lock is held here: closing may take any.
+        drop(entry_fds);
+        drop(own_fds);
     }
 
     /// What procfs shows of the task.

@@ -92,6 +92,11 @@ pub fn clone(t: &mut Task, a: CloneArgs) -> SyscallResult {
             return Err(Errno::EAGAIN);
         }
     }
+    // The new thread's FS base, as arch_prctl(ARCH_SET_FS) takes it (the
+    // host would refuse it at the child's first switch).
+    if f & CLONE_SETTLS != 0 && a.tls >= TASK_SIZE {
+        return Err(Errno::EPERM);
+    }
     let tid = t.tasks().alloc_pid()?;
     let share_vm = f & CLONE_VM != 0;
     let fp = t.context.fp_state().map_err(|_| Errno::ENOMEM)?;
@@ -222,8 +227,11 @@ pub fn clone(t: &mut Task, a: CloneArgs) -> SyscallResult {
         let (pgid, sid) = (me.pgid, me.sid);
         let (nice, policy, prio) = (me.nice, me.sched_policy, me.sched_priority);
         let (dumpable, oom_adj) = (me.dumpable, (me.oom_score_adj, me.oom_score_adj_min));
+        // A CLONE_PARENT child is its creator's sibling, and signals the
+        // parent as its creator does (Linux: the group leader's exit signal).
+        let exit_signal = if f & CLONE_PARENT != 0 { me.exit_signal } else { a.exit_signal as i32 };
         let mut p = Process::new(tid, parent, pgid, sid, handlers, process_limits);
-        p.exit_signal = a.exit_signal as i32;
+        p.exit_signal = exit_signal;
         // The child's memory is a copy of the parent's, and keeps its flag.
         p.dumpable = dumpable;
         (p.oom_score_adj, p.oom_score_adj_min) = oom_adj;

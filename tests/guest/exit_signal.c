@@ -3,6 +3,18 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <ucontext.h>
+
+// A handler that spoils the FP state its frame will restore: sigreturn
+// cannot load it, and the signal is SIGSEGV.
+static const char *spoil;
+static void spoil_fp(int sig, siginfo_t *si, void *p) {
+    ucontext_t *uc = p;
+    if (!strcmp(spoil, "mxcsr")) uc->uc_mcontext.fpregs->mxcsr = 0xffffffff;
+    if (!strcmp(spoil, "mxcsr-bit")) uc->uc_mcontext.fpregs->mxcsr = 0x1f80 | 1u << 20;
+    // The XSAVE header's feature bitmap, right after the legacy area.
+    if (!strcmp(spoil, "xstate-bv")) *(unsigned long long *)((char *)uc->uc_mcontext.fpregs + 512) = ~0ULL;
+}
 
 int main(int argc, char **argv) {
     const char *how = argc > 1 ? argv[1] : "0";
@@ -34,6 +46,17 @@ int main(int argc, char **argv) {
         // Unmaps all of user space, code and stack included: the return faults.
         syscall(SYS_munmap, 0x10000UL, 0x7ffffffff000UL - 0x10000UL);
         return 1;
+    }
+    if (!strncmp(how, "sigreturn-bad-", 14)) {
+        spoil = how + 14;
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_sigaction = spoil_fp;
+        sa.sa_flags = SA_SIGINFO;
+        sigaction(SIGUSR1, &sa, NULL);
+        raise(SIGUSR1);
+        printf("survived a bad FP state\n");
+        return 5;
     }
     if (!strcmp(how, "abort")) abort();
     if (!strcmp(how, "raise-term")) raise(SIGTERM);

@@ -66,6 +66,24 @@ int main(void) {
     CHECK("/dev/null", fallocate(null, 0, 0, 10));
     int ap = open(path, O_WRONLY | O_APPEND);
     CHECK("O_APPEND", fallocate(ap, 0, 0, 10));
+    // A sparse file of 2^62 bytes, data at both ends: SEEK_DATA and
+    // SEEK_HOLE answer at once (a page-by-page walk would never end).
+    int sp = open("/dev/shm/falloc-sparse", O_RDWR | O_CREAT | O_TRUNC, 0600);
+    long long big = 1LL << 62;
+    CHECK("ftruncate 2^62", ftruncate(sp, big));
+    CHECK("pwrite at 0", pwrite(sp, "x", 1, 0));
+    CHECK("pwrite at 8192", pwrite(sp, "x", 1, 8192));
+    CHECK("pwrite at the end", pwrite(sp, "y", 1, big - 1));
+    CHECK("SEEK_HOLE 0", lseek(sp, 0, SEEK_HOLE));
+    CHECK("SEEK_DATA 4096", lseek(sp, 4096, SEEK_DATA));
+    CHECK("SEEK_DATA 12288 (to the last page)", lseek(sp, 12288, SEEK_DATA) == big - 4096);
+    CHECK("SEEK_HOLE 12288", lseek(sp, 12288, SEEK_HOLE));
+    CHECK("SEEK_HOLE in the last page (EOF)", lseek(sp, big - 10, SEEK_HOLE) == big);
+    CHECK("SEEK_DATA in the last page", lseek(sp, big - 10, SEEK_DATA) == big - 10);
+    CHECK("SEEK_DATA at EOF", lseek(sp, big, SEEK_DATA));
+    CHECK("ftruncate 2^62 - 4096", ftruncate(sp, big - 4096));
+    CHECK("SEEK_DATA 12288 (none left)", lseek(sp, 12288, SEEK_DATA));
+    unlink("/dev/shm/falloc-sparse");
     unlink(path);
     return 0;
 }

@@ -312,6 +312,37 @@ int main(void) {
     CHECK("clone3 CLONE_THREAD without CLONE_SIGHAND", syscall(SYS_clone3, &ca, sizeof ca));
     CHECK("clone CLONE_SIGHAND without CLONE_VM", syscall(SYS_clone, CLONE_SIGHAND | SIGCHLD, 0, 0, 0, 0));
     CHECK("clone3 bad pointer", syscall(SYS_clone3, (void *)8, sizeof ca));
+    CHECK("clone CLONE_SETTLS beyond user space", syscall(SYS_clone, CLONE_SETTLS | SIGCHLD, 0, 0, 0, 0x800000000000UL));
+
+    printf("-- a CLONE_PARENT child signals the parent as its creator does\n");
+    fflush(stdout);
+    {
+        // The creator ends with SIGUSR2 for its parent; so does its sibling.
+        sigset_t usr2;
+        sigemptyset(&usr2);
+        sigaddset(&usr2, SIGUSR2);
+        sigprocmask(SIG_BLOCK, &usr2, NULL);
+        int sib[2];
+        pipe(sib);
+        r = syscall(SYS_clone, SIGUSR2, 0, 0, 0, 0);
+        if (r == 0) {
+            long s2 = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+            if (s2 == 0) _exit(7);
+            write(sib[1], &s2, sizeof s2);
+            _exit(0);
+        }
+        long s2 = 0;
+        read(sib[0], &s2, sizeof s2);
+        CHECK("creator waitpid __WCLONE", waitpid((pid_t)r, &st, __WCLONE) == r);
+        CHECK("sibling waitpid without __WCLONE", waitpid((pid_t)s2, &st, 0));
+        CHECK("sibling waitpid __WCLONE", waitpid((pid_t)s2, &st, __WCLONE) == s2);
+        show_exit("sibling", st);
+        signal(SIGUSR2, SIG_IGN);
+        sigprocmask(SIG_UNBLOCK, &usr2, NULL);
+        signal(SIGUSR2, SIG_DFL);
+        close(sib[0]);
+        close(sib[1]);
+    }
 
     printf("-- copy-on-write\n");
     int *heap = malloc(sizeof(int));

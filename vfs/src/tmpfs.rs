@@ -233,9 +233,8 @@ impl Node {
         }
         let (first_whole, last_whole) = (off.div_ceil(PAGE_SIZE), end / PAGE_SIZE);
         let gone: Vec<u64> = d.pages.range(first_whole..last_whole.max(first_whole)).map(|(&p, _)| p).collect();
-        for mo in gone.iter().filter_map(|p| d.pages.remove(p)) {
-            self.fs.mf.free(mo, PAGE_SIZE);
-        }
+        let freed: Vec<u64> = gone.iter().filter_map(|p| d.pages.remove(p)).collect();
+        free_pages(&self.fs.mf, freed.into_iter());
         // The partial pages at either end are zeroed in place.
         for (page, from, to) in [
             (
@@ -270,9 +269,7 @@ impl Node {
         if size < d.size {
             // Whole pages past the end go back; the tail of the last page is zeroed.
             let keep = size.div_ceil(PAGE_SIZE);
-            for (_, mo) in d.pages.split_off(&keep) {
-                self.fs.mf.free(mo, PAGE_SIZE);
-            }
+            free_pages(&self.fs.mf, d.pages.split_off(&keep).into_values());
             if !size.is_multiple_of(PAGE_SIZE) {
                 if let Some(&mo) = d.pages.get(&(size / PAGE_SIZE)) {
                     let tail = PAGE_SIZE - size % PAGE_SIZE;
@@ -289,10 +286,31 @@ impl Drop for Node {
     fn drop(&mut self) {
         if let NodeKind::File(d) = &self.kind {
             let d = d.lock().unwrap();
-            for &mo in d.pages.values() {
-                self.fs.mf.free(mo, PAGE_SIZE);
-            }
+            free_pages(&self.fs.mf, d.pages.values().copied());
         }
+    }
+}
+
+/// Gives back the memory-file pages at offsets `offs`, one call per run of
+/// adjacent pages. Page by page, a file of a few GiB cost millions of host
+/// calls (each release punches a hole in the memory file): its last close
+/// took tens of seconds, during which its task could not die (issue 7).
+fn free_pages(mf: &MemoryFile, offs: impl Iterator<Item = u64>) {
+    let mut offs: Vec<u64> = offs.collect();
+    offs.sort_unstable();
+    let mut run: Option<(u64, u64)> = None;
+    for mo in offs {
+        run = match run {
+            Some((start, len)) if start + len == mo => Some((start, len + PAGE_SIZE)),
+            Some((start, len)) => {
+                mf.free(start, len);
+                Some((mo, PAGE_SIZE))
+            }
+            None => Some((mo, PAGE_SIZE)),
+        };
+    }
+    if let Some((start, len)) = run {
+        mf.free(start, len);
     }
 }
 
@@ -707,22 +725,29 @@ impl FileOps for RegularFile {
                 if off < 0 || off >= size {
                     return Err(Errno::ENXIO);
                 }
-                let page_of = |o: i64| o as u64 / PAGE_SIZE;
-                let mut p = page_of(off);
-                let want_data = whence == SEEK_DATA;
-                loop {
-                    let start = (p * PAGE_SIZE) as i64;
-                    if start >= size {
-                        // Past the last page: data ends, the implicit hole at EOF.
-                        if want_data {
-                            return Err(Errno::ENXIO);
+                // The page map is searched, never walked page by page: a
+                // sparse file may span 2^51 pages, and a walk through them
+                // held this lock (and the task) for ever (issue 7).
+                let first = off as u64 / PAGE_SIZE;
+                let page = if whence == SEEK_DATA {
+                    d.pages.range(first..).next().map(|(&p, _)| p)
+                } else {
+                    // The first page from `first` on that is not there.
+                    let mut p = first;
+                    for (&q, _) in d.pages.range(first..) {
+                        if q != p {
+                            break;
                         }
-                        break size;
+                        p += 1;
                     }
-                    if d.pages.contains_key(&p) == want_data {
-                        break start.max(off);
-                    }
-                    p += 1;
+                    Some(p)
+                };
+                let start = page.and_then(|p| p.checked_mul(PAGE_SIZE)).map_or(size, |s| s.min(size as u64) as i64);
+                match whence {
+                    // Past the last page: data ends, the implicit hole at EOF.
+                    SEEK_DATA if start >= size => return Err(Errno::ENXIO),
+                    _ if start >= size => size,
+                    _ => start.max(off),
                 }
             }
             _ => return Err(Errno::EINVAL),
