@@ -13,7 +13,6 @@ use std::sync::Arc;
 use anyhow::{anyhow, bail, Context};
 use confine::ids::{Forked, HostIds};
 use nix::sys::signal::{kill, sigaction, signal, SaFlags, SigAction, SigHandler, SigSet, Signal};
-use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 use platform_ptrace::PtracePlatform;
 use sentry::kernel::HostInfo;
@@ -377,21 +376,32 @@ fn supervise(sentry: Pid, ids: HostIds, alive: OwnedFd) -> ! {
         eprintln!("rvisor: cannot confine the sentry's supervisor: {e}");
         let _ = kill(sentry, Signal::SIGKILL);
     }
+    // A raw wait: nix's WaitStatus cannot name a real-time signal, and the
+    // Sentry may be killed by one from outside.
     let code = loop {
-        match waitpid(sentry, None) {
-            Ok(WaitStatus::Exited(_, code)) => break code,
-            Ok(WaitStatus::Signaled(_, sig, _)) => {
-                // End the same way, so the launcher sees how the Sentry died:
-                // the default disposition, then the signal to ourselves
-                // (kill of our pid: raise would be tgkill, which the filter
-                // refuses).
-                // SAFETY: the default disposition, no handler.
-                let _ = unsafe { signal(sig, SigHandler::SigDfl) };
-                let _ = kill(nix::unistd::getpid(), sig);
-                break 128 + sig as i32;
+        let mut status = 0;
+        // SAFETY: waitpid writes one int.
+        let r = unsafe { libc::waitpid(sentry.as_raw(), &mut status, 0) };
+        if r < 0 {
+            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                continue;
             }
-            Err(nix::Error::EINTR) | Ok(_) => continue,
-            Err(_) => break 125,
+            break 125;
+        }
+        if libc::WIFEXITED(status) {
+            break libc::WEXITSTATUS(status);
+        }
+        if libc::WIFSIGNALED(status) {
+            let sig = libc::WTERMSIG(status);
+            // End the same way, so the launcher sees how the Sentry died:
+            // the default disposition, then the signal to ourselves (kill
+            // of our pid: raise would be tgkill, which the filter refuses).
+            // SAFETY: the default disposition, then a signal to this process.
+            unsafe {
+                libc::signal(sig, libc::SIG_DFL);
+                libc::kill(libc::getpid(), sig);
+            }
+            break 128 + sig;
         }
     };
     // Straight to exit_group: the filter allows nothing of what the
