@@ -15,10 +15,10 @@ use confine::ids::{Forked, HostIds};
 use nix::sys::signal::{kill, sigaction, signal, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use nix::unistd::Pid;
 use platform_ptrace::PtracePlatform;
+use sentry::creds::Credentials;
 use sentry::kernel::HostInfo;
 use sentry::limits::Limits;
 use sentry::platform::Platform;
-use sentry::task::Credentials;
 use sentry::{ExitStatus, InitError, InitProcess, Kernel};
 use vfs::memfile::MemoryFile;
 

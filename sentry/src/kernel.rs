@@ -15,6 +15,7 @@ use vfs::resolve::Resolver;
 use vfs::tmpfs::Tmpfs;
 use vfs::{FileDescription, InodeRef, MountNamespace, Path};
 
+use crate::creds::{Credentials, FsContext};
 use crate::exec::{
     find_executable, open_interpreter, script_interpreter, Executable, ScriptLine, VfsExec, MAX_SCRIPT_DEPTH,
     SCRIPT_HEAD,
@@ -27,7 +28,7 @@ use crate::mm::{Layout, MemoryManager, MMAP_MIN_ADDR};
 use crate::platform::{AddressSpace, Context, CpuClock, Interrupter, Platform, Registers};
 use crate::process::{ExitStatus, Process, TaskHandle, Tasks};
 use crate::signal::SignalHandlers;
-use crate::task::{Credentials, FsContext, Task};
+use crate::task::Task;
 use vfs::memfile::MemoryFile;
 use vfs::waiter::Waiter;
 
@@ -118,18 +119,7 @@ impl HostInfo {
     }
 }
 
-/// What the rest of the kernel (procfs) may see of a running task.
-#[derive(Clone)]
-pub struct TaskView {
-    pub tid: i32,
-    pub tgid: i32,
-    pub creds: Credentials,
-    pub fds: Arc<FdTable>,
-    pub fs: Arc<FsContext>,
-    pub mm: Arc<MemoryManager>,
-    /// The executable.
-    pub exe: Path,
-}
+pub use crate::process::{TaskView, INIT_PID};
 
 pub struct Kernel {
     /// Where memfd_create's files live: a tmpfs mounted nowhere.
@@ -268,9 +258,6 @@ pub enum InitError {
     /// The program could not be loaded.
     Exec(ExecError),
 }
-
-/// The pid, in the sandbox's pid namespace, of its first process.
-pub const INIT_PID: i32 = 1;
 
 /// A random page-aligned offset below `max`.
 fn random_pages(max: u64) -> u64 {

@@ -5,6 +5,7 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod creds;
 pub mod eventfiles;
 pub mod exec;
 pub mod fdtable;

@@ -17,14 +17,38 @@ use abi::signal::*;
 use abi::Errno;
 use vfs::waiter::{WaitQueue, Waiter};
 
-use crate::kernel::TaskView;
 use std::time::Duration;
 
+use crate::creds::{Credentials, FsContext};
+use crate::fdtable::FdTable;
 use crate::host::thread_cpu_time;
+use crate::mm::MemoryManager;
 use crate::platform::{CpuClock, Interrupter};
 use crate::signal::{default_action, DefaultAction, SignalHandlers};
-use crate::task::{Credentials, Task};
 use crate::timer::Timer;
+
+/// The pid, in the sandbox's pid namespace, of its first process.
+pub const INIT_PID: i32 = 1;
+
+/// What the rest of the kernel (procfs) may see of a running task.
+#[derive(Clone)]
+pub struct TaskView {
+    pub tid: i32,
+    pub tgid: i32,
+    pub creds: Credentials,
+    pub fds: Arc<FdTable>,
+    pub fs: Arc<FsContext>,
+    pub mm: Arc<MemoryManager>,
+    /// The executable.
+    pub exe: vfs::Path,
+}
+
+/// The ids of the task a call is made for: the task set's accessors of
+/// the calling task's own entries take it (the Task implements it).
+pub trait TaskIds {
+    fn tid(&self) -> i32;
+    fn tgid(&self) -> i32;
+}
 
 /// How a process ended, as wait(2) reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -427,23 +451,23 @@ impl Tasks {
     // did; the panic then names the broken invariant.
 
     /// The calling task's thread entry (see above: it always exists).
-    pub fn current_thread(&self, t: &Task) -> &Thread {
-        self.threads.get(&t.tid).expect(CURRENT_REGISTERED)
+    pub fn current_thread(&self, t: &impl TaskIds) -> &Thread {
+        self.threads.get(&t.tid()).expect(CURRENT_REGISTERED)
     }
 
     /// The calling task's thread entry, to change (see `current_thread`).
-    pub fn current_thread_mut(&mut self, t: &Task) -> &mut Thread {
-        self.threads.get_mut(&t.tid).expect(CURRENT_REGISTERED)
+    pub fn current_thread_mut(&mut self, t: &impl TaskIds) -> &mut Thread {
+        self.threads.get_mut(&t.tid()).expect(CURRENT_REGISTERED)
     }
 
     /// The calling task's process (see `current_thread`: it always exists).
-    pub fn current_process(&self, t: &Task) -> &Process {
-        self.processes.get(&t.tgid).expect(CURRENT_REGISTERED)
+    pub fn current_process(&self, t: &impl TaskIds) -> &Process {
+        self.processes.get(&t.tgid()).expect(CURRENT_REGISTERED)
     }
 
     /// The calling task's process, to change (see `current_thread`).
-    pub fn current_process_mut(&mut self, t: &Task) -> &mut Process {
-        self.processes.get_mut(&t.tgid).expect(CURRENT_REGISTERED)
+    pub fn current_process_mut(&mut self, t: &impl TaskIds) -> &mut Process {
+        self.processes.get_mut(&t.tgid()).expect(CURRENT_REGISTERED)
     }
 
     /// Linux's __ptrace_may_access with the capability rule of its commoncap
@@ -487,11 +511,11 @@ impl Tasks {
     /// execve's de_thread, in a thread other than the leader, once every
     /// other thread has left: the calling task's entry moves to the
     /// leader's thread id (the caller then sets `Task::tid` to it).
-    pub fn take_leader_tid(&mut self, t: &Task) {
-        let mut entry = self.threads.remove(&t.tid).expect(CURRENT_REGISTERED);
-        entry.view.tid = t.tgid;
-        self.threads.insert(t.tgid, entry);
-        self.current_process_mut(t).threads = vec![t.tgid];
+    pub fn take_leader_tid(&mut self, t: &impl TaskIds) {
+        let mut entry = self.threads.remove(&t.tid()).expect(CURRENT_REGISTERED);
+        entry.view.tid = t.tgid();
+        self.threads.insert(t.tgid(), entry);
+        self.current_process_mut(t).threads = vec![t.tgid()];
     }
 
     /// The live process that thread or process id `pid` belongs to.
@@ -742,7 +766,7 @@ impl Tasks {
             }
             parent = p.parent;
         }
-        crate::kernel::INIT_PID
+        INIT_PID
     }
 
     fn reparent(&mut self, child: i32, to: i32) {

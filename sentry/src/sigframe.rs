@@ -12,8 +12,9 @@ use abi::Errno;
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 use crate::mm::Access;
+use crate::mm::MemoryManager;
+use crate::platform::Context;
 use crate::platform::{Registers, USER_CS, USER_DS};
-use crate::task::Task;
 
 /// The kernel's `struct sigcontext` (x86-64).
 #[repr(C)]
@@ -100,25 +101,33 @@ pub fn altstack_report(st: &StackT, sp: u64) -> StackT {
     StackT { flags, ..*st }
 }
 
+/// The parts of a task that a signal frame is built from and restored to.
+pub struct FrameTask<'a> {
+    pub regs: &'a mut Registers,
+    pub mm: &'a MemoryManager,
+    pub altstack: &'a mut StackT,
+    pub context: &'a mut dyn Context,
+}
+
 /// Sets up a frame to run `act`'s handler for `info`, with `old_mask` to
 /// restore on return. EFAULT if the stack cannot take it.
-pub fn setup(t: &mut Task, info: &SigInfo, act: &KernelSigaction, old_mask: SigSet) -> Result<(), Errno> {
+pub fn setup(mut t: FrameTask<'_>, info: &SigInfo, act: &KernelSigaction, old_mask: SigSet) -> Result<(), Errno> {
     if act.flags & SA_RESTORER == 0 {
         // x86-64 has no fallback return trampoline.
         return Err(Errno::EFAULT);
     }
-    let regs = t.regs;
+    let regs = *t.regs;
     let mut sp = regs.rsp;
-    let uc_stack = altstack_report(&t.altstack, sp);
-    if act.flags & SA_ONSTACK != 0 && t.altstack.flags & SS_DISABLE == 0 && !on_altstack(&t.altstack, sp) {
+    let uc_stack = altstack_report(t.altstack, sp);
+    if act.flags & SA_ONSTACK != 0 && t.altstack.flags & SS_DISABLE == 0 && !on_altstack(t.altstack, sp) {
         sp = t.altstack.sp + t.altstack.size;
         if t.altstack.flags & SS_AUTODISARM != 0 {
-            t.altstack = DISABLED_ALTSTACK;
+            *t.altstack = DISABLED_ALTSTACK;
         }
     } else {
         sp = sp.wrapping_sub(RED_ZONE);
     }
-    let mut fp = fp_state(t)?;
+    let mut fp = fp_state(&mut t)?;
     let xstate_size = fp.len();
     let xfeatures = u64::from_ne_bytes(word(&fp, SW_RESERVED)?);
     // The software bytes a signal frame's XSAVE area carries.
@@ -183,7 +192,7 @@ pub fn setup(t: &mut Task, info: &SigInfo, act: &KernelSigaction, old_mask: SigS
     t.mm.copy_out_with(fpstate, &fp, Access::Write)?;
     t.mm.copy_out_with(frame, f.as_bytes(), Access::Write)?;
 
-    let r = &mut t.regs;
+    let r = &mut *t.regs;
     r.rsp = frame;
     r.rip = act.handler;
     r.rdi = info.signo as u64;
@@ -200,7 +209,7 @@ pub fn setup(t: &mut Task, info: &SigInfo, act: &KernelSigaction, old_mask: SigS
 
 /// The task's XSAVE area; the platform always gives at least the legacy
 /// FXSAVE part, which the frame code reads and writes.
-fn fp_state(t: &mut Task) -> Result<Vec<u8>, Errno> {
+fn fp_state(t: &mut FrameTask<'_>) -> Result<Vec<u8>, Errno> {
     t.context.fp_state().ok().filter(|fp| fp.len() >= FXSAVE_SIZE).ok_or(Errno::EFAULT)
 }
 
@@ -243,8 +252,9 @@ fn word<const N: usize>(area: &[u8], at: usize) -> Result<[u8; N], Errno> {
 
 /// rt_sigreturn: restores the registers, mask, altstack and FP state saved
 /// by `setup`; the frame starts just below the stack pointer (the handler's
-/// `ret` popped the return address). Err means the frame is bad: SIGSEGV.
-pub fn sigreturn(t: &mut Task) -> Result<(), Errno> {
+/// `ret` popped the return address). Returns the signal mask to restore;
+/// Err means the frame is bad: SIGSEGV.
+pub fn sigreturn(mut t: FrameTask<'_>) -> Result<SigSet, Errno> {
     let frame = t.regs.rsp.wrapping_sub(8);
     let uc: UContext = t.mm.read_obj(frame + std::mem::offset_of!(RtSigFrame, uc) as u64)?;
     let sc = uc.mcontext;
@@ -253,7 +263,7 @@ pub fn sigreturn(t: &mut Task) -> Result<(), Errno> {
         t.mm.copy_in(sc.fpstate, &mut legacy)?;
         let magic = u32::from_ne_bytes(word(&legacy, SW_RESERVED)?);
         let size = u32::from_ne_bytes(word(&legacy, SW_RESERVED + 16)?) as usize;
-        let cur = fp_state(t)?;
+        let cur = fp_state(&mut t)?;
         let mut fp = cur.clone();
         if magic == FP_XSTATE_MAGIC1 && size == fp.len() {
             t.mm.copy_in(sc.fpstate, &mut fp)?;
@@ -268,7 +278,7 @@ pub fn sigreturn(t: &mut Task) -> Result<(), Errno> {
         }
         t.context.set_fp_state(&fp).map_err(|_| Errno::EFAULT)?;
     }
-    let r: &mut Registers = &mut t.regs;
+    let r: &mut Registers = &mut *t.regs;
     r.r8 = sc.r8;
     r.r9 = sc.r9;
     r.r10 = sc.r10;
@@ -294,10 +304,9 @@ pub fn sigreturn(t: &mut Task) -> Result<(), Errno> {
     // The altstack as it was (sigaltstack's rules; errors ignored, as Linux does).
     let st = uc.stack;
     if st.flags & SS_DISABLE != 0 {
-        t.altstack = DISABLED_ALTSTACK;
-    } else if !on_altstack(&t.altstack, t.regs.rsp) {
-        t.altstack = StackT { flags: st.flags & SS_AUTODISARM, ..st };
+        *t.altstack = DISABLED_ALTSTACK;
+    } else if !on_altstack(t.altstack, t.regs.rsp) {
+        *t.altstack = StackT { flags: st.flags & SS_AUTODISARM, ..st };
     }
-    t.set_mask(SigSet(uc.sigmask));
-    Ok(())
+    Ok(SigSet(uc.sigmask))
 }

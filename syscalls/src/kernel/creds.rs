@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use abi::consts::{CAP_SETGID, CAP_SETPCAP, CAP_SETUID};
 use abi::Errno;
-use sentry::task::Credentials;
+use sentry::creds::Credentials;
 use sentry::{SyscallResult, Task};
 use zerocopy::{FromBytes, Immutable, IntoBytes};
 

@@ -222,7 +222,7 @@ pub fn sigaltstack(t: &mut Task, ss: UserPtr<StackT>, old: UserPtr<StackT>) -> S
 
 /// rt_sigreturn: back from a handler to where the signal interrupted.
 pub fn rt_sigreturn(t: &mut Task) -> SyscallResult {
-    if sentry::sigframe::sigreturn(t).is_err() {
+    if t.sigreturn().is_err() {
         t.force_signal(SigInfo::new(SIGSEGV, SI_KERNEL));
         return Ok(t.regs.rax);
     }
