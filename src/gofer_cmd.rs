@@ -64,7 +64,7 @@ fn serve(args: &GoferArgs, sock: &OwnedFd) -> anyhow::Result<()> {
         volumes.push(Export { fd, writable });
     }
     // The root export is read-only: every mount of it, in our namespace.
-    enter_jail(&args.root, true).with_context(|| format!("cannot confine itself to {}", args.root.display()))?;
+    enter_jail(&args.root).with_context(|| format!("cannot confine itself to {}", args.root.display()))?;
     let root = open_export(Path::new("/"), false).context("cannot export the root filesystem")?;
     let mut exports = vec![Export { fd: root, writable: false }];
     exports.extend(volumes);

@@ -31,26 +31,26 @@ pub fn private_mount_namespace() -> io::Result<()> {
 
 /// Every mount of this (new) mount namespace private: nothing mounted or
 /// unmounted here propagates to the namespace it was copied from.
-pub fn make_mounts_private() -> io::Result<()> {
+fn make_mounts_private() -> io::Result<()> {
     let flags = MsFlags::MS_REC | MsFlags::MS_PRIVATE;
     mount(None::<&str>, "/", None::<&str>, flags, None::<&str>).map_err(nix_err("make mounts private"))
 }
 
 /// pivot_root into `dir`, which must be a mount point, and detach the old
 /// root, so no path leads back to it. Fds opened before stay usable.
-pub fn pivot_into(dir: &CStr) -> io::Result<()> {
+fn pivot_into(dir: &CStr) -> io::Result<()> {
     nix::unistd::chdir(dir).map_err(nix_err("chdir to the new root"))?;
     nix::unistd::pivot_root(".", ".").map_err(nix_err("pivot_root"))?;
     umount2(".", MntFlags::MNT_DETACH).map_err(nix_err("detach the old root"))?;
     nix::unistd::chdir("/").map_err(nix_err("chdir /"))
 }
 
-/// Makes `root` the root of our private mount namespace (see
+/// Makes `root` the read-only root of our private mount namespace (see
 /// `private_mount_namespace`): bound onto itself, with what is mounted below
-/// it, so it is a mount point, then pivot_root. With
-/// `readonly`, every mount of the new root is read-only, so nothing in this
-/// process can write below it whatever its code does.
-pub fn enter_jail(root: &Path, readonly: bool) -> io::Result<()> {
+/// it, so it is a mount point, then pivot_root; then every mount of the new
+/// root is made read-only, so nothing in this process can write below it
+/// whatever its code does.
+pub fn enter_jail(root: &Path) -> io::Result<()> {
     let c = CString::new(root.as_os_str().as_encoded_bytes()).map_err(|_| io::ErrorKind::InvalidInput)?;
     let flags = MsFlags::MS_BIND | MsFlags::MS_REC;
     mount(Some(c.as_c_str()), c.as_c_str(), None::<&str>, flags, None::<&str>)
@@ -59,11 +59,7 @@ pub fn enter_jail(root: &Path, readonly: bool) -> io::Result<()> {
     // "/.." steps onto what is mounted there.
     let at: &CStr = if root == Path::new("/") { c"/.." } else { &c };
     pivot_into(at)?;
-    if readonly {
-        let root = open_path(c"/")?;
-        set_tree_readonly(&root)?;
-    }
-    Ok(())
+    set_tree_readonly(&open_path(c"/")?)
 }
 
 /// An O_PATH fd of a directory.

@@ -55,17 +55,15 @@ pub fn policy(writable: bool) -> Policy {
             Rule::any(SYS_utimensat, change),
             Rule::any(SYS_ftruncate, change),
         ]);
-        allow.push(fcntl);
     } else {
         // No write access, creation, truncation or appending: an open of a
         // read-only export cannot change a file even if the gofer's code
-        // asked it to.
-        // O_TMPFILE without the O_DIRECTORY it includes.
+        // asked it to. (O_TMPFILE without the O_DIRECTORY it includes.)
         let tmpfile = O_TMPFILE & !O_DIRECTORY;
         let mask = (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND | tmpfile) as u64;
         let read_only = vec![ArgCond { arg: 2, cmp: ArgCmp::MaskedEq { mask, value: 0 } }];
         allow.push(Rule::when(SYS_openat, vec![read_only], "opening files for reading only, O_NOFOLLOW"));
-        allow.push(fcntl);
     }
+    allow.push(fcntl);
     Policy { allow, refuse: Vec::new() }
 }

@@ -488,8 +488,8 @@ impl Inode for ProcNode {
                 let k = self.kernel.upgrade().ok_or(Errno::ENOENT)?;
                 let tgid = self.task(p)?.tgid;
                 let adj = k.tasks.lock().unwrap().process(tgid).ok_or(Errno::ESRCH)?.oom_score_adj;
-                let data = format!("{adj}\n").into_bytes();
-                Ok(Box::new(OomScoreAdjFile { kernel: self.kernel.clone(), tgid, data, stat: self.stat() }))
+                let text = SnapshotFile { data: format!("{adj}\n").into_bytes(), stat: self.stat() };
+                Ok(Box::new(OomScoreAdjFile { kernel: self.kernel.clone(), tgid, text }))
             }
             Kind::OomScore(p) => {
                 let k = self.kernel.upgrade().ok_or(Errno::ENOENT)?;
@@ -525,19 +525,13 @@ impl Inode for ProcNode {
 struct OomScoreAdjFile {
     kernel: Weak<Kernel>,
     tgid: i32,
-    data: Vec<u8>,
-    stat: Stat,
+    /// The value as it was at open, for reads.
+    text: SnapshotFile,
 }
 
 impl FileOps for OomScoreAdjFile {
     fn read(&self, file: &FileDescription, dst: &BlockSeq, offset: Option<i64>) -> Result<usize, Errno> {
-        let (pos, guard) = start_at(file, offset);
-        let start = (pos.max(0) as usize).min(self.data.len());
-        let n = dst.copy_from(&self.data[start..]);
-        if let Some(mut g) = guard {
-            *g += n as i64;
-        }
-        Ok(n)
+        self.text.read(file, dst, offset)
     }
     fn write(&self, _: &FileDescription, src: &BlockSeq, _: Option<i64>) -> Result<usize, Errno> {
         let mut buf = [0u8; 24];
@@ -561,15 +555,13 @@ impl FileOps for OomScoreAdjFile {
         Ok(src.len())
     }
     fn stat(&self) -> Result<Stat, Errno> {
-        Ok(self.stat)
+        self.text.stat()
     }
     fn seekable(&self) -> bool {
         true
     }
     fn seek(&self, file: &FileDescription, off: i64, whence: i32) -> Result<i64, Errno> {
-        let mut pos = file.pos();
-        *pos = vfs::file::seek_set_or_cur(*pos, off, whence)?;
-        Ok(*pos)
+        self.text.seek(file, off, whence)
     }
 }
 
