@@ -11,7 +11,7 @@ use std::os::unix::ffi::OsStringExt;
 use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context};
-use confine::ids::{Forked, HostIds};
+use confine::ids::{Forked, HostIds, Release};
 use nix::sys::signal::{kill, sigaction, signal, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use nix::unistd::Pid;
 use platform_ptrace::PtracePlatform;
@@ -125,7 +125,7 @@ fn run(args: BootArgs) -> anyhow::Result<i32> {
         Err(e) => bail!("cannot read the working directory ({e}); give --cwd DIR"),
     };
     match confine::ids::fork_into_namespaces().context("cannot confine the sentry")? {
-        Forked::Parent { child, ids, alive } => supervise(child, ids, alive),
+        Forked::Parent { child, ids, release } => supervise(child, ids, release),
         Forked::Child { .. } => {}
     }
     // From here on: pid 1 of a pid namespace of our own, as an unprivileged
@@ -357,25 +357,47 @@ extern "C" fn pass_to_sentry(sig: i32) {
     unsafe { libc::kill(SENTRY_PID.load(std::sync::atomic::Ordering::Relaxed), sig) };
 }
 
+/// Where the supervisor keeps the pipe its Sentry waits on, so that its
+/// filter can name the one fd it may write to.
+const RELEASE_FD: RawFd = 3;
+
 /// The supervisor: the process the launcher started, outside the Sentry's
 /// namespaces. It keeps nothing of the sandbox's (the gofer socket and the
 /// logs are the Sentry's alone), takes the Sentry's unprivileged ids, passes
 /// the host's signals on to the Sentry, and ends as the Sentry ended.
-fn supervise(sentry: Pid, ids: HostIds, alive: OwnedFd) -> ! {
-    let keep = std::os::fd::AsRawFd::as_raw_fd(&alive) as u32;
-    // SAFETY: closes fds this process no longer uses; `alive` stays.
-    unsafe {
-        libc::syscall(libc::SYS_close_range, 3, keep - 1, 0);
-        libc::syscall(libc::SYS_close_range, keep + 1, u32::MAX, 0);
+///
+/// It confines itself before it lets the Sentry go on (`Release`). The race
+/// this closes: the Sentry was let go as soon as its id maps were written,
+/// and the supervisor then dropped its ids and capabilities and installed
+/// its filter while the Sentry booted; a supervisor the host scheduler kept
+/// waiting (under load) was still root, with every capability and no
+/// filter, while the application already ran (the_sentry_holds_no_host_
+/// privilege then reads uid 0 on it).
+fn supervise(sentry: Pid, ids: HostIds, mut release: Release) -> ! {
+    let moved = release.move_to(RELEASE_FD);
+    if moved.is_ok() {
+        // SAFETY: closes fds this process no longer uses; the pipe (fd 3) stays.
+        unsafe { libc::syscall(libc::SYS_close_range, RELEASE_FD + 1, u32::MAX, 0) };
     }
     SENTRY_PID.store(sentry.as_raw(), std::sync::atomic::Ordering::Relaxed);
+    // Its own pid, for ending as the Sentry ended, asked before the filter.
+    let me = nix::unistd::getpid();
     // SAFETY: the handler only calls kill. (It cannot fail: valid signals.)
     let _ = unsafe { catch_forwarded(pass_to_sentry) };
-    let confined = confine::ids::become_unprivileged(ids).and_then(|()| supervisor_policy().install(false));
-    if let Err(e) = confined {
-        eprintln!("rvisor: cannot confine the sentry's supervisor: {e}");
-        let _ = kill(sentry, Signal::SIGKILL);
-    }
+    let confined =
+        moved.and_then(|()| confine::ids::become_unprivileged(ids)).and_then(|()| supervisor_policy().install(false));
+    // The pipe stays open while the supervisor lives (see `Release::release`).
+    let _alive = match confined {
+        // A write that fails finds the Sentry gone; wait4 says how it ended.
+        Ok(()) => release.release().ok(),
+        Err(e) => {
+            eprintln!("rvisor: cannot confine the sentry's supervisor: {e}");
+            // Never released, the Sentry exits 125 when the pipe closes.
+            drop(release);
+            let _ = kill(sentry, Signal::SIGKILL);
+            None
+        }
+    };
     // A raw wait: nix's WaitStatus cannot name a real-time signal, and the
     // Sentry may be killed by one from outside.
     let code = loop {
@@ -395,11 +417,12 @@ fn supervise(sentry: Pid, ids: HostIds, alive: OwnedFd) -> ! {
             let sig = libc::WTERMSIG(status);
             // End the same way, so the launcher sees how the Sentry died:
             // the default disposition, then the signal to ourselves (kill
-            // of our pid: raise would be tgkill, which the filter refuses).
+            // of our pid, read before the filter: raise would be tgkill,
+            // which the filter refuses).
             // SAFETY: the default disposition, then a signal to this process.
             unsafe {
                 libc::signal(sig, libc::SIG_DFL);
-                libc::kill(libc::getpid(), sig);
+                libc::kill(me.as_raw(), sig);
             }
             break 128 + sig;
         }
@@ -418,10 +441,10 @@ pub fn supervisor_policy() -> confine::seccomp::Policy {
     let allow = vec![
         Rule::any(SYS_wait4, "waiting for the Sentry"),
         Rule::any(SYS_kill, "passing host signals on to the Sentry; ending as it ended"),
-        Rule::any(SYS_getpid, "ending as the Sentry ended: the signal to itself"),
         Rule::any(SYS_rt_sigaction, "the default action of the signal the Sentry died of"),
         Rule::any(SYS_rt_sigreturn, "return from the handler that passes signals on"),
         Rule::any(SYS_exit_group, "the supervisor ends"),
+        Rule::one_of(SYS_write, 0, &[RELEASE_FD as u64], "letting the Sentry go on, once confined"),
     ];
     confine::seccomp::Policy { allow, refuse: Vec::new() }
 }

@@ -337,6 +337,11 @@ fn sandbox_host_id(caller: Caller) -> u32 {
 /// A thread that has meanwhile ended is skipped.
 fn assert_no_privilege(pid: u32, what: &str, host_id: u32, bounded: bool) {
     let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else { return };
+    assert_status_unprivileged(&status, pid, what, host_id, bounded);
+}
+
+/// `assert_no_privilege` on the text of /proc/`pid`/status, read once.
+fn assert_status_unprivileged(status: &str, pid: u32, what: &str, host_id: u32, bounded: bool) {
     let field = |name: &str| {
         let line = status.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(':'));
         line.unwrap_or_default().trim().to_string()
@@ -354,6 +359,21 @@ fn assert_no_privilege(pid: u32, what: &str, host_id: u32, bounded: bool) {
     }
     assert_eq!(field("Seccomp"), "2", "{what} {pid}: under a seccomp filter");
     assert_eq!(field("NoNewPrivs"), "1", "{what} {pid}: no_new_privs");
+}
+
+/// Checks stub process `stub` and its threads: no privilege, in the
+/// Sentry's pid namespace. False (having checked what it read) if the stub
+/// ended meanwhile.
+fn check_stub(stub: u32, caller: Caller, host_id: u32) -> bool {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{stub}/status")) else { return false };
+    let what = format!("{caller:?}: stub");
+    assert_status_unprivileged(&status, stub, &what, host_id, true);
+    let nspid = status.lines().find_map(|l| l.strip_prefix("NSpid:")).unwrap_or_default().trim();
+    assert_eq!(nspid.split('\t').count(), 2, "{what} {stub}: in the Sentry's pid namespace: {nspid}");
+    for t in threads(stub) {
+        assert_no_privilege(t, &format!("{what} thread"), host_id, true);
+    }
+    std::path::Path::new(&format!("/proc/{stub}")).exists()
 }
 
 fn check_sandbox_privilege(caller: Caller) {
@@ -396,16 +416,22 @@ fn check_sandbox_privilege(caller: Caller) {
     for t in threads(procs.sentry) {
         assert_no_privilege(t, &format!("{caller:?}: Sentry thread"), host_id, true);
     }
-    for &stub in &procs.stubs {
-        for t in threads(stub) {
-            assert_no_privilege(t, &format!("{caller:?}: stub thread"), host_id, true);
+    // Stubs come and go while the sandbox starts: the shell's child runs on
+    // a stub of its own until it execs cat, whose new address space takes a
+    // new stub, and the old one is killed. A stub found a moment ago may be
+    // gone before it is checked (under load, often), so the stubs are
+    // looked for again until every stub found was checked whole; the
+    // sandbox settles (sh and two cats, blocked on stdin) and keeps its
+    // stubs until stdin closes. Whatever a pass reads is checked.
+    let mut whole = false;
+    for _ in 0..100 {
+        let procs = sandbox_processes(child.id(), 2);
+        if procs.stubs.iter().all(|&stub| check_stub(stub, caller, host_id)) {
+            whole = true;
+            break;
         }
-        assert_eq!(
-            status_field(stub, "NSpid").split('\t').count(),
-            2,
-            "{caller:?}: stubs in the Sentry's pid namespace"
-        );
     }
+    assert!(whole, "{caller:?}: the sandbox's stubs never stayed alive long enough to be checked");
     // An unprivileged supervisor cannot empty its bounding set (it has no
     // CAP_SETPCAP), and with nothing permitted gains nothing from it.
     let bounded = matches!(caller, Caller::Root);

@@ -3,7 +3,7 @@
 //! every capability a process holds.
 
 use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use nix::sys::prctl;
 use nix::unistd::{Gid, Pid, Uid};
@@ -34,11 +34,56 @@ pub struct HostIds {
 /// What `fork_into_namespaces` returns on each side.
 pub enum Forked {
     /// In the caller: the child's pid (in the caller's pid namespace). The
-    /// child dies with the caller, who must keep `alive` open while it lives.
-    Parent { child: Pid, ids: HostIds, alive: OwnedFd },
+    /// child waits, running nothing of the caller's code, until `release`
+    /// lets it go on (dropped unreleased, it exits 125); it dies with the
+    /// caller.
+    Parent { child: Pid, ids: HostIds, release: Release },
     /// In the child: pid 1 of its pid namespace, already running as `ids`,
     /// with every capability over its own user namespace (and none outside).
     Child { ids: HostIds },
+}
+
+/// The caller's hold on a child of `fork_into_namespaces`: the write end
+/// of the pipe the child waits on.
+pub struct Release {
+    pipe: OwnedFd,
+    ids: HostIds,
+}
+
+impl Release {
+    /// Moves the pipe to fd `to` (which it closes first if open), so that
+    /// a seccomp rule can name it before `release`.
+    pub fn move_to(&mut self, to: RawFd) -> io::Result<()> {
+        if self.pipe.as_raw_fd() == to {
+            return Ok(());
+        }
+        // SAFETY: dup2 onto `to`, which the caller gives up; the new fd is
+        // owned below, and the old one is closed when its OwnedFd drops.
+        check(unsafe { libc::dup2(self.pipe.as_raw_fd(), to) }, "dup2 of the release pipe")?;
+        // SAFETY: `to` is the fresh duplicate, owned by nothing else.
+        self.pipe = unsafe { OwnedFd::from_raw_fd(to) };
+        Ok(())
+    }
+
+    /// Lets the child go on: one write(2) of its ids to the pipe, and no
+    /// other call (not even an allocation's), so it may come after the
+    /// caller's seccomp filter. The returned end must stay open while the
+    /// caller lives: the child checks it once it has set its parent-death
+    /// signal (the caller may have died before).
+    pub fn release(self) -> io::Result<OwnedFd> {
+        let mut w = std::fs::File::from(self.pipe);
+        let mut msg = [0u8; 8];
+        msg[..4].copy_from_slice(&self.ids.uid.to_ne_bytes());
+        msg[4..].copy_from_slice(&self.ids.gid.to_ne_bytes());
+        w.write_all(&msg)?;
+        Ok(w.into())
+    }
+}
+
+impl AsRawFd for Release {
+    fn as_raw_fd(&self) -> RawFd {
+        self.pipe.as_raw_fd()
+    }
 }
 
 /// Whether `id` has a mapping in the caller's user namespace (a map file
@@ -71,10 +116,10 @@ fn write_map(child: Pid, file: &str, data: &str) -> io::Result<()> {
 
 /// Forks a child into new user, pid, mount, ipc, uts and net namespaces,
 /// mapped to an unprivileged host id (see `choose_ids`). The caller writes
-/// the child's id maps; the child then takes those ids (dropping the
-/// supplementary groups where the map allows) and dies with the caller
-/// (PR_SET_PDEATHSIG). Call it before the process starts any thread: the
-/// child goes on running the caller's code.
+/// the child's id maps here; once the caller releases it (`Release`), the
+/// child takes those ids (dropping the supplementary groups where the map
+/// allows) and dies with the caller (PR_SET_PDEATHSIG). Call it before the
+/// process starts any thread: the child goes on running the caller's code.
 pub fn fork_into_namespaces() -> io::Result<Forked> {
     let (ready_r, ready_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(nix_err("pipe2"))?;
     // SAFETY: a fork-like clone (no shared memory, no new stack); the
@@ -107,10 +152,7 @@ pub fn fork_into_namespaces() -> io::Result<Forked> {
         let _ = nix::sys::wait::waitpid(child, None);
         return Err(e);
     }
-    let mut w = std::fs::File::from(ready_w);
-    let msg = [ids.uid.to_ne_bytes(), ids.gid.to_ne_bytes()].concat();
-    w.write_all(&msg).map_err(|e| io::Error::new(e.kind(), format!("start the namespaced child: {e}")))?;
-    Ok(Forked::Parent { child, ids, alive: w.into() })
+    Ok(Forked::Parent { child, ids, release: Release { pipe: ready_w, ids } })
 }
 
 /// The child's side: wait for the maps, take the ids, die with the parent.

@@ -61,13 +61,18 @@ pub fn build_guest(name: &str, link: Link) -> PathBuf {
         bm.modified().unwrap() >= sm.modified().unwrap() && bm.modified().unwrap() >= hm.modified().unwrap()
     };
     if !fresh(&bin) {
+        // Built under a name of this process's and renamed into place, so
+        // another test binary running at the same time (BUILD_LOCK is only
+        // this one's) never runs or rebuilds a half-written file.
+        let tmp = out_dir.join(format!(".{name}.{suffix}.{}", std::process::id()));
         let st = Command::new("gcc")
             .args([flag, "-O1", "-g", "-fno-stack-protector", "-w", "-o"])
-            .arg(&bin)
+            .arg(&tmp)
             .arg(&src)
             .status()
             .expect("gcc must be installed");
         assert!(st.success(), "gcc failed on {}", src.display());
+        std::fs::rename(&tmp, &bin).unwrap();
     }
     bin
 }

@@ -972,10 +972,11 @@ static void *fork_fn(void *arg) {
         int ok = 1;
         ok &= my_gettid() == getpid();
         ok &= getppid() == main_pid;
-        pthread_t t;
-        ok &= pthread_create(&t, NULL, create_fn, (void *)0) == 0;
-        ok &= pthread_join(t, NULL) == 0;
-        ok &= pthread_mutex_lock(&pc_mu) == 0;
+        // The fork copied only the calling thread. Counted before the child
+        // makes a thread of its own: a joined thread may still be listed in
+        // /proc/self/task for a moment, natively too (the CLONE_CHILD_CLEARTID
+        // wake that ends pthread_join comes before the thread is unhashed),
+        // so a count after the join depends on how the threads are scheduled.
         int threads = -1;
         DIR *d = opendir("/proc/self/task");
         if (d) {
@@ -985,6 +986,10 @@ static void *fork_fn(void *arg) {
                 threads += e->d_name[0] != '.';
             closedir(d);
         }
+        pthread_t t;
+        ok &= pthread_create(&t, NULL, create_fn, (void *)0) == 0;
+        ok &= pthread_join(t, NULL) == 0;
+        ok &= pthread_mutex_lock(&pc_mu) == 0;
         sleep_ms(20);
         _exit(ok ? 30 + threads : 1);
     }
