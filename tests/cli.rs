@@ -442,6 +442,13 @@ fn check_sandbox_privilege(caller: Caller) {
     assert_eq!(gofer_caps & !0x6, 0, "{caller:?}: gofer capabilities {gofer_caps:#x}");
     assert_eq!(status_field(procs.gofer, "Seccomp"), "2");
     assert_eq!(status_field(procs.gofer, "NoNewPrivs"), "1");
+    // The gofer sees the read-only rootfs through read-only mounts only:
+    // no write below it can succeed, whatever its code asks.
+    let mounts = std::fs::read_to_string(format!("/proc/{}/mountinfo", procs.gofer)).unwrap();
+    for line in mounts.lines() {
+        let options = line.split(' ').nth(5).unwrap_or_default();
+        assert!(options.split(',').any(|o| o == "ro"), "{caller:?}: a writable mount in the gofer: {line}");
+    }
     drop(child.stdin.take());
     let o = child.wait_with_output().unwrap();
     assert!(o.status.success(), "{caller:?}: {}", stderr(&o));
