@@ -225,8 +225,6 @@ fn run(args: BootArgs) -> anyhow::Result<i32> {
         vdso,
         init_status: Default::default(),
         init_exited: Default::default(),
-        syscalls: table,
-        observers,
         oom,
         hostname: args.hostname,
         host,
@@ -236,7 +234,9 @@ fn run(args: BootArgs) -> anyhow::Result<i32> {
     }
     forwarded.forward_to(&kernel);
     kernel.tasks.lock().unwrap().pids_max = Some(pids_max);
-    kernel.oom.start(&kernel).context("cannot start the OOM killer")?;
+    let weak = Arc::downgrade(&kernel);
+    let round = move || weak.upgrade().map(|k| sentry::oom::kill_one(&k.memfile, &k.tasks));
+    kernel.oom.start(round).context("cannot start the OOM killer")?;
     let shown_cwd = String::from_utf8_lossy(&cwd).into_owned();
     let init = InitProcess {
         prog: prog.into_vec(),
@@ -246,6 +246,8 @@ fn run(args: BootArgs) -> anyhow::Result<i32> {
         stdio,
         creds,
         limits,
+        syscalls: table,
+        observers: observers.into(),
     };
     match kernel.run_init(init) {
         Ok(ExitStatus::Exited(code)) => Ok(code),

@@ -9,9 +9,14 @@ use vfs::inode::{file_type, FileType, MAY_EXEC};
 use vfs::resolve::Resolver;
 use vfs::{FsCreds, MountNamespace, Path};
 
-use crate::kernel::ExecRequest;
+use crate::creds::Credentials;
+use crate::kernel::Kernel;
+use crate::loader::{self, AuxInfo, Placement};
 use crate::loader::{ExecError, ExecSource};
+use crate::mm::{Layout, MemoryManager, MMAP_MIN_ADDR};
+use crate::platform::AddressSpace;
 use crate::Task;
+use vfs::dev::getrandom;
 
 /// An executable read through the VFS; its segments map pages of the file
 /// (the file's own in the memory file, or a page cache of it in `mf`).
@@ -246,6 +251,118 @@ pub fn execve(t: &mut Task, args: ExecveArgs) -> Result<(), Errno> {
         v.release();
     }
     Ok(())
+}
+
+/// A random page-aligned offset below `max`.
+fn random_pages(max: u64) -> u64 {
+    let mut b = [0u8; 8];
+    getrandom(&mut b);
+    (u64::from_le_bytes(b) % max) & !(PAGE_SIZE - 1)
+}
+
+/// What exec loads: the program as named, where to look for it, and what it gets.
+pub struct ExecRequest<'a> {
+    pub prog: &'a [u8],
+    /// A PATH value to search when `prog` has no '/' (the first process
+    /// only: execve itself never searches).
+    pub path_env: Option<&'a [u8]>,
+    /// An opened executable (execveat on an fd) instead of `prog`.
+    pub file: Option<Executable>,
+    /// Named through a close-on-exec fd: an interpreter could not open it
+    /// again, so a `#!` script is ENOENT.
+    pub path_inaccessible: bool,
+    pub root: &'a Path,
+    pub cwd: &'a Path,
+    pub creds: &'a Credentials,
+    pub argv: Vec<Vec<u8>>,
+    pub envp: &'a [Vec<u8>],
+    pub stack_limit: u64,
+}
+
+/// A program loaded into a fresh address space, ready to run.
+pub struct Program {
+    pub mm: MemoryManager,
+    pub entry: u64,
+    pub sp: u64,
+    pub exe: Path,
+}
+
+impl Kernel {
+    /// An empty address space, laid out at random as Linux does, on the
+    /// host thread that will run it.
+    fn new_mm(&self, aspace: Arc<dyn AddressSpace>, stack_limit: u64) -> (MemoryManager, Placement) {
+        let max_addr = self.platform.max_user_address() & !(PAGE_SIZE - 1);
+        let stack_top = max_addr - PAGE_SIZE - random_pages(1 << 30);
+        let gap = stack_limit.clamp(128 << 20, max_addr / 6 * 5) + crate::mm::STACK_GUARD_GAP;
+        let mmap_base = stack_top - gap - random_pages(1 << 36);
+        let layout = Layout { min_addr: MMAP_MIN_ADDR, max_addr, mmap_base };
+        let mm = MemoryManager::new(aspace, self.memfile.clone(), layout, stack_limit);
+        let place = Placement {
+            pie_base: 0x5555_5555_4000 + random_pages(1 << 36),
+            stack_top,
+            brk_offset: random_pages(32 << 20),
+            stack_limit,
+            stack_offset: {
+                let mut b = [0u8; 2];
+                getrandom(&mut b);
+                u16::from_le_bytes(b) as u64 % 8192
+            },
+        };
+        (mm, place)
+    }
+
+    /// exec's work up to the point of no return: finds the program (through
+    /// `#!` interpreters), and loads it into the fresh address space `aspace`.
+    pub fn load_program(&self, aspace: Arc<dyn AddressSpace>, req: ExecRequest<'_>) -> Result<Program, ExecError> {
+        let (mm, place) = self.new_mm(aspace, req.stack_limit);
+        let creds = req.creds;
+        let mut aux = AuxInfo {
+            uid: creds.uid,
+            euid: creds.euid,
+            gid: creds.gid,
+            egid: creds.egid,
+            hwcap: self.host.hwcap,
+            hwcap2: self.host.hwcap2,
+            minsigstksz: self.host.minsigstksz,
+            random: [0; 16],
+        };
+        getrandom(&mut aux.random);
+        let fs_creds = vfs::FsCreds { uid: creds.euid, gid: creds.egid, groups: Vec::new() };
+        let (root, cwd) = (req.root, req.cwd);
+        let mut exe = match req.file {
+            Some(f) => f,
+            None => find_executable(&self.mounts, root, cwd, &fs_creds, req.prog, req.path_env)?,
+        };
+        // `#!` scripts: run the interpreter on the script, as binfmt_script does.
+        let execfn = exe.execfn.clone();
+        let mut argv = req.argv;
+        for depth in 0..=MAX_SCRIPT_DEPTH + 1 {
+            let mut head = vec![0u8; SCRIPT_HEAD];
+            let n = exe.file.read_at(&mut head, 0).map_err(|e| ExecError { errno: e, msg: e.message().into() })?;
+            head.truncate(n);
+            let Some(line) = script_interpreter(&head) else { break };
+            if req.path_inaccessible {
+                return Err(ExecError { errno: Errno::ENOENT, msg: "a script named by a close-on-exec fd".into() });
+            }
+            if depth > MAX_SCRIPT_DEPTH {
+                return Err(ExecError { errno: Errno::ELOOP, msg: "too many levels of #! interpreters".into() });
+            }
+            let ScriptLine { interp, arg } = line?;
+            let mut new_argv = vec![interp.clone()];
+            new_argv.extend(arg);
+            new_argv.push(exe.execfn.clone());
+            new_argv.extend(argv.into_iter().skip(1));
+            argv = new_argv;
+            let mut found = find_executable(&self.mounts, root, cwd, &fs_creds, &interp, None)
+                .map_err(|e| ExecError { errno: e.errno, msg: format!("{} (the #! interpreter)", e.msg) })?;
+            found.execfn = interp;
+            exe = found;
+        }
+        let open_interp = |name: &[u8]| open_interpreter(&self.mounts, root, &fs_creds, name, &self.memfile);
+        let src = VfsExec(exe.file.clone(), self.memfile.clone());
+        let loaded = loader::load(&mm, &src, &execfn, &argv, req.envp, &aux, place, &open_interp, &self.vdso)?;
+        Ok(Program { mm, entry: loaded.entry, sp: loaded.sp, exe: exe.path })
+    }
 }
 
 #[cfg(test)]

@@ -27,10 +27,12 @@ pub mod sigframe;
 pub mod signal;
 pub mod task;
 pub mod task_clone;
+pub mod task_start;
 pub mod task_wait;
 pub mod timer;
 pub mod vdso;
 
-pub use kernel::{InitError, InitProcess, Kernel, SyscallTable};
+pub use kernel::Kernel;
 pub use process::ExitStatus;
-pub use task::{SyscallResult, Task};
+pub use task::{SyscallResult, SyscallTable, Task};
+pub use task_start::{InitError, InitProcess};

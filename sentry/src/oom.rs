@@ -10,14 +10,16 @@
 //! the cap gave up its locks (its fault or syscall returned ENOMEM) and
 //! waits for the round before it tries again.
 
-use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use abi::consts::PAGE_SIZE;
 use abi::signal::{SigInfo, SIGKILL, SI_KERNEL};
 
-use crate::kernel::Kernel;
+use vfs::memfile::MemoryFile;
+
 use crate::process::Target;
+use crate::process::Tasks;
 
 /// The oom_score_adj that exempts a process.
 pub const OOM_SCORE_ADJ_MIN: i32 = -1000;
@@ -75,29 +77,23 @@ impl OomKiller {
         r.done < want || r.made_room
     }
 
-    /// Starts the killer's thread, which ends with the kernel.
-    pub fn start(self: &Arc<Self>, kernel: &Arc<Kernel>) -> std::io::Result<()> {
-        let (oom, kernel) = (self.clone(), Arc::downgrade(kernel));
-        std::thread::Builder::new().spawn(move || oom.run(kernel)).map(|_| ())
+    /// Starts the killer's thread. `round` runs one round (see
+    /// `kill_one`), or says the kernel is gone (None), which ends the thread.
+    pub fn start(self: &Arc<Self>, round: impl Fn() -> Option<bool> + Send + 'static) -> std::io::Result<()> {
+        let oom = self.clone();
+        std::thread::Builder::new().spawn(move || oom.run(round)).map(|_| ())
     }
 
-    fn run(&self, kernel: Weak<Kernel>) {
+    fn run(&self, round: impl Fn() -> Option<bool>) {
         loop {
             let target = {
                 let mut r = self.rounds.lock().unwrap();
                 while r.asked == r.done {
-                    // Now and then, see whether the kernel is gone.
-                    let (g, t) = self.ask.wait_timeout(r, Duration::from_secs(1)).unwrap();
-                    r = g;
-                    if t.timed_out() && kernel.strong_count() == 0 {
-                        return;
-                    }
+                    r = self.ask.wait(r).unwrap();
                 }
                 r.asked
             };
-            let Some(k) = kernel.upgrade() else { return };
-            let made_room = kill_one(&k);
-            drop(k);
+            let Some(made_room) = round() else { return };
             let mut r = self.rounds.lock().unwrap();
             r.done = r.done.max(target);
             r.made_room = made_room;
@@ -116,19 +112,20 @@ pub fn badness(resident: u64, adj: i32, limit: u64) -> Option<i64> {
     Some((resident / PAGE_SIZE) as i64 + adj as i64 * total / 1000)
 }
 
-/// One round: if memory is still short, kill the process with the worst
-/// badness and wait (a while) until its memory is back. Whether there is
-/// room now, or a process was killed for it.
-fn kill_one(k: &Kernel) -> bool {
-    let limit = k.memfile.limit();
+/// One round over the sandbox's memory file and tasks: if memory is still
+/// short, kill the process with the worst badness and wait (a while) until
+/// its memory is back. Whether there is room now, or a process was killed
+/// for it.
+pub fn kill_one(memfile: &MemoryFile, tasks: &Mutex<Tasks>) -> bool {
+    let limit = memfile.limit();
     // Room for a fault's whole chunk: nothing to do.
-    if k.memfile.used() + crate::mm::FAULT_CHUNK <= limit {
+    if memfile.used() + crate::mm::FAULT_CHUNK <= limit {
         return true;
     }
     // The candidates' address spaces, taken under the task lock and
     // measured without it.
     let candidates: Vec<(i32, i32, Arc<crate::mm::MemoryManager>)> = {
-        let ts = k.tasks.lock().unwrap();
+        let ts = tasks.lock().unwrap();
         ts.processes
             .values()
             .filter(|p| p.alive())
@@ -148,14 +145,14 @@ fn kill_one(k: &Kernel) -> bool {
         return false;
     };
     tracing::warn!(pid = tgid, resident_kb = resident / 1024, limit, "out of memory: killed process");
-    if k.tasks.lock().unwrap().send(Target::Process(tgid), SigInfo::new(SIGKILL, SI_KERNEL)).is_err() {
+    if tasks.lock().unwrap().send(Target::Process(tgid), SigInfo::new(SIGKILL, SI_KERNEL)).is_err() {
         return false;
     }
     // Until the victim is gone (its memory freed) or memory is back.
     let deadline = Instant::now() + VICTIM_GRACE;
     while Instant::now() < deadline {
-        let gone = k.tasks.lock().unwrap().process(tgid).is_none_or(|p| p.threads.is_empty());
-        if gone || k.memfile.used() + crate::mm::FAULT_CHUNK <= limit {
+        let gone = tasks.lock().unwrap().process(tgid).is_none_or(|p| p.threads.is_empty());
+        if gone || memfile.used() + crate::mm::FAULT_CHUNK <= limit {
             return true;
         }
         std::thread::sleep(Duration::from_millis(2));

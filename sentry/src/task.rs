@@ -78,6 +78,18 @@ pub struct Task {
     pub context: Box<dyn Context>,
     /// The watchers of this task's syscalls and faults, one per observer.
     pub observers: Vec<Box<dyn TaskObserver>>,
+    /// What serves its syscalls, and what watches them: the sandbox's,
+    /// handed from the first task to every task it makes.
+    pub syscalls: Arc<dyn SyscallTable>,
+    pub watchers: Arc<[Arc<dyn crate::observe::Observer>]>,
+}
+
+/// Serves a task's system call; implemented by the syscalls crate.
+pub trait SyscallTable: Send + Sync {
+    /// Runs the syscall in `task.regs` and stores its result there.
+    fn dispatch(&self, task: &mut Task);
+    /// Answers a 32-bit (`int 0x80`) syscall, which is not offered: ENOSYS.
+    fn refuse_syscall32(&self, task: &mut Task);
 }
 
 /// Every capability Linux defines (CAP_LAST_CAP is 40).
@@ -135,7 +147,7 @@ impl Task {
             }
             match self.context.switch(self.mm.address_space(), &mut self.regs) {
                 Ok(Exit::Syscall) => {
-                    let table = self.kernel.syscalls.clone();
+                    let table = self.syscalls.clone();
                     let refusals = self.kernel.memfile.refusals();
                     let watched = self.observe_syscall_enter();
                     table.dispatch(self);
@@ -159,7 +171,7 @@ impl Task {
                     if let Some(start) = start {
                         let mut observers = std::mem::take(&mut self.observers);
                         for o in &mut observers {
-                            o.fault(self, addr, code, &result, start.elapsed());
+                            o.fault(&self.watched(), addr, code, &result, start.elapsed());
                         }
                         self.observers = observers;
                     }
@@ -176,7 +188,7 @@ impl Task {
                         }
                     }
                 }
-                Ok(Exit::Syscall32) => self.kernel.syscalls.clone().refuse_syscall32(self),
+                Ok(Exit::Syscall32) => self.syscalls.clone().refuse_syscall32(self),
                 Ok(Exit::Vsyscall { addr }) => self.emulate_vsyscall(addr),
                 Ok(Exit::Signal { signo, code, addr }) => self.force_signal(SigInfo::fault(signo, code, addr)),
                 Ok(Exit::Interrupted) => {}
@@ -197,7 +209,7 @@ impl Task {
         let (nr, args) = (self.regs.orig_rax, self.regs.syscall_args());
         let mut observers = std::mem::take(&mut self.observers);
         for o in &mut observers {
-            o.syscall_enter(self, nr, &args);
+            o.syscall_enter(&self.watched(), nr, &args);
         }
         self.observers = observers;
         Some(EnteredSyscall { nr, args, start: std::time::Instant::now() })
@@ -211,9 +223,14 @@ impl Task {
         let ret = self.regs.rax;
         let mut observers = std::mem::take(&mut self.observers);
         for o in &mut observers {
-            o.syscall_exit(self, nr, &args, ret, elapsed);
+            o.syscall_exit(&self.watched(), nr, &args, ret, elapsed);
         }
         self.observers = observers;
+    }
+
+    /// What the task's watchers see of it.
+    fn watched(&self) -> crate::observe::Watched<'_> {
+        crate::observe::Watched { tid: self.tid, tgid: self.tgid, mm: &self.mm }
     }
 
     /// The parts of the task a signal frame is built from and restored to.
@@ -254,7 +271,7 @@ impl Task {
             _ => 309, // getcpu
         };
         self.regs.orig_rax = nr;
-        let table = self.kernel.syscalls.clone();
+        let table = self.syscalls.clone();
         table.dispatch(self);
         self.regs.orig_rax = u64::MAX;
     }

@@ -11,9 +11,10 @@ use abi::signal::*;
 use abi::Errno;
 
 use crate::eventfiles::PidFd;
-use crate::kernel::{Kernel, TaskBuilder};
+use crate::kernel::Kernel;
 use crate::process::{ExitStatus, Process};
 use crate::task::VforkDone;
+use crate::task_start::TaskBuilder;
 use crate::{SyscallResult, Task};
 
 /// clone's arguments, as clone3 takes them (the flags without the exit
@@ -158,6 +159,7 @@ pub fn clone(t: &mut Task, a: CloneArgs) -> SyscallResult {
         let limits = if f & CLONE_THREAD != 0 { t.limits.share() } else { process_limits.share() };
         let (creds, exe, altstack) = (t.creds.clone(), t.exe.clone(), t.altstack);
         let (comm, no_new_privs, keepcaps, cap_bset) = (t.comm, t.no_new_privs, t.keepcaps, t.cap_bset);
+        let (syscalls, watchers) = (t.syscalls.clone(), t.watchers.clone());
         let (kernel, vfork, handlers, handle) = (kernel.clone(), vfork.clone(), handlers.clone(), handle.clone());
         let clear_child_tid = if f & CLONE_CHILD_CLEARTID != 0 { a.child_tid } else { 0 };
         move |mut context: Box<dyn crate::platform::Context>| {
@@ -199,7 +201,9 @@ pub fn clone(t: &mut Task, a: CloneArgs) -> SyscallResult {
                 no_new_privs,
                 keepcaps,
                 cap_bset,
-                observers: kernel.observers.iter().map(|o| o.task_started()).collect(),
+                observers: watchers.iter().map(|o| o.task_started()).collect(),
+                syscalls,
+                watchers,
                 kernel,
                 context,
             })

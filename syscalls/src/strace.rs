@@ -9,8 +9,7 @@ use std::time::Duration;
 use abi::consts::{MapFlags, Prot, AT_FDCWD};
 use abi::structs::Iovec;
 use abi::Errno;
-use sentry::observe::{Observer, TaskObserver};
-use sentry::Task;
+use sentry::observe::{Observer, TaskObserver, Watched};
 
 /// How strace shows one argument.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,7 +72,7 @@ fn quote(bytes: &[u8], truncated: bool, out: &mut String) {
     }
 }
 
-fn buf(t: &Task, addr: u64, len: u64, out: &mut String) {
+fn buf(t: &Watched<'_>, addr: u64, len: u64, out: &mut String) {
     let n = len.min(MAX_STR as u64 + 1) as usize;
     let mut b = vec![0u8; n];
     if t.mm.copy_in(addr, &mut b).is_ok() {
@@ -83,7 +82,7 @@ fn buf(t: &Task, addr: u64, len: u64, out: &mut String) {
     }
 }
 
-fn iov(t: &Task, addr: u64, count: u64, limit: Option<u64>, out: &mut String) {
+fn iov(t: &Watched<'_>, addr: u64, count: u64, limit: Option<u64>, out: &mut String) {
     let Ok(n) = usize::try_from(count.min(8)) else { return };
     let mut v = vec![Iovec::default(); n];
     if addr == 0 || count > 1024 || t.mm.copy_in(addr, zerocopy::IntoBytes::as_mut_bytes(&mut v[..])).is_err() {
@@ -123,7 +122,7 @@ fn flags<F: bitflags::Flags<Bits = u64> + Copy>(v: u64, prefix: &str, zero: &str
 
 /// Formats one finished syscall.
 pub fn line(
-    t: &Task,
+    t: &Watched<'_>,
     name: &str,
     kinds: &[Arg],
     ret_kind: Ret,
@@ -229,7 +228,7 @@ struct StraceTask {
 }
 
 impl TaskObserver for StraceTask {
-    fn syscall_exit(&mut self, t: &Task, nr: u64, args: &[u64; 6], ret: u64, elapsed: Duration) {
+    fn syscall_exit(&mut self, t: &Watched<'_>, nr: u64, args: &[u64; 6], ret: u64, elapsed: Duration) {
         let ret = match ret as i64 {
             e @ -4095..=-1 => Err(Errno(-e as i32)),
             _ => Ok(ret),
