@@ -565,6 +565,13 @@ impl FileOps for OomScoreAdjFile {
     }
 }
 
+/// lseek on a proc file, as seq_file's: SEEK_SET and SEEK_CUR only.
+fn seek_proc_file(file: &FileDescription, off: i64, whence: i32) -> Result<i64, Errno> {
+    let mut pos = file.pos();
+    *pos = vfs::file::seek_set_or_cur(*pos, off, whence)?;
+    Ok(*pos)
+}
+
 /// A proc file whose text is generated when it is opened.
 struct SnapshotFile {
     data: Vec<u8>,
@@ -601,11 +608,7 @@ impl FileOps for SnapshotFile {
         true
     }
     fn seek(&self, file: &FileDescription, off: i64, whence: i32) -> Result<i64, Errno> {
-        let mut pos = file.pos();
-        // As seq_file's lseek.
-        let new = vfs::file::seek_set_or_cur(*pos, off, whence)?;
-        *pos = new;
-        Ok(new)
+        seek_proc_file(file, off, whence)
     }
 }
 
@@ -673,9 +676,7 @@ impl FileOps for EnvironFile {
         true
     }
     fn seek(&self, file: &FileDescription, off: i64, whence: i32) -> Result<i64, Errno> {
-        let mut pos = file.pos();
-        *pos = vfs::file::seek_set_or_cur(*pos, off, whence)?;
-        Ok(*pos)
+        seek_proc_file(file, off, whence)
     }
 }
 
@@ -734,8 +735,6 @@ impl FileOps for MemFile {
         true
     }
     fn seek(&self, file: &FileDescription, off: i64, whence: i32) -> Result<i64, Errno> {
-        let mut pos = file.pos();
-        *pos = vfs::file::seek_set_or_cur(*pos, off, whence)?;
-        Ok(*pos)
+        seek_proc_file(file, off, whence)
     }
 }
