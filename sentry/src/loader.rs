@@ -359,18 +359,7 @@ pub fn load(
             // Where mmap would put it: reserve the whole span, then map into it.
             let (ilo, ihi) = ielf.span();
             let span = page_up(ihi - ilo).ok_or_else(|| enoexec("interpreter too large"))?;
-            let reserve = MmapRequest {
-                addr: 0,
-                len: span + ielf.max_align(),
-                prot: Prot::empty(),
-                shared: false,
-                fixed: false,
-                noreplace: false,
-                growsdown: false,
-                populate: false,
-                low_2g: false,
-                name: VmaName::Anon,
-            };
+            let reserve = MmapRequest::anon(0, span + ielf.max_align(), Prot::empty());
             let at = mm
                 .mmap(reserve)
                 .map_err(|e| ExecError { errno: e, msg: format!("no room for the interpreter: {e}") })?;

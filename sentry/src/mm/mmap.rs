@@ -25,6 +25,24 @@ pub struct MmapRequest {
     pub name: VmaName,
 }
 
+impl MmapRequest {
+    /// Private anonymous memory wherever it fits (`addr` a hint).
+    pub fn anon(addr: u64, len: u64, prot: Prot) -> MmapRequest {
+        MmapRequest {
+            addr,
+            len,
+            prot,
+            shared: false,
+            fixed: false,
+            noreplace: false,
+            growsdown: false,
+            populate: false,
+            low_2g: false,
+            name: VmaName::Anon,
+        }
+    }
+}
+
 /// Where MAP_32BIT mappings go, as on x86-64 Linux.
 const LOW_2G: (u64, u64) = (0x4000_0000, 0x8000_0000);
 

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use abi::consts::*;
 use vfs::memfile::MemoryFile;
 
-use super::{Layout, MemoryManager, MmapRequest, VmaName, MMAP_MIN_ADDR};
+use super::{Layout, MemoryManager, MmapRequest, MMAP_MIN_ADDR};
 use crate::platform::{AddressSpace, Backing, Result};
 
 pub(super) const P: u64 = PAGE_SIZE;
@@ -101,18 +101,7 @@ pub(super) fn new_mm() -> (MemoryManager, Arc<FakeAddressSpace>, Arc<MemoryFile>
 
 /// Private anonymous memory wherever it fits (`addr` a hint).
 pub(super) fn anon(addr: u64, len: u64, prot: Prot) -> MmapRequest {
-    MmapRequest {
-        addr,
-        len,
-        prot,
-        shared: false,
-        fixed: false,
-        noreplace: false,
-        growsdown: false,
-        populate: false,
-        low_2g: false,
-        name: VmaName::Anon,
-    }
+    MmapRequest::anon(addr, len, prot)
 }
 
 /// Private anonymous memory at exactly `addr` (MAP_FIXED).
